@@ -455,3 +455,39 @@ def test_blobs_are_standard_base64_with_padding(server, key):
         text = resp.json[member]
         assert re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", text) and len(text) % 4 == 0, (member, text)
     assert len(base64.b64decode(resp.json["Plaintext"])) == 31
+
+
+# -- explicit algorithm and response shapes ------------------------------------------------
+
+def test_explicit_symmetric_default_algorithm(kms, key, key2):
+    enc = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"alg", EncryptionAlgorithm="SYMMETRIC_DEFAULT")
+    assert enc["EncryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
+    dec = kms.decrypt(CiphertextBlob=enc["CiphertextBlob"], EncryptionAlgorithm="SYMMETRIC_DEFAULT")
+    assert dec["Plaintext"] == b"alg"
+    r = kms.re_encrypt(CiphertextBlob=enc["CiphertextBlob"], DestinationKeyId=key2["KeyId"],
+                       SourceEncryptionAlgorithm="SYMMETRIC_DEFAULT",
+                       DestinationEncryptionAlgorithm="SYMMETRIC_DEFAULT")
+    assert r["DestinationEncryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
+
+
+def test_decrypt_response_members(kms, key):
+    ct = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"shape")["CiphertextBlob"]
+    dec = kms.decrypt(CiphertextBlob=ct)
+    assert set(dec) - {"ResponseMetadata"} == {"KeyId", "Plaintext", "EncryptionAlgorithm",
+                                               "KeyMaterialId"}
+
+
+def test_generate_data_key_response_members(kms, key):
+    r = kms.generate_data_key(KeyId=key["KeyId"], KeySpec="AES_128")
+    assert set(r) - {"ResponseMetadata"} == {"CiphertextBlob", "Plaintext", "KeyId",
+                                             "KeyMaterialId"}
+    r = kms.generate_data_key_without_plaintext(KeyId=key["KeyId"], KeySpec="AES_128")
+    assert set(r) - {"ResponseMetadata"} == {"CiphertextBlob", "KeyId", "KeyMaterialId"}
+
+
+def test_re_encrypt_response_members(kms, key, key2):
+    ct = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"shape")["CiphertextBlob"]
+    r = kms.re_encrypt(CiphertextBlob=ct, DestinationKeyId=key2["KeyId"])
+    assert set(r) - {"ResponseMetadata"} == {
+        "CiphertextBlob", "SourceKeyId", "KeyId", "SourceEncryptionAlgorithm",
+        "DestinationEncryptionAlgorithm", "SourceKeyMaterialId", "DestinationKeyMaterialId"}
