@@ -1,0 +1,27 @@
+//! The KMS domain: keys, key material, aliases, rotation, lifecycle, and one
+//! function per AWS KMS operation.
+//!
+//! Knows nothing of HTTP or JSON (that is `keyward-server`) and reaches
+//! storage only through [`keyward_store::Store`]. State lives in memory and is
+//! written through to the store before any change is visible, so the hot
+//! path (`Encrypt`, `Decrypt`, `GenerateDataKey`) never touches the disk.
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod clock;
+mod error;
+pub mod ids;
+mod key;
+mod model;
+mod ops;
+mod paging;
+mod service;
+pub mod state;
+pub mod validate;
+
+pub use clock::{Clock, DAY_MS};
+pub use error::{CiphertextProblem, InternalError, KmsError};
+pub use key::{default_key_policy, ENCRYPTION_ALGORITHM, KEY_SPEC, KEY_USAGE, ORIGIN};
+pub use model::*;
+pub use ops::background::DueWork;
+pub use service::Kms;

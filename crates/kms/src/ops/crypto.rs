@@ -1,0 +1,366 @@
+//! Encrypt, Decrypt, ReEncrypt, GenerateDataKey(WithoutPlaintext), GenerateRandom.
+//!
+//! Order of checks, as AWS: model validation, key resolution, key state,
+//! the cryptography itself, and only then DryRun — so a dry run that would
+//! fail answers the real error.
+
+use std::sync::Arc;
+
+use keyward_crypto::{
+    open, random_secret, seal, BlobHeader, EncryptionContext, Secret, BLOB_OVERHEAD,
+};
+
+use crate::error::CiphertextProblem;
+use crate::ids::Accepts;
+use crate::key::{Key, ENCRYPTION_ALGORITHM};
+use crate::ops::{check_grant_tokens, check_key_id, finish_dry_run};
+use crate::state::KeyOperation;
+use crate::validate::Violations;
+use crate::{
+    Caller, Context, DecryptInput, DecryptOutput, EncryptInput, EncryptOutput,
+    GenerateDataKeyInput, GenerateDataKeyOutput, Kms, KmsError, ReEncryptInput, ReEncryptOutput,
+};
+
+const ENCRYPTION_ALGORITHMS: &[&str] = &[
+    "SYMMETRIC_DEFAULT",
+    "RSAES_OAEP_SHA_1",
+    "RSAES_OAEP_SHA_256",
+    "SM2PKE",
+];
+const DATA_KEY_SPECS: &[&str] = &["AES_256", "AES_128"];
+const MAX_PLAINTEXT: usize = 4096;
+const MAX_CIPHERTEXT: usize = 6144;
+const IGNORE_CIPHERTEXT: &str = "IGNORE_CIPHERTEXT";
+
+fn check_algorithm(v: &mut Violations, member: &str, algorithm: &Option<String>) {
+    v.one_of(member, algorithm.as_deref(), ENCRYPTION_ALGORITHMS);
+}
+
+/// A symmetric key encrypts with SYMMETRIC_DEFAULT only.
+fn require_symmetric(algorithm: &Option<String>, key: &Key) -> Result<(), KmsError> {
+    match algorithm.as_deref() {
+        None | Some(ENCRYPTION_ALGORITHM) => Ok(()),
+        Some(other) => Err(KmsError::InvalidKeyUsage(format!(
+            "The encryption algorithm {other} is not compatible with the key spec SYMMETRIC_DEFAULT of {}.",
+            key.arn
+        ))),
+    }
+}
+
+fn context(pairs: Option<Context>) -> EncryptionContext {
+    EncryptionContext::new(pairs.unwrap_or_default())
+}
+
+fn reject_recipient(present: bool) -> Result<(), KmsError> {
+    if present {
+        return Err(KmsError::UnsupportedOperation(
+            "Recipient (Nitro Enclaves attestation) is not supported by keyward.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What a successful decryption found.
+struct Opened {
+    key: Arc<Key>,
+    plaintext: Secret,
+    material_hex: String,
+}
+
+impl Kms {
+    fn seal_with_current(
+        &self,
+        key: &Key,
+        context: &EncryptionContext,
+        plaintext: &[u8],
+    ) -> Result<(Vec<u8>, String), KmsError> {
+        let current = key.current_material()?;
+        let material = self.material(key, &current.id)?;
+        let blob = seal(key.key_id_bytes, current.id, &material, context, plaintext)
+            .map_err(KmsError::crypto)?;
+        Ok((blob, current.id.to_hex()))
+    }
+
+    pub fn encrypt(&self, caller: &Caller, input: EncryptInput) -> Result<EncryptOutput, KmsError> {
+        let mut v = Violations::new();
+        check_key_id(&mut v, "keyId", &input.key_id);
+        v.required("plaintext", &input.plaintext);
+        v.secret_length(
+            "plaintext",
+            input.plaintext.as_ref().map(Secret::len),
+            1,
+            MAX_PLAINTEXT,
+        );
+        check_grant_tokens(&mut v, &input.grant_tokens);
+        check_algorithm(&mut v, "encryptionAlgorithm", &input.encryption_algorithm);
+        v.finish()?;
+        let key = self.resolve_for(
+            caller,
+            input.key_id.as_deref().unwrap_or_default(),
+            Accepts::Any,
+            KeyOperation::Cryptographic,
+        )?;
+        require_symmetric(&input.encryption_algorithm, &key)?;
+        finish_dry_run(input.dry_run)?;
+        let plaintext = input.plaintext.unwrap_or_else(|| Secret::new(Vec::new()));
+        let (blob, _) =
+            self.seal_with_current(&key, &context(input.encryption_context), plaintext.expose())?;
+        Ok(EncryptOutput {
+            ciphertext_blob: blob,
+            key_arn: key.arn.clone(),
+            encryption_algorithm: ENCRYPTION_ALGORITHM,
+        })
+    }
+
+    /// Finds the key a blob names, checks it against the optional `KeyId`
+    /// and its state, and opens the blob.
+    fn open_blob(
+        &self,
+        caller: &Caller,
+        blob: &[u8],
+        key_id: Option<&str>,
+        context: &EncryptionContext,
+    ) -> Result<Opened, KmsError> {
+        let header = BlobHeader::decode(blob)
+            .map_err(|_| KmsError::InvalidCiphertext(CiphertextProblem::Malformed))?;
+        let blob_key_id = uuid::Uuid::from_bytes(header.key_id).to_string();
+        let key = match key_id {
+            Some(requested) => {
+                let key = self.resolve(caller, requested, Accepts::Any)?;
+                if key.key_id != blob_key_id {
+                    return Err(KmsError::IncorrectKey);
+                }
+                key
+            }
+            None => self.resolve(caller, &blob_key_id, Accepts::KeyOnly)?,
+        };
+        key.state.allows(KeyOperation::Cryptographic, &key.arn)?;
+        if key.material(&header.material_id).is_none() {
+            return Err(KmsError::InvalidCiphertext(
+                CiphertextProblem::UnknownMaterial,
+            ));
+        }
+        let material = self.material(&key, &header.material_id)?;
+        let plaintext = open(blob, &material, context)
+            .map_err(|_| KmsError::InvalidCiphertext(CiphertextProblem::AuthenticationFailed))?;
+        Ok(Opened {
+            key,
+            plaintext,
+            material_hex: header.material_id.to_hex(),
+        })
+    }
+
+    pub fn decrypt(&self, caller: &Caller, input: DecryptInput) -> Result<DecryptOutput, KmsError> {
+        let ignore_ciphertext = input.dry_run == Some(true)
+            && input
+                .dry_run_modifiers
+                .as_ref()
+                .is_some_and(|m| m.iter().any(|x| x == IGNORE_CIPHERTEXT));
+        let mut v = Violations::new();
+        if ignore_ciphertext {
+            check_key_id(&mut v, "keyId", &input.key_id);
+        } else {
+            v.required("ciphertextBlob", &input.ciphertext_blob);
+            v.length("keyId", input.key_id.as_deref(), 1, super::KEY_ID_MAX);
+        }
+        v.secret_length(
+            "ciphertextBlob",
+            input.ciphertext_blob.as_ref().map(Vec::len),
+            1,
+            MAX_CIPHERTEXT,
+        );
+        check_grant_tokens(&mut v, &input.grant_tokens);
+        check_algorithm(&mut v, "encryptionAlgorithm", &input.encryption_algorithm);
+        for (i, modifier) in input.dry_run_modifiers.iter().flatten().enumerate() {
+            v.one_of(
+                &format!("dryRunModifiers.{}.member", i + 1),
+                Some(modifier),
+                &[IGNORE_CIPHERTEXT],
+            );
+        }
+        v.finish()?;
+        reject_recipient(input.recipient_present)?;
+        if ignore_ciphertext {
+            let key = self.resolve_for(
+                caller,
+                input.key_id.as_deref().unwrap_or_default(),
+                Accepts::Any,
+                KeyOperation::Cryptographic,
+            )?;
+            require_symmetric(&input.encryption_algorithm, &key)?;
+            return Err(KmsError::DryRun);
+        }
+        let blob = input.ciphertext_blob.unwrap_or_default();
+        let opened = self.open_blob(
+            caller,
+            &blob,
+            input.key_id.as_deref(),
+            &context(input.encryption_context),
+        )?;
+        require_symmetric(&input.encryption_algorithm, &opened.key)?;
+        finish_dry_run(input.dry_run)?;
+        Ok(DecryptOutput {
+            key_arn: opened.key.arn.clone(),
+            plaintext: opened.plaintext,
+            encryption_algorithm: ENCRYPTION_ALGORITHM,
+            key_material_id: opened.material_hex,
+        })
+    }
+
+    pub fn re_encrypt(
+        &self,
+        caller: &Caller,
+        input: ReEncryptInput,
+    ) -> Result<ReEncryptOutput, KmsError> {
+        let ignore_ciphertext = input.dry_run == Some(true)
+            && input
+                .dry_run_modifiers
+                .as_ref()
+                .is_some_and(|m| m.iter().any(|x| x == IGNORE_CIPHERTEXT));
+        let mut v = Violations::new();
+        if ignore_ciphertext {
+            check_key_id(&mut v, "sourceKeyId", &input.source_key_id);
+        } else {
+            v.required("ciphertextBlob", &input.ciphertext_blob);
+            v.length(
+                "sourceKeyId",
+                input.source_key_id.as_deref(),
+                1,
+                super::KEY_ID_MAX,
+            );
+        }
+        v.secret_length(
+            "ciphertextBlob",
+            input.ciphertext_blob.as_ref().map(Vec::len),
+            1,
+            MAX_CIPHERTEXT,
+        );
+        check_key_id(&mut v, "destinationKeyId", &input.destination_key_id);
+        check_algorithm(
+            &mut v,
+            "sourceEncryptionAlgorithm",
+            &input.source_encryption_algorithm,
+        );
+        check_algorithm(
+            &mut v,
+            "destinationEncryptionAlgorithm",
+            &input.destination_encryption_algorithm,
+        );
+        check_grant_tokens(&mut v, &input.grant_tokens);
+        for (i, modifier) in input.dry_run_modifiers.iter().flatten().enumerate() {
+            v.one_of(
+                &format!("dryRunModifiers.{}.member", i + 1),
+                Some(modifier),
+                &[IGNORE_CIPHERTEXT],
+            );
+        }
+        v.finish()?;
+        let destination = self.resolve_for(
+            caller,
+            input.destination_key_id.as_deref().unwrap_or_default(),
+            Accepts::Any,
+            KeyOperation::Cryptographic,
+        )?;
+        require_symmetric(&input.destination_encryption_algorithm, &destination)?;
+        if ignore_ciphertext {
+            let source = self.resolve_for(
+                caller,
+                input.source_key_id.as_deref().unwrap_or_default(),
+                Accepts::Any,
+                KeyOperation::Cryptographic,
+            )?;
+            require_symmetric(&input.source_encryption_algorithm, &source)?;
+            return Err(KmsError::DryRun);
+        }
+        let blob = input.ciphertext_blob.unwrap_or_default();
+        let opened = self.open_blob(
+            caller,
+            &blob,
+            input.source_key_id.as_deref(),
+            &context(input.source_encryption_context),
+        )?;
+        require_symmetric(&input.source_encryption_algorithm, &opened.key)?;
+        finish_dry_run(input.dry_run)?;
+        let (blob, destination_material) = self.seal_with_current(
+            &destination,
+            &context(input.destination_encryption_context),
+            opened.plaintext.expose(),
+        )?;
+        Ok(ReEncryptOutput {
+            ciphertext_blob: blob,
+            source_key_arn: opened.key.arn.clone(),
+            key_arn: destination.arn.clone(),
+            source_encryption_algorithm: ENCRYPTION_ALGORITHM,
+            destination_encryption_algorithm: ENCRYPTION_ALGORITHM,
+            source_key_material_id: opened.material_hex,
+            destination_key_material_id: destination_material,
+        })
+    }
+
+    /// GenerateDataKey (`with_plaintext`) and GenerateDataKeyWithoutPlaintext.
+    pub fn generate_data_key(
+        &self,
+        caller: &Caller,
+        input: GenerateDataKeyInput,
+        with_plaintext: bool,
+    ) -> Result<GenerateDataKeyOutput, KmsError> {
+        let mut v = Violations::new();
+        check_key_id(&mut v, "keyId", &input.key_id);
+        v.range("numberOfBytes", input.number_of_bytes, 1, 1024);
+        v.one_of("keySpec", input.key_spec.as_deref(), DATA_KEY_SPECS);
+        check_grant_tokens(&mut v, &input.grant_tokens);
+        v.finish()?;
+        let length = match (input.number_of_bytes, input.key_spec.as_deref()) {
+            (Some(n), None) => usize::try_from(n).unwrap_or(0),
+            (None, Some("AES_128")) => 16,
+            (None, Some(_)) => 32,
+            _ => {
+                return Err(KmsError::ValidationMessage(
+                    "Please specify either number of bytes or key spec.".into(),
+                ))
+            }
+        };
+        reject_recipient(input.recipient_present)?;
+        let key = self.resolve_for(
+            caller,
+            input.key_id.as_deref().unwrap_or_default(),
+            Accepts::Any,
+            KeyOperation::Cryptographic,
+        )?;
+        finish_dry_run(input.dry_run)?;
+        let data_key = random_secret(length).map_err(KmsError::crypto)?;
+        let (blob, material_id) =
+            self.seal_with_current(&key, &context(input.encryption_context), data_key.expose())?;
+        debug_assert_eq!(blob.len(), length + BLOB_OVERHEAD);
+        Ok(GenerateDataKeyOutput {
+            ciphertext_blob: blob,
+            plaintext: with_plaintext.then_some(data_key),
+            key_arn: key.arn.clone(),
+            key_material_id: material_id,
+        })
+    }
+
+    pub fn generate_random(
+        &self,
+        number_of_bytes: Option<i64>,
+        custom_key_store_id: Option<String>,
+        recipient_present: bool,
+    ) -> Result<Secret, KmsError> {
+        let mut v = Violations::new();
+        v.range("numberOfBytes", number_of_bytes, 1, 1024);
+        v.length("customKeyStoreId", custom_key_store_id.as_deref(), 1, 64);
+        v.finish()?;
+        let Some(n) = number_of_bytes else {
+            return Err(KmsError::ValidationMessage(
+                "NumberOfBytes is required.".into(),
+            ));
+        };
+        if custom_key_store_id.is_some() {
+            return Err(KmsError::UnsupportedOperation(
+                "Custom key stores are not supported by keyward.".into(),
+            ));
+        }
+        reject_recipient(recipient_present)?;
+        random_secret(usize::try_from(n).unwrap_or(0)).map_err(KmsError::crypto)
+    }
+}

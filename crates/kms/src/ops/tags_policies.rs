@@ -1,0 +1,244 @@
+//! TagResource, UntagResource, ListResourceTags; GetKeyPolicy, PutKeyPolicy,
+//! ListKeyPolicies. Policies are stored and returned here; evaluating them
+//! is the authorization issue's job.
+
+use std::collections::BTreeMap;
+
+use crate::ids::Accepts;
+use crate::ops::check_key_id;
+use crate::paging::{decode_marker, limit, page};
+use crate::state::KeyOperation;
+use crate::validate::Violations;
+use crate::{Caller, Kms, KmsError, Page, PageRequest, Tag};
+
+/// AWS: 50 tags per key.
+const MAX_TAGS: usize = 50;
+/// AWS key policy quota, not adjustable.
+const MAX_POLICY_BYTES: usize = 32 * 1024;
+const POLICY_NAME: &str = "default";
+
+/// Model constraints and AWS's tag rules for a `Tags` list; returns the pairs.
+pub(crate) fn check_tags(
+    v: &mut Violations,
+    tags: &[Tag],
+) -> Result<Vec<(String, String)>, KmsError> {
+    for (i, tag) in tags.iter().enumerate() {
+        let base = format!("tags.{}.member", i + 1);
+        v.required(&format!("{base}.tagKey"), &tag.key);
+        v.required(&format!("{base}.tagValue"), &tag.value);
+        v.length(&format!("{base}.tagKey"), tag.key.as_deref(), 1, 128);
+        v.length(&format!("{base}.tagValue"), tag.value.as_deref(), 0, 256);
+    }
+    if !v.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut pairs = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let key = tag.key.clone().unwrap_or_default();
+        if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
+            return Err(KmsError::Tag(
+                "Tags beginning with aws: are reserved".into(),
+            ));
+        }
+        if !seen.insert(key.clone()) {
+            return Err(KmsError::Tag("Duplicate tag keys".into()));
+        }
+        pairs.push((key, tag.value.clone().unwrap_or_default()));
+    }
+    Ok(pairs)
+}
+
+/// Adds or overwrites `new` on `existing`, enforcing the 50-tag limit.
+pub(crate) fn merge_tags(
+    existing: &BTreeMap<String, String>,
+    new: Vec<(String, String)>,
+) -> Result<BTreeMap<String, String>, KmsError> {
+    let mut merged = existing.clone();
+    merged.extend(new);
+    if merged.len() > MAX_TAGS {
+        return Err(KmsError::Tag("Too many tags".into()));
+    }
+    Ok(merged)
+}
+
+/// Until the policy language lands (issue 3), a policy must be a JSON object
+/// with a `Statement` and fit the 32 KB quota.
+pub(crate) fn check_policy_document(policy: &str) -> Result<(), KmsError> {
+    if policy.len() > MAX_POLICY_BYTES {
+        return Err(KmsError::LimitExceeded(format!(
+            "The key policy document is {} bytes; the limit is {MAX_POLICY_BYTES} bytes.",
+            policy.len()
+        )));
+    }
+    let document: serde_json::Value = serde_json::from_str(policy).map_err(|e| {
+        KmsError::MalformedPolicyDocument(format!("The policy is not valid JSON: {e}"))
+    })?;
+    match document.get("Statement") {
+        Some(serde_json::Value::Object(_)) | Some(serde_json::Value::Array(_)) => Ok(()),
+        _ => Err(KmsError::MalformedPolicyDocument(
+            "The policy must be a JSON object with a Statement.".into(),
+        )),
+    }
+}
+
+fn check_policy_name(v: &mut Violations, policy_name: Option<&str>) {
+    v.length("policyName", policy_name, 1, 128);
+}
+
+fn require_default_policy_name(policy_name: Option<&str>) -> Result<(), KmsError> {
+    match policy_name {
+        None | Some(POLICY_NAME) => Ok(()),
+        Some(other) => Err(KmsError::NotFound(format!(
+            "No such policy exists: {other}. The only key policy name is default."
+        ))),
+    }
+}
+
+impl Kms {
+    pub fn tag_resource(
+        &self,
+        caller: &Caller,
+        key_id: Option<String>,
+        tags: Option<Vec<Tag>>,
+    ) -> Result<(), KmsError> {
+        let mut v = Violations::new();
+        check_key_id(&mut v, "keyId", &key_id);
+        v.required("tags", &tags);
+        let pairs = check_tags(&mut v, tags.as_deref().unwrap_or_default())?;
+        v.finish()?;
+        self.update_key(
+            caller,
+            key_id.as_deref().unwrap_or_default(),
+            KeyOperation::Manage,
+            |key, _| {
+                key.tags = merge_tags(&key.tags, pairs)?;
+                Ok(())
+            },
+        )
+    }
+
+    pub fn untag_resource(
+        &self,
+        caller: &Caller,
+        key_id: Option<String>,
+        tag_keys: Option<Vec<String>>,
+    ) -> Result<(), KmsError> {
+        let mut v = Violations::new();
+        check_key_id(&mut v, "keyId", &key_id);
+        v.required("tagKeys", &tag_keys);
+        for (i, tag_key) in tag_keys.iter().flatten().enumerate() {
+            v.length(&format!("tagKeys.{}.member", i + 1), Some(tag_key), 1, 128);
+        }
+        v.finish()?;
+        self.update_key(
+            caller,
+            key_id.as_deref().unwrap_or_default(),
+            KeyOperation::Manage,
+            |key, _| {
+                for tag_key in tag_keys.iter().flatten() {
+                    key.tags.remove(tag_key);
+                }
+                Ok(())
+            },
+        )
+    }
+
+    pub fn list_resource_tags(
+        &self,
+        caller: &Caller,
+        key_id: Option<String>,
+        request: PageRequest,
+    ) -> Result<Page<(String, String)>, KmsError> {
+        let mut v = Violations::new();
+        check_key_id(&mut v, "keyId", &key_id);
+        let limit = limit(&request, 50, 50, &mut v);
+        v.finish()?;
+        let start = decode_marker(&request)?;
+        let key = self.resolve_for(
+            caller,
+            key_id.as_deref().unwrap_or_default(),
+            Accepts::KeyOnly,
+            KeyOperation::ReadOrDetach,
+        )?;
+        let tags: Vec<(String, String)> = key
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(page(tags, start.as_deref(), limit, |(k, _)| k.clone()))
+    }
+
+    pub fn get_key_policy(
+        &self,
+        caller: &Caller,
+        key_id: Option<String>,
+        policy_name: Option<String>,
+    ) -> Result<(String, &'static str), KmsError> {
+        let mut v = Violations::new();
+        check_key_id(&mut v, "keyId", &key_id);
+        check_policy_name(&mut v, policy_name.as_deref());
+        v.finish()?;
+        let key = self.resolve_for(
+            caller,
+            key_id.as_deref().unwrap_or_default(),
+            Accepts::KeyOnly,
+            KeyOperation::ReadOrDetach,
+        )?;
+        require_default_policy_name(policy_name.as_deref())?;
+        Ok((key.policy.clone(), POLICY_NAME))
+    }
+
+    pub fn put_key_policy(
+        &self,
+        caller: &Caller,
+        key_id: Option<String>,
+        policy_name: Option<String>,
+        policy: Option<String>,
+        _bypass_policy_lockout_safety_check: Option<bool>,
+    ) -> Result<(), KmsError> {
+        let mut v = Violations::new();
+        check_key_id(&mut v, "keyId", &key_id);
+        check_policy_name(&mut v, policy_name.as_deref());
+        v.required("policy", &policy);
+        v.length("policy", policy.as_deref(), 1, 131_072);
+        v.finish()?;
+        let policy = policy.unwrap_or_default();
+        check_policy_document(&policy)?;
+        require_default_policy_name(policy_name.as_deref())?;
+        self.update_key(
+            caller,
+            key_id.as_deref().unwrap_or_default(),
+            KeyOperation::ReadOrDetach,
+            |key, _| {
+                key.policy = policy;
+                Ok(())
+            },
+        )
+    }
+
+    pub fn list_key_policies(
+        &self,
+        caller: &Caller,
+        key_id: Option<String>,
+        request: PageRequest,
+    ) -> Result<Page<String>, KmsError> {
+        let mut v = Violations::new();
+        check_key_id(&mut v, "keyId", &key_id);
+        let limit = limit(&request, 100, 1000, &mut v);
+        v.finish()?;
+        let start = decode_marker(&request)?;
+        self.resolve_for(
+            caller,
+            key_id.as_deref().unwrap_or_default(),
+            Accepts::KeyOnly,
+            KeyOperation::ReadOrDetach,
+        )?;
+        Ok(page(
+            vec![POLICY_NAME.to_string()],
+            start.as_deref(),
+            limit,
+            Clone::clone,
+        ))
+    }
+}
