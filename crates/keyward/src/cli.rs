@@ -1,0 +1,132 @@
+//! Command-line arguments and the TOML config file, resolved into settings.
+//! Precedence: command line, then environment, then config file, then defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+/// The documented default address: loopback only, port 7478.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7478";
+pub const DEFAULT_DATA_DIR: &str = "./keyward-data";
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+#[derive(Parser)]
+#[command(
+    name = "keyward",
+    version,
+    about = "A self-hosted key management service with AWS KMS semantics"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:7478).
+    #[arg(long, env = "KEYWARD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory (default ./keyward-data).
+    #[arg(long, env = "KEYWARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML config file with any of: listen, data_dir, region, account_id, dev,
+    /// background_interval_seconds, log_format.
+    #[arg(long, env = "KEYWARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Region of this endpoint, fixed at first start (default us-east-1).
+    #[arg(long, env = "KEYWARD_REGION")]
+    pub region: Option<String>,
+    /// Id of the default account, fixed at first start (default: random).
+    #[arg(long, env = "KEYWARD_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// Drop-in mode for test suites: any access key is accepted and unknown
+    /// ones act as the default account's administrator. Loopback only.
+    #[arg(long, env = "KEYWARD_DEV")]
+    pub dev: bool,
+    /// Seconds between runs of due work (deletions, rotations). Default 60.
+    #[arg(long, env = "KEYWARD_BACKGROUND_INTERVAL_SECONDS")]
+    pub background_interval_seconds: Option<u64>,
+    /// `text` (default) or `json` log lines on stderr.
+    #[arg(long, env = "KEYWARD_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    region: Option<String>,
+    account_id: Option<String>,
+    dev: Option<bool>,
+    background_interval_seconds: Option<u64>,
+    log_format: Option<String>,
+}
+
+/// Fully resolved settings for `keyward serve`.
+#[derive(Debug)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `None`: keep what the data directory has (or the default at first start).
+    pub region: Option<String>,
+    pub account_id: Option<String>,
+    pub dev: bool,
+    pub background_interval_seconds: u64,
+    pub json_logs: bool,
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str::<ConfigFile>(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => ConfigFile::default(),
+        };
+        let listen = match self.listen.or(file.listen) {
+            Some(addr) => addr,
+            None => DEFAULT_LISTEN.parse().context("default listen address")?,
+        };
+        let log_format = self
+            .log_format
+            .or(file.log_format)
+            .unwrap_or_else(|| "text".into());
+        if log_format != "text" && log_format != "json" {
+            anyhow::bail!("--log-format must be text or json, not {log_format:?}");
+        }
+        if let Some(account) = self.account_id.as_ref().or(file.account_id.as_ref()) {
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                anyhow::bail!("--account-id must be 12 digits, not {account:?}");
+            }
+        }
+        Ok(Settings {
+            listen,
+            data_dir: self
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            region: self.region.or(file.region),
+            account_id: self.account_id.or(file.account_id),
+            dev: self.dev || file.dev.unwrap_or(false),
+            background_interval_seconds: self
+                .background_interval_seconds
+                .or(file.background_interval_seconds)
+                .unwrap_or(60)
+                .max(1),
+            json_logs: log_format == "json",
+        })
+    }
+}

@@ -1,0 +1,25 @@
+//! `keyward`: the command line. Parses arguments, then hands over to the
+//! libraries; errors become an exit code here and nowhere else.
+#![forbid(unsafe_code)]
+
+mod bootstrap;
+mod cli;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Serve(args) => serve::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("keyward: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

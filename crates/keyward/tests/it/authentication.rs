@@ -1,0 +1,157 @@
+//! SigV4 authentication with the generated admin credentials, and `--dev`
+//! (kms-api.md §1.2, §1.3 "Errors outside the model", §14 item 2).
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::aws_error::{assert_failure, assert_failure_code};
+use crate::fixtures::{create_key, key_arn, Must, Present};
+use crate::harness::{ServerOptions, TestServer, ACCOUNT_ID};
+
+#[tokio::test]
+async fn first_start_writes_private_admin_credentials_that_work() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let path = server.data_dir().join("admin-credentials");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "admin-credentials mode is {mode:o}");
+
+    let credentials = server.admin_credentials();
+    assert!(!credentials.access_key_id.is_empty() && !credentials.secret_access_key.is_empty());
+    assert_ne!(credentials.access_key_id, credentials.secret_access_key);
+
+    let kms = server.kms_client();
+    let metadata = create_key(&kms).await;
+    assert_eq!(metadata.aws_account_id(), Some(ACCOUNT_ID));
+    let listed = kms.list_keys().send().await.must("ListKeys");
+    assert_eq!(listed.keys().len(), 1);
+}
+
+#[tokio::test]
+async fn a_wrong_secret_key_is_an_invalid_signature() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let credentials = server.admin_credentials();
+    let mut wrong_secret = credentials.secret_access_key.clone();
+    // Change one character so everything but the signature is right.
+    let last = wrong_secret.pop().present("a non-empty secret");
+    wrong_secret.push(if last == 'A' { 'B' } else { 'A' });
+    let kms = server.kms_client_with(&credentials.access_key_id, &wrong_secret);
+
+    assert_failure_code(kms.list_keys().send().await, "InvalidSignatureException");
+    assert_failure_code(kms.create_key().send().await, "InvalidSignatureException");
+
+    // Nothing was created by the rejected call.
+    let admin = server.kms_client();
+    assert!(admin
+        .list_keys()
+        .send()
+        .await
+        .must("ListKeys")
+        .keys()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_access_key_is_an_unrecognized_client() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client_with(
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    );
+    assert_failure(
+        kms.list_keys().send().await,
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    );
+    assert_failure(
+        kms.create_key().send().await,
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    );
+}
+
+#[tokio::test]
+async fn an_unsigned_request_is_rejected_with_an_aws_error() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let response = server
+        .raw_request(
+            "POST",
+            "/",
+            &[
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("X-Amz-Target", "TrentService.CreateKey"),
+            ],
+            b"{}",
+        )
+        .await;
+    assert_eq!(
+        response.status,
+        400,
+        "unsigned CreateKey: {}",
+        response.body_text()
+    );
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/x-amz-json-1.1"),
+        "error Content-Type"
+    );
+    let body = response.json();
+    let code = body
+        .get("__type")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    assert!(!code.is_empty(), "error body without __type: {body}");
+
+    let admin = server.kms_client();
+    assert!(
+        admin
+            .list_keys()
+            .send()
+            .await
+            .must("ListKeys")
+            .keys()
+            .is_empty(),
+        "the unsigned CreateKey created a key"
+    );
+}
+
+#[tokio::test]
+async fn dev_mode_accepts_any_access_key_as_the_default_account_admin() {
+    let server = TestServer::start(ServerOptions::dev()).await;
+    let anyone = server.kms_client_with("AKIADEVANYTHING", "not-a-real-secret");
+    let metadata = create_key(&anyone).await;
+    assert_eq!(metadata.aws_account_id(), Some(ACCOUNT_ID));
+    assert_eq!(metadata.arn(), Some(key_arn(metadata.key_id()).as_str()));
+
+    // Another made-up identity sees the same account's keys.
+    let someone_else = server.kms_client_with("AKIASOMEONEELSE", "whatever");
+    let listed = someone_else.list_keys().send().await.must("ListKeys");
+    assert_eq!(listed.keys().len(), 1);
+    // The generated admin credentials work too.
+    server
+        .kms_client()
+        .describe_key()
+        .key_id(metadata.key_id())
+        .send()
+        .await
+        .must("DescribeKey as admin");
+}
+
+#[tokio::test]
+async fn without_account_id_the_arns_use_the_servers_own_account() {
+    let server = TestServer::start(ServerOptions {
+        dev: false,
+        account_id: None,
+    })
+    .await;
+    let kms = server.kms_client();
+    let metadata = create_key(&kms).await;
+    let account = metadata.aws_account_id().present("AWSAccountId");
+    assert!(
+        account.len() == 12 && account.bytes().all(|byte| byte.is_ascii_digit()),
+        "AWSAccountId {account:?}"
+    );
+    assert_eq!(
+        metadata.arn(),
+        Some(format!("arn:aws:kms:us-east-1:{account}:key/{}", metadata.key_id()).as_str()),
+        "Arn names the same account"
+    );
+}

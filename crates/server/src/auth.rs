@@ -1,0 +1,77 @@
+//! Who is calling: SigV4 verification against the stored access keys.
+//!
+//! In `--dev` mode (loopback only) an unknown access key is accepted without
+//! a signature check and acts as the default account's administrator, so
+//! suites written for moto/LocalStack with dummy credentials run unchanged.
+//! Known keys are always verified.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use keyward_iam::sigv4::{self, AuthError, Expectation, RequestParts};
+use keyward_kms::Caller;
+use zeroize::Zeroizing;
+
+/// An access key the server knows.
+pub struct AccessKey {
+    pub access_key_id: String,
+    pub secret: Zeroizing<String>,
+    pub caller: Caller,
+    pub active: bool,
+}
+
+pub struct Authenticator {
+    keys: RwLock<HashMap<String, AccessKey>>,
+    dev: bool,
+    default_caller: Caller,
+    region: String,
+}
+
+impl Authenticator {
+    pub fn new(keys: Vec<AccessKey>, dev: bool, default_caller: Caller, region: &str) -> Self {
+        Authenticator {
+            keys: RwLock::new(
+                keys.into_iter()
+                    .map(|k| (k.access_key_id.clone(), k))
+                    .collect(),
+            ),
+            dev,
+            default_caller,
+            region: region.to_string(),
+        }
+    }
+
+    pub fn dev(&self) -> bool {
+        self.dev
+    }
+
+    /// Verifies `parts` and returns the caller it authenticates.
+    pub fn authenticate(
+        &self,
+        parts: &RequestParts<'_>,
+        services: &[&str],
+        now_epoch_seconds: i64,
+    ) -> Result<Caller, AuthError> {
+        let header = parts
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            .map(|(_, value)| *value)
+            .ok_or(AuthError::Missing)?;
+        let authorization = sigv4::parse_authorization(header)?;
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        let Some(key) = keys.get(&authorization.access_key_id).filter(|k| k.active) else {
+            if self.dev {
+                return Ok(self.default_caller.clone());
+            }
+            return Err(AuthError::UnknownAccessKey);
+        };
+        let expect = Expectation {
+            region: &self.region,
+            services,
+            now_epoch_seconds,
+        };
+        sigv4::verify(parts, &authorization, &key.secret, &expect)?;
+        Ok(key.caller.clone())
+    }
+}

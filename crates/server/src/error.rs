@@ -1,0 +1,277 @@
+//! The one place where an error becomes an AWS error response: `__type`,
+//! HTTP status and message. The match is exhaustive on purpose: a new domain
+//! error does not compile until it is mapped here.
+//!
+//! AWS sends 400 for every client error of KMS, including the ones its model
+//! marks 404/409/412 (observed; see shared/reference/kms-api.md §1.3), 500
+//! for internal faults and 503 for dependency timeouts, and SDK retry logic
+//! keys off those.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keyward_iam::sigv4::AuthError;
+use keyward_kms::KmsError;
+
+/// Everything a request can fail with.
+#[derive(Debug)]
+pub enum ApiError {
+    Kms(KmsError),
+    Auth(AuthError),
+    /// The body is not the JSON the operation expects.
+    Serialization(String),
+    /// `X-Amz-Target` names no operation of the service.
+    UnknownOperation(String),
+    /// An operation of the AWS KMS model that keyward does not implement.
+    NotImplemented(String),
+    BodyTooLarge(usize),
+    /// A blocking task died (panic); the details are logged, not sent.
+    Internal(String),
+}
+
+impl From<KmsError> for ApiError {
+    fn from(e: KmsError) -> Self {
+        ApiError::Kms(e)
+    }
+}
+
+/// The wire form of an error.
+#[derive(Debug, PartialEq, Eq)]
+pub struct WireError {
+    pub code: &'static str,
+    pub status: StatusCode,
+    /// `None` when AWS sends no message at all.
+    pub message: Option<String>,
+}
+
+const BAD: StatusCode = StatusCode::BAD_REQUEST;
+
+impl ApiError {
+    pub fn wire(&self) -> WireError {
+        let (code, status, message): (&'static str, StatusCode, Option<String>) = match self {
+            ApiError::Kms(e) => {
+                let message = Some(e.to_string());
+                match e {
+                    KmsError::NotFound(_) => ("NotFoundException", BAD, message),
+                    KmsError::Disabled(_) => ("DisabledException", BAD, message),
+                    KmsError::InvalidState(_) => ("KMSInvalidStateException", BAD, message),
+                    KmsError::InvalidCiphertext(_) => ("InvalidCiphertextException", BAD, None),
+                    KmsError::IncorrectKey => ("IncorrectKeyException", BAD, message),
+                    KmsError::Validation(_) | KmsError::ValidationMessage(_) => {
+                        ("ValidationException", BAD, message)
+                    }
+                    KmsError::AlreadyExists(_) => ("AlreadyExistsException", BAD, message),
+                    KmsError::InvalidAliasName(_) => ("InvalidAliasNameException", BAD, message),
+                    KmsError::Tag(_) => ("TagException", BAD, message),
+                    KmsError::LimitExceeded(_) => ("LimitExceededException", BAD, message),
+                    KmsError::MalformedPolicyDocument(_) => {
+                        ("MalformedPolicyDocumentException", BAD, message)
+                    }
+                    KmsError::UnsupportedOperation(_) => {
+                        ("UnsupportedOperationException", BAD, message)
+                    }
+                    KmsError::InvalidKeyUsage(_) => ("InvalidKeyUsageException", BAD, message),
+                    KmsError::NotAuthorized(_) => ("NotAuthorizedException", BAD, message),
+                    KmsError::InvalidMarker => ("InvalidMarkerException", BAD, message),
+                    KmsError::InvalidGrantToken(_) => ("InvalidGrantTokenException", BAD, message),
+                    KmsError::DryRun => ("DryRunOperationException", BAD, message),
+                    KmsError::Internal(_) => (
+                        "KMSInternalException",
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        Some("The request could not be completed due to an internal error.".into()),
+                    ),
+                }
+            }
+            ApiError::Auth(e) => {
+                let message = Some(e.to_string());
+                match e {
+                    AuthError::Missing => ("MissingAuthenticationTokenException", BAD, message),
+                    AuthError::Incomplete(_) => ("IncompleteSignatureException", BAD, message),
+                    AuthError::UnknownAccessKey => ("UnrecognizedClientException", BAD, message),
+                    AuthError::Expired(_) | AuthError::BadScope(_) | AuthError::Mismatch => {
+                        ("InvalidSignatureException", BAD, message)
+                    }
+                }
+            }
+            ApiError::Serialization(m) => ("SerializationException", BAD, Some(m.clone())),
+            ApiError::UnknownOperation(m) => ("UnknownOperationException", BAD, Some(m.clone())),
+            ApiError::NotImplemented(op) => (
+                "UnsupportedOperationException",
+                BAD,
+                Some(format!("{op} is not supported by keyward.")),
+            ),
+            ApiError::BodyTooLarge(limit) => (
+                "RequestEntityTooLargeException",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Some(format!("Request body exceeds {limit} bytes.")),
+            ),
+            ApiError::Internal(_) => (
+                "KMSInternalException",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some("The request could not be completed due to an internal error.".into()),
+            ),
+        };
+        WireError {
+            code,
+            status,
+            message,
+        }
+    }
+
+    /// Whether the server, not the client, is at fault (logged at error level).
+    pub fn is_server_fault(&self) -> bool {
+        self.wire().status.is_server_error()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let wire = self.wire();
+        let body = match &wire.message {
+            Some(m) => serde_json::json!({ "__type": wire.code, "message": m }),
+            None => serde_json::json!({ "__type": wire.code }),
+        };
+        let mut response = (wire.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("application/x-amz-json-1.1"),
+        );
+        headers.insert("x-amzn-errortype", HeaderValue::from_static(wire.code));
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward_kms::{CiphertextProblem, InternalError};
+
+    /// Every variant against the code and status AWS sends.
+    #[test]
+    fn the_error_table() {
+        let cases: Vec<(ApiError, &str, u16)> = vec![
+            (
+                KmsError::NotFound("x".into()).into(),
+                "NotFoundException",
+                400,
+            ),
+            (
+                KmsError::Disabled("x".into()).into(),
+                "DisabledException",
+                400,
+            ),
+            (
+                KmsError::InvalidState("x".into()).into(),
+                "KMSInvalidStateException",
+                400,
+            ),
+            (
+                KmsError::InvalidCiphertext(CiphertextProblem::Malformed).into(),
+                "InvalidCiphertextException",
+                400,
+            ),
+            (KmsError::IncorrectKey.into(), "IncorrectKeyException", 400),
+            (
+                KmsError::ValidationMessage("x".into()).into(),
+                "ValidationException",
+                400,
+            ),
+            (
+                KmsError::AlreadyExists("x".into()).into(),
+                "AlreadyExistsException",
+                400,
+            ),
+            (KmsError::Tag("x".into()).into(), "TagException", 400),
+            (
+                KmsError::LimitExceeded("x".into()).into(),
+                "LimitExceededException",
+                400,
+            ),
+            (
+                KmsError::MalformedPolicyDocument("x".into()).into(),
+                "MalformedPolicyDocumentException",
+                400,
+            ),
+            (
+                KmsError::UnsupportedOperation("x".into()).into(),
+                "UnsupportedOperationException",
+                400,
+            ),
+            (
+                KmsError::InvalidMarker.into(),
+                "InvalidMarkerException",
+                400,
+            ),
+            (KmsError::DryRun.into(), "DryRunOperationException", 400),
+            (
+                KmsError::Internal(InternalError::Inconsistent("secret detail".into())).into(),
+                "KMSInternalException",
+                500,
+            ),
+            (
+                ApiError::Auth(AuthError::Missing),
+                "MissingAuthenticationTokenException",
+                400,
+            ),
+            (
+                ApiError::Auth(AuthError::UnknownAccessKey),
+                "UnrecognizedClientException",
+                400,
+            ),
+            (
+                ApiError::Auth(AuthError::Mismatch),
+                "InvalidSignatureException",
+                400,
+            ),
+            (
+                ApiError::Auth(AuthError::Expired("x".into())),
+                "InvalidSignatureException",
+                400,
+            ),
+            (
+                ApiError::Serialization("x".into()),
+                "SerializationException",
+                400,
+            ),
+            (
+                ApiError::UnknownOperation("x".into()),
+                "UnknownOperationException",
+                400,
+            ),
+            (
+                ApiError::NotImplemented("Sign".into()),
+                "UnsupportedOperationException",
+                400,
+            ),
+        ];
+        for (error, code, status) in cases {
+            let wire = error.wire();
+            assert_eq!(
+                (wire.code, wire.status.as_u16()),
+                (code, status),
+                "{error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_ciphertext_has_no_message_and_internal_errors_hide_details() {
+        assert_eq!(
+            ApiError::Kms(KmsError::InvalidCiphertext(
+                CiphertextProblem::AuthenticationFailed
+            ))
+            .wire()
+            .message,
+            None
+        );
+        let internal = ApiError::Kms(KmsError::Internal(InternalError::Inconsistent(
+            "secret detail".into(),
+        )))
+        .wire();
+        assert!(!internal.message.unwrap_or_default().contains("secret"));
+        assert_eq!(
+            ApiError::Kms(KmsError::DryRun).wire().message.as_deref(),
+            Some("The request would have succeeded, but the DryRun option is set.")
+        );
+    }
+}

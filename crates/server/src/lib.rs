@@ -1,0 +1,210 @@
+//! HTTP for keyward: the AWS wire protocols, authentication, error mapping.
+//!
+//! Thin by design: decode, authenticate, call the domain, encode. It is the
+//! only crate that knows HTTP and the AWS JSON shapes.
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod auth;
+pub mod error;
+mod kms_api;
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use keyward_iam::sigv4::RequestParts;
+use keyward_kms::Kms;
+
+pub use auth::{AccessKey, Authenticator};
+use error::ApiError;
+
+/// Largest request body accepted. The biggest KMS request is a 131,072-character
+/// policy, JSON-escaped; 1 MiB leaves room without letting a client pin memory.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+const KMS_TARGET_PREFIX: &str = "TrentService.";
+
+pub struct AppState {
+    pub kms: Arc<Kms>,
+    pub auth: Authenticator,
+}
+
+/// The router: `/health`, the dev-only clock, and every other request as an
+/// AWS API call (AWS routes on headers, not paths).
+pub fn app(state: Arc<AppState>) -> Router {
+    let mut router = Router::new().route("/health", get(health));
+    if state.auth.dev() {
+        router = router.route("/keyward/dev/advance-clock", post(advance_clock));
+    }
+    router.fallback(aws_request).with_state(state)
+}
+
+async fn health() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        "{\"status\":\"ok\"}",
+    )
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AdvanceClock {
+    seconds: i64,
+}
+
+/// `--dev` only: moves the service clock forward and runs what fell due
+/// (deletions, rotations) before answering, so tests need no sleeps.
+async fn advance_clock(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let Ok(request) = serde_json::from_slice::<AdvanceClock>(&body) else {
+        return ApiError::Serialization("expected {\"Seconds\": <integer>}".into()).into_response();
+    };
+    state
+        .kms
+        .clock()
+        .advance_ms(request.seconds.saturating_mul(1000));
+    let kms = Arc::clone(&state.kms);
+    match tokio::task::spawn_blocking(move || kms.run_due_work()).await {
+        Ok(Ok(done)) => {
+            let body = serde_json::json!({
+                "Now": state.kms.clock().now_ms() as f64 / 1000.0,
+                "DeletedKeys": done.deleted_keys,
+                "RotatedKeys": done.rotated_keys,
+            });
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response()
+        }
+        Ok(Err(e)) => ApiError::Kms(e).into_response(),
+        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+    }
+}
+
+fn now_epoch_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+async fn aws_request(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (parts, body) = request.into_parts();
+    let operation = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let result = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => handle(&state, &parts, &operation, body).await,
+        Err(_) => Err(ApiError::BodyTooLarge(MAX_BODY_BYTES)),
+    };
+    let mut response = match result {
+        Ok(Some(json)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
+            json,
+        )
+            .into_response(),
+        Ok(None) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
+            Body::empty(),
+        )
+            .into_response(),
+        Err(error) => {
+            let wire = error.wire();
+            if error.is_server_fault() {
+                tracing::error!(request_id, operation, code = wire.code, error = ?error, "request failed");
+            } else {
+                tracing::debug!(request_id, operation, code = wire.code, "request rejected");
+            }
+            error.into_response()
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    tracing::trace!(
+        request_id,
+        operation,
+        status = response.status().as_u16(),
+        elapsed_us = started.elapsed().as_micros() as u64
+    );
+    response
+}
+
+async fn handle(
+    state: &Arc<AppState>,
+    parts: &axum::http::request::Parts,
+    target: &str,
+    body: Bytes,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let mut headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))
+        .collect();
+    // HTTP/2 carries the host in `:authority`, which SigV4 signs as `host`.
+    let authority = parts.uri.authority().map(|a| a.as_str().to_string());
+    if !parts.headers.contains_key(header::HOST) {
+        if let Some(authority) = authority.as_deref() {
+            headers.push(("host", authority));
+        }
+    }
+    let signed = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or_default(),
+        headers: &headers,
+        body: &body,
+    };
+    let caller = state
+        .auth
+        .authenticate(&signed, &["kms"], now_epoch_seconds())
+        .map_err(ApiError::Auth)?;
+    let Some(operation) = target.strip_prefix(KMS_TARGET_PREFIX) else {
+        return Err(ApiError::UnknownOperation(if target.is_empty() {
+            "Missing X-Amz-Target header: an AWS JSON request must name its operation.".to_string()
+        } else {
+            format!("Unknown operation: {target}")
+        }));
+    };
+    if kms_api::runs_inline(operation) {
+        return kms_api::dispatch(&state.kms, &caller, operation, &body);
+    }
+    let state = Arc::clone(state);
+    let operation = operation.to_string();
+    tokio::task::spawn_blocking(move || kms_api::dispatch(&state.kms, &caller, &operation, &body))
+        .await
+        .map_err(|e| ApiError::Internal(format!("operation task failed: {e}")))?
+}
+
+/// Runs due background work (deletions, rotations) every `interval`.
+pub async fn run_background(kms: Arc<Kms>, interval: std::time::Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        let kms = Arc::clone(&kms);
+        match tokio::task::spawn_blocking(move || kms.run_due_work()).await {
+            Ok(Ok(done)) => {
+                for key_id in &done.deleted_keys {
+                    tracing::info!(key_id, "deleted key after its waiting period");
+                }
+                for key_id in &done.rotated_keys {
+                    tracing::info!(key_id, "rotated key material automatically");
+                }
+            }
+            Ok(Err(e)) => tracing::error!(error = ?e, "background work failed"),
+            Err(e) => tracing::error!(error = %e, "background task panicked"),
+        }
+    }
+}
