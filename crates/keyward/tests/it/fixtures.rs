@@ -42,10 +42,7 @@ pub fn is_uuid(text: &str) -> bool {
 }
 
 pub fn is_hex64(text: &str) -> bool {
-    text.len() == 64
-        && text
-            .bytes()
-            .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F'))
+    text.len() == 64 && text.bytes().all(|byte| byte.is_ascii_hexdigit())
 }
 
 /// Local wall-clock time in epoch seconds, for sanity bounds on server timestamps.
