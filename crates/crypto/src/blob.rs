@@ -236,7 +236,8 @@ mod tests {
         fn round_trip_any_plaintext(plaintext in proptest::collection::vec(any::<u8>(), 0..4097)) {
             let ctx = EncryptionContext::default();
             let blob = seal(KEY, MID, &material(5), &ctx, &plaintext).unwrap();
-            prop_assert_eq!(open(&blob, &material(5), &ctx).unwrap().expose(), &plaintext[..]);
+            let opened = open(&blob, &material(5), &ctx).unwrap();
+            prop_assert_eq!(opened.expose(), &plaintext[..]);
         }
     }
 }

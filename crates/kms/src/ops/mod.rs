@@ -78,3 +78,6 @@ impl Kms {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
