@@ -43,7 +43,7 @@ DEV_ACCOUNT = "123456789012"
 DEV_ACCESS_KEY = "testing"
 DEV_SECRET_KEY = "testing"
 
-LISTEN_RE = re.compile(r"^keyward listening on http://127\.0\.0\.1:(\d+)$")
+LISTEN_RE = re.compile(r"^keyward listening on https?://127\.0\.0\.1:(\d+)$")
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -244,8 +244,10 @@ class KeywardServer:
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The process environment without any AWS_* variable leaking in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    """The process environment without AWS_* (client config) or KEYWARD_* (server config)
+    variables leaking in."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_") and not k.startswith("KEYWARD_")}
     if extra:
         env.update(extra)
     return env
@@ -374,7 +376,7 @@ def raw_call(server: KeywardServer, target: str | None, body: bytes | str | dict
              **kwargs: Any) -> RawResponse:
     send_kwargs = {k: kwargs.pop(k) for k in ("timeout",) if k in kwargs}
     headers, data = build_request(server, target, body, **kwargs)
-    return send(server, headers, data, **send_kwargs)
+    return send(server, headers, data, path=kwargs.get("path", "/"), **send_kwargs)
 
 
 def http_get(server: KeywardServer, path: str, timeout: float = 10) -> RawResponse:
@@ -389,7 +391,7 @@ def http_get(server: KeywardServer, path: str, timeout: float = 10) -> RawRespon
 
 def advance_clock(server: KeywardServer, seconds: float) -> float:
     """Dev-only: advance the server clock, run due background work, return server 'now'."""
-    resp = raw_call(server, None, {"Seconds": seconds}, path="/keyward/dev/advance-clock",
+    resp = raw_call(server, None, {"Seconds": int(round(seconds))}, path="/keyward/dev/advance-clock",
                     content_type="application/json")
     assert resp.status == 200, f"advance-clock failed: {resp!r}"
     now = resp.json["Now"]

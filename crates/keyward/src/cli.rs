@@ -39,7 +39,7 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// TOML config file with any of: listen, data_dir, region, account_id, dev,
-    /// background_interval_seconds, log_format.
+    /// background_interval_seconds, log_format, tls_cert, tls_key.
     #[arg(long, env = "KEYWARD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Region of this endpoint, fixed at first start (default us-east-1).
@@ -58,6 +58,12 @@ pub struct ServeArgs {
     /// `text` (default) or `json` log lines on stderr.
     #[arg(long, env = "KEYWARD_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// PEM certificate chain: serve HTTPS (required off loopback).
+    #[arg(long, env = "KEYWARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, env = "KEYWARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -70,6 +76,8 @@ struct ConfigFile {
     dev: Option<bool>,
     background_interval_seconds: Option<u64>,
     log_format: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 /// Fully resolved settings for `keyward serve`.
@@ -83,6 +91,8 @@ pub struct Settings {
     pub dev: bool,
     pub background_interval_seconds: u64,
     pub json_logs: bool,
+    /// Certificate and key PEM files; `None` serves plain HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl ServeArgs {
@@ -127,6 +137,14 @@ impl ServeArgs {
                 .unwrap_or(60)
                 .max(1),
             json_logs: log_format == "json",
+            tls: match (
+                self.tls_cert.or(file.tls_cert),
+                self.tls_key.or(file.tls_key),
+            ) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                _ => anyhow::bail!("TLS needs both a certificate (tls_cert) and a key (tls_key)"),
+            },
         })
     }
 }

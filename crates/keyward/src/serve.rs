@@ -5,29 +5,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use axum_server::tls_rustls::RustlsConfig;
+use axum_server::Handle;
 use keyward_kms::{Clock, Kms};
 use keyward_server::{AppState, Authenticator};
 use keyward_store::DataDir;
 
 use crate::bootstrap::bootstrap;
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, Settings};
+
+/// How long in-flight requests may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.resolve()?;
     init_logging(settings.json_logs);
-    let loopback = settings.listen.ip().is_loopback();
-    if settings.dev && !loopback {
-        bail!(
-            "--dev accepts any credentials and is refused on {}: listen on a loopback address",
-            settings.listen
-        );
-    }
-    if !loopback {
-        bail!(
-            "refusing to listen on {} without TLS: keyward serves plain HTTP on loopback addresses only",
-            settings.listen
-        );
-    }
+    check_exposure(&settings)?;
     let data_dir = DataDir::open(&settings.data_dir)
         .with_context(|| format!("opening the data directory {}", settings.data_dir.display()))?;
     let clock = Arc::new(Clock::new());
@@ -65,35 +58,91 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("binding {}", settings.listen))?;
-        let address = listener.local_addr().context("reading the bound address")?;
+        let handle = Handle::new();
+        tokio::spawn({
+            let handle = handle.clone();
+            async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+                handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+            }
+        });
+        let app = keyward_server::app(state).into_make_service();
+        let (scheme, server) = match &settings.tls {
+            Some((cert, key)) => {
+                // One process-wide crypto provider for rustls: AWS-LC, as for the rest of keyward.
+                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+                let config = RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "loading TLS certificate {} and key {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?;
+                let server = axum_server::bind_rustls(settings.listen, config)
+                    .handle(handle.clone())
+                    .serve(app);
+                ("https", tokio::spawn(server))
+            }
+            None => (
+                "http",
+                tokio::spawn(
+                    axum_server::bind(settings.listen)
+                        .handle(handle.clone())
+                        .serve(app),
+                ),
+            ),
+        };
+        let Some(address) = handle.listening().await else {
+            let outcome = server.await.context("server task")?;
+            outcome.with_context(|| format!("binding {}", settings.listen))?;
+            bail!("the server stopped before listening");
+        };
         tracing::info!(
             %address,
             data_dir = %settings.data_dir.display(),
             account_id = identity.account_id,
             region = identity.region,
             dev = settings.dev,
+            tls = settings.tls.is_some(),
             "keyward started"
         );
         // Test harnesses and scripts wait for this exact line.
         let mut stdout = std::io::stdout();
-        writeln!(stdout, "keyward listening on http://{address}").context("writing to stdout")?;
+        writeln!(stdout, "keyward listening on {scheme}://{address}")
+            .context("writing to stdout")?;
         stdout.flush().context("writing to stdout")?;
         let background = tokio::spawn(keyward_server::run_background(
             kms,
             Duration::from_secs(settings.background_interval_seconds),
         ));
-        axum::serve(listener, keyward_server::app(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving")?;
+        let outcome = server.await.context("server task")?;
         background.abort();
+        outcome.context("serving")?;
         tracing::info!("keyward stopped");
         Ok::<(), anyhow::Error>(())
     })?;
     drop(data_dir);
+    Ok(())
+}
+
+/// Plain HTTP only on loopback, and `--dev` (any credentials) only there too.
+fn check_exposure(settings: &Settings) -> anyhow::Result<()> {
+    let loopback = settings.listen.ip().is_loopback();
+    if settings.dev && !loopback {
+        bail!(
+            "--dev accepts any credentials and is refused on {}: listen on a loopback address",
+            settings.listen
+        );
+    }
+    if !loopback && settings.tls.is_none() {
+        bail!(
+            "refusing to serve plain HTTP on {}: off loopback, TLS is required (--tls-cert and --tls-key)",
+            settings.listen
+        );
+    }
     Ok(())
 }
 

@@ -377,3 +377,62 @@ async fn create_alias_rejects_duplicates_bad_names_and_unknown_keys() {
     );
     assert_eq!(names(&aliases_of(&kms, &key_id).await), ["alias/taken"]);
 }
+
+#[tokio::test]
+async fn alias_changes_follow_the_key_state_table() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    let leaving = create_key(&kms).await.key_id().to_owned();
+    let healthy = create_key(&kms).await.key_id().to_owned();
+    let doomed = create_key(&kms).await.key_id().to_owned();
+    create_alias(&kms, "alias/moving", &leaving).await;
+    create_alias(&kms, "alias/dropped", &leaving).await;
+    for key_id in [&leaving, &doomed] {
+        kms.schedule_key_deletion()
+            .key_id(key_id)
+            .pending_window_in_days(7)
+            .send()
+            .await
+            .must("ScheduleKeyDeletion");
+    }
+
+    // kms-api.md §4 note 10: the source key may be pending deletion...
+    kms.update_alias()
+        .alias_name("alias/moving")
+        .target_key_id(&healthy)
+        .send()
+        .await
+        .must("UpdateAlias away from a key pending deletion");
+    assert_eq!(describe_key(&kms, "alias/moving").await.key_id(), healthy);
+    // ...the destination may not.
+    assert_failure(
+        kms.update_alias()
+            .alias_name("alias/moving")
+            .target_key_id(&doomed)
+            .send()
+            .await,
+        "KMSInvalidStateException",
+        &format!("{} is pending deletion.", key_arn(&doomed)),
+    );
+    assert_eq!(describe_key(&kms, "alias/moving").await.key_id(), healthy);
+
+    // DeleteAlias works in every state.
+    kms.delete_alias()
+        .alias_name("alias/dropped")
+        .send()
+        .await
+        .must("DeleteAlias of a key pending deletion");
+    assert!(aliases_of(&kms, &leaving).await.is_empty());
+
+    // A disabled key can get and lose aliases.
+    kms.disable_key()
+        .key_id(&healthy)
+        .send()
+        .await
+        .must("DisableKey");
+    create_alias(&kms, "alias/on-disabled", &healthy).await;
+    assert_eq!(
+        names(&aliases_of(&kms, &healthy).await),
+        ["alias/moving", "alias/on-disabled"]
+    );
+}

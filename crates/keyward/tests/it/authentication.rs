@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::aws_error::{assert_failure, assert_failure_code};
+use crate::aws_error::{assert_failure, assert_failure_code, service_failure};
 use crate::fixtures::{create_key, key_arn, Must, Present};
 use crate::harness::{ServerOptions, TestServer, ACCOUNT_ID};
 
@@ -154,4 +154,94 @@ async fn without_account_id_the_arns_use_the_servers_own_account() {
         Some(format!("arn:aws:kms:us-east-1:{account}:key/{}", metadata.key_id()).as_str()),
         "Arn names the same account"
     );
+}
+
+#[tokio::test]
+async fn the_dev_clock_exists_only_in_dev_mode() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let response = server
+        .raw_request(
+            "POST",
+            "/keyward/dev/advance-clock",
+            &[("Content-Type", "application/json")],
+            b"{\"Seconds\": 864000}",
+        )
+        .await;
+    assert!(
+        (400..500).contains(&response.status),
+        "advance-clock on a non-dev server answered {}: {}",
+        response.status,
+        response.body_text()
+    );
+}
+
+/// A client whose clock is `offset_seconds` away from the real time.
+fn skewed_client(server: &TestServer, offset_seconds: i64) -> aws_sdk_kms::Client {
+    let credentials = server.admin_credentials();
+    let now = std::time::SystemTime::now();
+    let offset = std::time::Duration::from_secs(offset_seconds.unsigned_abs());
+    let client_time = if offset_seconds < 0 {
+        now - offset
+    } else {
+        now + offset
+    };
+    let config = server
+        .kms_config(&credentials.access_key_id, &credentials.secret_access_key)
+        .time_source(aws_smithy_async::time::StaticTimeSource::new(client_time))
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn signatures_more_than_15_minutes_off_are_rejected() {
+    // kms-api.md §1.2: the request date must be within 15 minutes of server time.
+    let server = TestServer::start(ServerOptions::signed()).await;
+    for offset in [-5 * 60, 5 * 60] {
+        skewed_client(&server, offset)
+            .list_keys()
+            .send()
+            .await
+            .must(&format!("ListKeys with a clock {offset} s off"));
+    }
+    for offset in [-20 * 60, 20 * 60, -24 * 3600] {
+        let failure = service_failure(skewed_client(&server, offset).create_key().send().await);
+        assert_eq!(failure.status, 400, "clock {offset} s off: {failure:?}");
+        assert!(
+            failure.code.contains("Signature") || failure.code.contains("Expired"),
+            "clock {offset} s off should fail authentication: {failure:?}"
+        );
+    }
+    let admin = server.kms_client();
+    assert!(
+        admin
+            .list_keys()
+            .send()
+            .await
+            .must("ListKeys")
+            .keys()
+            .is_empty(),
+        "a request with an expired signature created a key"
+    );
+}
+
+#[tokio::test]
+async fn a_signature_scoped_to_another_region_is_rejected() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let credentials = server.admin_credentials();
+    let config = server
+        .kms_config(&credentials.access_key_id, &credentials.secret_access_key)
+        .region(aws_sdk_kms::config::Region::new("eu-west-1"))
+        .build();
+    let kms = aws_sdk_kms::Client::from_conf(config);
+    let failure = service_failure(kms.create_key().send().await);
+    assert_eq!(failure.status, 400, "{failure:?}");
+    assert_ne!(failure.code, "KMSInternalException", "{failure:?}");
+    let admin = server.kms_client();
+    assert!(admin
+        .list_keys()
+        .send()
+        .await
+        .must("ListKeys")
+        .keys()
+        .is_empty());
 }

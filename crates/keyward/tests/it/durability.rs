@@ -361,3 +361,95 @@ async fn a_restarted_dev_server_keeps_its_keys() {
         (b"dev data".as_slice(), key_arn(&key_id))
     );
 }
+
+/// What a load worker got acknowledged before the server died.
+enum Acknowledged {
+    Key(String),
+    Ciphertext(Sealed),
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_writes_survive_a_sigkill_under_load() {
+    let mut server = TestServer::start(ServerOptions::signed()).await;
+    let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut workers = Vec::new();
+    for worker in 0..4 {
+        let kms = server.kms_client();
+        let ack_tx = ack_tx.clone();
+        workers.push(tokio::spawn(async move {
+            // Runs until the server is killed under it.
+            for n in 0.. {
+                let Ok(created) = kms.create_key().send().await else {
+                    return;
+                };
+                let Some(metadata) = created.key_metadata() else {
+                    return;
+                };
+                let key_id = metadata.key_id().to_owned();
+                let _ = ack_tx.send(Acknowledged::Key(key_id.clone()));
+                let plaintext = format!("worker {worker} item {n}").into_bytes();
+                let Ok(encrypted) = kms
+                    .encrypt()
+                    .key_id(&key_id)
+                    .plaintext(aws_sdk_kms::primitives::Blob::new(plaintext.clone()))
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                let Some(ciphertext) = encrypted.ciphertext_blob() else {
+                    return;
+                };
+                let _ = ack_tx.send(Acknowledged::Ciphertext(Sealed {
+                    key_id,
+                    ciphertext: ciphertext.as_ref().to_vec(),
+                    encryption_context: None,
+                    plaintext,
+                }));
+            }
+        }));
+    }
+    drop(ack_tx);
+
+    // Kill while the workers are still writing.
+    let mut keys = Vec::new();
+    let mut sealed = Vec::new();
+    while keys.len() < 40 {
+        match ack_rx.recv().await {
+            Some(Acknowledged::Key(key_id)) => keys.push(key_id),
+            Some(Acknowledged::Ciphertext(item)) => sealed.push(item),
+            None => panic!("all load workers stopped before the kill"),
+        }
+    }
+    let status = server.kill9().await;
+    assert_eq!(status.signal(), Some(9), "{status}");
+    for worker in workers {
+        if let Err(err) = worker.await {
+            panic!("a load worker panicked: {err}");
+        }
+    }
+    while let Ok(ack) = ack_rx.try_recv() {
+        match ack {
+            Acknowledged::Key(key_id) => keys.push(key_id),
+            Acknowledged::Ciphertext(item) => sealed.push(item),
+        }
+    }
+
+    server.start_again().await;
+    let kms = server.kms_client();
+    let listed = kms.list_keys().limit(1000).send().await.must("ListKeys");
+    let listed: Vec<&str> = listed
+        .keys()
+        .iter()
+        .filter_map(|entry| entry.key_id())
+        .collect();
+    for key_id in &keys {
+        assert!(
+            listed.contains(&key_id.as_str()),
+            "acknowledged key {key_id} lost by SIGKILL ({} acknowledged, {} listed)",
+            keys.len(),
+            listed.len()
+        );
+    }
+    assert_all_decrypt(&kms, &sealed, "after SIGKILL under load").await;
+}

@@ -148,9 +148,19 @@ impl TestServer {
         access_key_id: &str,
         secret_access_key: &str,
     ) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::from_conf(self.kms_config(access_key_id, secret_access_key).build())
+    }
+
+    /// The client configuration every test client starts from, for tests that
+    /// change one thing (region, clock) before building.
+    pub fn kms_config(
+        &self,
+        access_key_id: &str,
+        secret_access_key: &str,
+    ) -> aws_sdk_kms::config::Builder {
         let credentials =
             Credentials::new(access_key_id, secret_access_key, None, None, "keyward-it");
-        let config = aws_sdk_kms::Config::builder()
+        aws_sdk_kms::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(REGION))
             .endpoint_url(self.endpoint())
@@ -162,8 +172,6 @@ impl TestServer {
                     .operation_timeout(OPERATION_TIMEOUT)
                     .build(),
             )
-            .build();
-        aws_sdk_kms::Client::from_conf(config)
     }
 
     /// Sends one raw HTTP request to the server (no SigV4).

@@ -372,3 +372,35 @@ async fn unknown_and_malformed_key_ids_are_not_found() {
         &format!("Key '{}' does not exist", key_arn(missing)),
     );
 }
+
+#[tokio::test]
+async fn list_keys_validates_limit_and_marker() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    create_key(&kms).await;
+
+    assert_failure(
+        kms.list_keys().limit(0).send().await,
+        "ValidationException",
+        "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+    );
+    assert_failure(
+        kms.list_keys().limit(1001).send().await,
+        "ValidationException",
+        "1 validation error detected: Value '1001' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 1000",
+    );
+    assert_failure_code(
+        kms.list_keys()
+            .marker("not-a-marker-keyward-issued")
+            .send()
+            .await,
+        "InvalidMarkerException",
+    );
+    let page = kms
+        .list_keys()
+        .limit(1000)
+        .send()
+        .await
+        .must("ListKeys Limit=1000");
+    assert_eq!(page.keys().len(), 1);
+}

@@ -15,11 +15,13 @@ mod raw_http;
 
 mod aliases;
 mod authentication;
+mod concurrency;
 mod crypto_ops;
 mod deletion;
 mod dry_run;
 mod durability;
 mod key_lifecycle;
+mod raw_protocol;
 mod rotation;
 mod tags_and_policy;
 mod wire;

@@ -6,8 +6,8 @@ use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMaterialState, RotationType, Rot
 
 use crate::aws_error::{assert_failure, assert_failure_code};
 use crate::fixtures::{
-    assert_names_key, context, create_key, current_key_material_id, decrypt, encrypt, epoch,
-    is_hex64, key_arn, Must, Present, SECONDS_PER_DAY,
+    assert_names_key, context, create_key, current_key_material_id, decrypt, drain_pages, encrypt,
+    epoch, is_hex64, key_arn, Must, Present, SECONDS_PER_DAY,
 };
 use crate::harness::{ServerOptions, TestServer};
 
@@ -389,4 +389,107 @@ async fn a_disabled_key_is_not_rotated_automatically() {
         original_material,
         "a disabled key was rotated"
     );
+}
+
+#[tokio::test]
+async fn on_demand_rotations_stop_at_25_per_key() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    let key_id = create_key(&kms).await.key_id().to_owned();
+    let first_ciphertext = encrypt(&kms, &key_id, b"generation 0", None).await;
+
+    for _ in 0..25 {
+        kms.rotate_key_on_demand()
+            .key_id(&key_id)
+            .send()
+            .await
+            .must("RotateKeyOnDemand");
+    }
+    // kms-api.md §3 LimitExceededException, §9.
+    assert_failure(
+        kms.rotate_key_on_demand().key_id(&key_id).send().await,
+        "LimitExceededException",
+        &format!(
+            "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {}",
+            key_arn(&key_id)
+        ),
+    );
+
+    // ListKeyRotations pages through all 25, each material distinct.
+    let entries = drain_pages(10, |marker| {
+        let kms = kms.clone();
+        let key_id = key_id.clone();
+        async move {
+            let page = kms
+                .list_key_rotations()
+                .key_id(key_id)
+                .limit(10)
+                .set_marker(marker)
+                .send()
+                .await
+                .must("ListKeyRotations Limit=10");
+            (
+                page.rotations().to_vec(),
+                page.truncated(),
+                page.next_marker().map(str::to_owned),
+            )
+        }
+    })
+    .await;
+    assert_eq!(entries.len(), 25);
+    let mut materials: Vec<&str> = entries
+        .iter()
+        .filter_map(RotationsListEntry::key_material_id)
+        .collect();
+    materials.sort_unstable();
+    materials.dedup();
+    assert_eq!(
+        materials.len(),
+        25,
+        "rotations must produce distinct material"
+    );
+    assert!(entries
+        .iter()
+        .all(|entry| entry.rotation_type() == Some(&RotationType::OnDemand)));
+
+    let (plaintext, _, _) = decrypt(&kms, &first_ciphertext, None).await;
+    assert_eq!(plaintext, b"generation 0");
+}
+
+#[tokio::test]
+async fn rotation_settings_are_frozen_while_pending_deletion() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    let key_id = create_key(&kms).await.key_id().to_owned();
+    kms.schedule_key_deletion()
+        .key_id(&key_id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .must("ScheduleKeyDeletion");
+
+    // kms-api.md §4 note 3.
+    let message = format!("{} is pending deletion.", key_arn(&key_id));
+    assert_failure(
+        kms.enable_key_rotation().key_id(&key_id).send().await,
+        "KMSInvalidStateException",
+        &message,
+    );
+    assert_failure(
+        kms.disable_key_rotation().key_id(&key_id).send().await,
+        "KMSInvalidStateException",
+        &message,
+    );
+    assert_failure(
+        kms.rotate_key_on_demand().key_id(&key_id).send().await,
+        "KMSInvalidStateException",
+        &message,
+    );
+    let status = kms
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await
+        .must("GetKeyRotationStatus");
+    assert!(!status.key_rotation_enabled());
 }

@@ -270,3 +270,60 @@ async fn put_key_policy_replaces_the_policy() {
         .must("GetKeyPolicy");
     assert_eq!(parse_json(output.policy().unwrap_or_default()), policy);
 }
+
+#[tokio::test]
+async fn tag_limits_are_enforced() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    let key_id = create_key(&kms).await.key_id().to_owned();
+
+    // 50 tags per key (kms-api.md §13.2), counted over existing and new tags.
+    let mut request = kms.tag_resource().key_id(&key_id);
+    for n in 0..50 {
+        request = request.tags(tag(&format!("key-{n:02}"), "v"));
+    }
+    request.send().await.must("TagResource with 50 tags");
+    assert_eq!(tags_of(&kms, &key_id).await.len(), 50);
+    assert_failure(
+        kms.tag_resource()
+            .key_id(&key_id)
+            .tags(tag("one-too-many", "v"))
+            .send()
+            .await,
+        "TagException",
+        "Too many tags",
+    );
+    // Overwriting an existing key does not add a tag.
+    kms.tag_resource()
+        .key_id(&key_id)
+        .tags(tag("key-00", "new value"))
+        .send()
+        .await
+        .must("TagResource overwrite at the limit");
+
+    // Lengths: key 1-128, value 0-256 (ValidationException, not TagException).
+    let other = create_key(&kms).await.key_id().to_owned();
+    kms.tag_resource()
+        .key_id(&other)
+        .tags(tag(&"k".repeat(128), &"v".repeat(256)))
+        .send()
+        .await
+        .must("TagResource at the length limits");
+    crate::aws_error::assert_failure_code(
+        kms.tag_resource()
+            .key_id(&other)
+            .tags(tag(&"k".repeat(129), "v"))
+            .send()
+            .await,
+        "ValidationException",
+    );
+    crate::aws_error::assert_failure_code(
+        kms.tag_resource()
+            .key_id(&other)
+            .tags(tag("k", &"v".repeat(257)))
+            .send()
+            .await,
+        "ValidationException",
+    );
+    assert_eq!(tags_of(&kms, &other).await.len(), 1);
+}
