@@ -438,3 +438,6 @@ pub fn dispatch(
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests;
