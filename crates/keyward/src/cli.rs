@@ -148,3 +148,65 @@ impl ServeArgs {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["keyward", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Serve(args) => args,
+        }
+    }
+
+    #[test]
+    fn defaults_are_loopback_and_a_local_data_dir() {
+        let settings = parse(&[]).resolve().unwrap();
+        assert_eq!(settings.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(settings.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(
+            (settings.dev, settings.region, settings.tls),
+            (false, None, None)
+        );
+    }
+
+    #[test]
+    fn command_line_wins_over_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("keyward.toml");
+        std::fs::write(
+            &config,
+            "listen = \"127.0.0.1:9000\"\ndata_dir = \"/var/lib/keyward\"\nregion = \"eu-west-1\"\naccount_id = \"111122223333\"\n",
+        )
+        .unwrap();
+        let settings = parse(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:9001",
+        ])
+        .resolve()
+        .unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(settings.data_dir, PathBuf::from("/var/lib/keyward"));
+        assert_eq!(settings.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(settings.account_id.as_deref(), Some("111122223333"));
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("bad.toml");
+        std::fs::write(&config, "listne = \"127.0.0.1:1\"\n").unwrap();
+        let error = parse(&["--config", config.to_str().unwrap()])
+            .resolve()
+            .unwrap_err();
+        assert!(format!("{error:#}").contains("unknown field"), "{error:#}");
+        let error = parse(&["--account-id", "12"]).resolve().unwrap_err();
+        assert!(error.to_string().contains("12 digits"));
+        assert!(Cli::try_parse_from(["keyward", "serve", "--tls-cert", "c.pem"]).is_err());
+    }
+}
