@@ -453,3 +453,35 @@ async fn acknowledged_writes_survive_a_sigkill_under_load() {
     }
     assert_all_decrypt(&kms, &sealed, "after SIGKILL under load").await;
 }
+
+#[tokio::test]
+async fn a_second_server_refuses_a_data_directory_in_use() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    let key_id = create_key(&kms).await.key_id().to_owned();
+
+    let second = server.run_second_instance().await;
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success(),
+        "a second server on the same data dir exited successfully\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        !stdout.contains("keyward listening on"),
+        "the second server started listening: {stdout}"
+    );
+    assert!(
+        stderr.contains(&server.data_dir().display().to_string()),
+        "the refusal should name the data directory: {stderr}"
+    );
+
+    // The first server is unaffected.
+    let (plaintext, _, _) = decrypt(
+        &kms,
+        &encrypt(&kms, &key_id, b"still mine", None).await,
+        None,
+    )
+    .await;
+    assert_eq!(plaintext, b"still mine");
+}

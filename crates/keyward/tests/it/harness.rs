@@ -279,9 +279,37 @@ impl TestServer {
         (lock_text(&self.stdout), lock_text(&self.stderr))
     }
 
-    async fn spawn(&mut self) {
-        self.n_starts += 1;
+    /// Runs a second `keyward serve` with the same arguments and data directory
+    /// while this one is running, and waits for it to exit. Fails the test if it
+    /// is still running after the start-up timeout (it should refuse to start).
+    pub async fn run_second_instance(&self) -> std::process::Output {
         let binary = env!("CARGO_BIN_EXE_keyward");
+        let child = Command::new(binary)
+            .args(self.serve_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot spawn a second keyward: {err}"));
+        let pid = child.id();
+        let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = exit_tx.send(child.wait_with_output());
+        });
+        match tokio::time::timeout(START_TIMEOUT, exit_rx).await {
+            Ok(Ok(Ok(output))) => output,
+            Ok(Ok(Err(err))) => panic!("waiting for the second keyward failed: {err}"),
+            Ok(Err(_)) => panic!("the waiter thread for the second keyward died"),
+            Err(_) => {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+                panic!("a second keyward on the same data directory kept running");
+            }
+        }
+    }
+
+    fn serve_args(&self) -> Vec<String> {
         let mut args: Vec<String> = vec![
             "serve".into(),
             "--listen".into(),
@@ -298,6 +326,13 @@ impl TestServer {
             args.push("--account-id".into());
             args.push(account_id.clone());
         }
+        args
+    }
+
+    async fn spawn(&mut self) {
+        self.n_starts += 1;
+        let binary = env!("CARGO_BIN_EXE_keyward");
+        let args = self.serve_args();
         self.command_line = format!("{binary} {}", args.join(" "));
         append(
             &self.stdout,

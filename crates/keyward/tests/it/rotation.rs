@@ -493,3 +493,110 @@ async fn rotation_settings_are_frozen_while_pending_deletion() {
         .must("GetKeyRotationStatus");
     assert!(!status.key_rotation_enabled());
 }
+
+#[tokio::test]
+async fn on_demand_rotation_leaves_the_automatic_schedule_alone() {
+    let server = TestServer::start(ServerOptions::dev()).await;
+    let kms = server.kms_client();
+    let key_id = create_key(&kms).await.key_id().to_owned();
+    kms.enable_key_rotation()
+        .key_id(&key_id)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .must("EnableKeyRotation");
+    let next_rotation = |kms: aws_sdk_kms::Client, key_id: String| async move {
+        let status = kms
+            .get_key_rotation_status()
+            .key_id(key_id)
+            .send()
+            .await
+            .must("GetKeyRotationStatus");
+        epoch(status.next_rotation_date(), "NextRotationDate")
+    };
+    let scheduled = next_rotation(kms.clone(), key_id.clone()).await;
+
+    // kms-api.md §9: on-demand rotation "does not shift the automatic schedule".
+    server.advance_clock(10 * SECONDS_PER_DAY).await;
+    kms.rotate_key_on_demand()
+        .key_id(&key_id)
+        .send()
+        .await
+        .must("RotateKeyOnDemand");
+    assert_eq!(next_rotation(kms.clone(), key_id.clone()).await, scheduled);
+
+    // Re-enabling rotation starts a new period from now ("first rotation
+    // period days after enabling").
+    server.advance_clock(20 * SECONDS_PER_DAY).await;
+    kms.disable_key_rotation()
+        .key_id(&key_id)
+        .send()
+        .await
+        .must("DisableKeyRotation");
+    let now = server.server_now().await;
+    kms.enable_key_rotation()
+        .key_id(&key_id)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .must("EnableKeyRotation again");
+    let rescheduled = next_rotation(kms.clone(), key_id.clone()).await;
+    let expected = now + 90.0 * SECONDS_PER_DAY as f64;
+    assert!(
+        (expected - 60.0..=expected + 60.0).contains(&rescheduled),
+        "NextRotationDate {rescheduled} should be 90 days after re-enabling at {now}"
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_missed_while_disabled_happens_after_enable_key() {
+    let server = TestServer::start(ServerOptions::dev()).await;
+    let kms = server.kms_client();
+    let key_id = create_key(&kms).await.key_id().to_owned();
+    let original_material = current_key_material_id(&kms, &key_id).await;
+    kms.enable_key_rotation()
+        .key_id(&key_id)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .must("EnableKeyRotation");
+    kms.disable_key()
+        .key_id(&key_id)
+        .send()
+        .await
+        .must("DisableKey");
+    server.advance_clock(100 * SECONDS_PER_DAY).await;
+    assert_eq!(
+        current_key_material_id(&kms, &key_id).await,
+        original_material,
+        "rotated while Disabled"
+    );
+
+    // kms-api.md §4 "Rotation interplay": on re-enable, material older than
+    // the period rotates right away (here: at the next background pass).
+    kms.enable_key()
+        .key_id(&key_id)
+        .send()
+        .await
+        .must("EnableKey");
+    let now = server.server_now().await;
+    let rotated = current_key_material_id(&kms, &key_id).await;
+    assert_ne!(
+        rotated, original_material,
+        "overdue rotation did not happen after EnableKey"
+    );
+    let rotations = list_rotations(&kms, &key_id).await;
+    assert_eq!(rotations.len(), 1, "{rotations:?}");
+    assert_eq!(rotations[0].rotation_type(), Some(&RotationType::Automatic));
+    let status = kms
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await
+        .must("GetKeyRotationStatus");
+    let next = epoch(status.next_rotation_date(), "NextRotationDate");
+    assert!(
+        next > now,
+        "NextRotationDate {next} is not after now ({now})"
+    );
+}
