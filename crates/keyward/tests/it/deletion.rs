@@ -347,3 +347,27 @@ async fn a_key_is_gone_once_the_waiting_period_ends() {
         .await
         .must("CreateAlias reuse");
 }
+
+#[tokio::test]
+async fn describe_key_shows_a_single_region_deletion_schedule_in_deletion_date_only() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    let key_id = create_key(&kms).await.key_id().to_owned();
+    kms.schedule_key_deletion()
+        .key_id(&key_id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .must("ScheduleKeyDeletion");
+
+    let pending = describe_key(&kms, &key_id).await;
+    assert!(pending.deletion_date().is_some(), "DeletionDate");
+    // The API model: PendingDeletionWindowInDays "is present only when the
+    // KeyState of the KMS key is PendingReplicaDeletion" (a multi-Region primary
+    // waiting for its replicas); a single-Region key shows DeletionDate alone.
+    assert_eq!(
+        pending.pending_deletion_window_in_days(),
+        None,
+        "PendingDeletionWindowInDays on a single-Region key"
+    );
+}
