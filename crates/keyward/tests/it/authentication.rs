@@ -245,3 +245,104 @@ async fn a_signature_scoped_to_another_region_is_rejected() {
         .keys()
         .is_empty());
 }
+
+/// How `TamperAfterSigning` changes a request once the SDK has signed it.
+#[derive(Debug, Clone, Copy)]
+enum Tamper {
+    /// Replace `"a"` with `"b"` in the JSON body (same length).
+    Body,
+    /// Point the signed X-Amz-Target header at another operation.
+    TargetHeader,
+    /// Append a query string the signature does not cover.
+    QueryString,
+}
+
+#[derive(Debug)]
+struct TamperAfterSigning(Tamper);
+
+impl aws_sdk_kms::config::Intercept for TamperAfterSigning {
+    fn name(&self) -> &'static str {
+        "TamperAfterSigning"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut aws_sdk_kms::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &aws_sdk_kms::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_kms::config::ConfigBag,
+    ) -> Result<(), aws_sdk_kms::error::BoxError> {
+        let request = context.request_mut();
+        match self.0 {
+            Tamper::Body => {
+                let body = request.body().bytes().unwrap_or_default().to_vec();
+                let tampered = String::from_utf8(body)?.replace("\"a\"", "\"b\"");
+                *request.body_mut() = tampered.into();
+            }
+            Tamper::TargetHeader => {
+                request
+                    .headers_mut()
+                    .insert("x-amz-target", "TrentService.GenerateRandom");
+            }
+            Tamper::QueryString => {
+                let uri = format!("{}?extra=1", request.uri());
+                request.set_uri(uri)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_request_altered_after_signing_is_rejected() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let credentials = server.admin_credentials();
+    for tamper in [Tamper::Body, Tamper::TargetHeader, Tamper::QueryString] {
+        let config = server
+            .kms_config(&credentials.access_key_id, &credentials.secret_access_key)
+            .interceptor(TamperAfterSigning(tamper))
+            .build();
+        let kms = aws_sdk_kms::Client::from_conf(config);
+        let failure = service_failure(kms.create_key().description("a").send().await);
+        assert_eq!(
+            failure.code, "InvalidSignatureException",
+            "{tamper:?}: {failure:?}"
+        );
+        assert_eq!(failure.status, 400, "{tamper:?}");
+    }
+    let admin = server.kms_client();
+    assert!(
+        admin
+            .list_keys()
+            .send()
+            .await
+            .must("ListKeys")
+            .keys()
+            .is_empty(),
+        "a tampered request created a key"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_session_token_is_rejected() {
+    // keyward issues no temporary credentials yet, so any X-Amz-Security-Token
+    // is unknown; AWS answers UnrecognizedClientException (kms-api.md §1.3).
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let credentials = server.admin_credentials();
+    let with_token = aws_sdk_kms::config::Credentials::new(
+        &credentials.access_key_id,
+        &credentials.secret_access_key,
+        Some("FQoGZXIvYXdzEXAMPLEbogusSessionToken".to_owned()),
+        None,
+        "keyward-it",
+    );
+    let config = server
+        .kms_config(&credentials.access_key_id, &credentials.secret_access_key)
+        .credentials_provider(with_token)
+        .build();
+    let kms = aws_sdk_kms::Client::from_conf(config);
+    assert_failure(
+        kms.list_keys().send().await,
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    );
+}
