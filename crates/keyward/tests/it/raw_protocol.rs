@@ -249,3 +249,53 @@ async fn malformed_requests_get_clean_aws_errors() {
     assert_eq!(response.status, 200);
     assert_eq!(response.json()["Keys"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn the_dev_clock_rejects_backward_and_overflowing_steps() {
+    let server = TestServer::start(ServerOptions::dev()).await;
+    let before = server.server_now().await;
+
+    let bad_steps: [&[u8]; 4] = [
+        b"{\"Seconds\": -5}",
+        b"{\"Seconds\": 99999999999999999}",
+        b"{\"Seconds\": 9223372036854775807}",
+        b"{\"Seconds\": \"soon\"}",
+    ];
+    for body in bad_steps {
+        let response = server
+            .raw_request(
+                "POST",
+                "/keyward/dev/advance-clock",
+                &[("Content-Type", "application/json")],
+                body,
+            )
+            .await;
+        assert_eq!(
+            response.status,
+            400,
+            "advance-clock {} answered {}: {}",
+            String::from_utf8_lossy(body),
+            response.status,
+            response.body_text()
+        );
+    }
+    let after = server.server_now().await;
+    assert!(
+        (before..before + 3600.0).contains(&after),
+        "the rejected steps moved the clock from {before} to {after}"
+    );
+
+    // Date arithmetic still works (no overflow inside the server).
+    let kms = server.kms_client();
+    let key_id = crate::fixtures::create_key(&kms).await.key_id().to_owned();
+    let scheduled = kms
+        .schedule_key_deletion()
+        .key_id(&key_id)
+        .pending_window_in_days(30)
+        .send()
+        .await;
+    assert!(
+        scheduled.is_ok(),
+        "ScheduleKeyDeletion after rejected clock steps: {scheduled:?}"
+    );
+}
