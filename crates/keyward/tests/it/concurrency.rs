@@ -144,3 +144,180 @@ async fn concurrent_updates_to_one_key_are_all_applied() {
         .must("ListResourceTags");
     assert_eq!(tags.tags().len(), 20, "lost tag updates: {:?}", tags.tags());
 }
+
+/// Runs `n` copies of `call` at once and returns the error codes ("" for success).
+async fn race<F, Fut>(n: usize, call: F) -> Vec<String>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(call(i))).collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        match task.await {
+            Ok(Ok(())) => outcomes.push(String::new()),
+            Ok(Err(code)) => outcomes.push(code),
+            Err(err) => panic!("a racing task panicked: {err}"),
+        }
+    }
+    outcomes
+}
+
+fn error_code<E>(err: aws_sdk_kms::error::SdkError<E>) -> String
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match err
+        .as_service_error()
+        .and_then(|service_error| service_error.code())
+    {
+        Some(code) => code.to_owned(),
+        None => format!(
+            "<not a service error: {}>",
+            aws_sdk_kms::error::DisplayErrorContext(&err)
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_creators_of_one_alias_get_exactly_one_success() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    let mut key_ids = Vec::new();
+    for _ in 0..8 {
+        key_ids.push(crate::fixtures::create_key(&kms).await.key_id().to_owned());
+    }
+    let clients: Vec<_> = (0..8).map(|_| server.kms_client()).collect();
+
+    let outcomes = race(8, |i| {
+        let kms = clients[i].clone();
+        let key_id = key_ids[i].clone();
+        async move {
+            kms.create_alias()
+                .alias_name("alias/contended")
+                .target_key_id(key_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(error_code)
+        }
+    })
+    .await;
+    let n_won = outcomes.iter().filter(|code| code.is_empty()).count();
+    assert_eq!(n_won, 1, "outcomes: {outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|code| code.is_empty() || code == "AlreadyExistsException"),
+        "outcomes: {outcomes:?}"
+    );
+    let winner = outcomes
+        .iter()
+        .position(String::is_empty)
+        .unwrap_or_default();
+    let resolved = crate::fixtures::describe_key(&kms, "alias/contended").await;
+    assert_eq!(
+        resolved.key_id(),
+        key_ids[winner],
+        "the alias points at the winner's key"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_on_demand_rotations_respect_the_limit_of_25() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    let key_id = crate::fixtures::create_key(&kms).await.key_id().to_owned();
+    let clients: Vec<_> = (0..30).map(|_| server.kms_client()).collect();
+
+    let outcomes = race(30, |i| {
+        let kms = clients[i].clone();
+        let key_id = key_id.clone();
+        async move {
+            kms.rotate_key_on_demand()
+                .key_id(key_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(error_code)
+        }
+    })
+    .await;
+    let n_rotated = outcomes.iter().filter(|code| code.is_empty()).count();
+    assert_eq!(n_rotated, 25, "outcomes: {outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|code| code.is_empty() || code == "LimitExceededException"),
+        "outcomes: {outcomes:?}"
+    );
+    let rotations = kms
+        .list_key_rotations()
+        .key_id(&key_id)
+        .limit(1000)
+        .send()
+        .await
+        .must("ListKeyRotations");
+    assert_eq!(rotations.rotations().len(), 25);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn encryption_during_rotations_always_decrypts() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    let key_id = crate::fixtures::create_key(&kms).await.key_id().to_owned();
+
+    // Writers encrypt while another client rotates the key ten times.
+    let rotator = {
+        let kms = server.kms_client();
+        let key_id = key_id.clone();
+        tokio::spawn(async move {
+            for _ in 0..10 {
+                kms.rotate_key_on_demand()
+                    .key_id(&key_id)
+                    .send()
+                    .await
+                    .must("RotateKeyOnDemand");
+            }
+        })
+    };
+    let mut writers = Vec::new();
+    for writer in 0..4 {
+        let kms = server.kms_client();
+        let key_id = key_id.clone();
+        writers.push(tokio::spawn(async move {
+            let mut sealed = Vec::new();
+            for n in 0..10 {
+                let plaintext = format!("writer {writer} message {n}");
+                let output = kms
+                    .encrypt()
+                    .key_id(&key_id)
+                    .plaintext(Blob::new(plaintext.as_bytes()))
+                    .send()
+                    .await
+                    .must("Encrypt during rotation");
+                sealed.push((
+                    plaintext,
+                    blob_bytes(output.ciphertext_blob(), "CiphertextBlob"),
+                ));
+            }
+            sealed
+        }));
+    }
+    if let Err(err) = rotator.await {
+        panic!("the rotator failed: {err}");
+    }
+    let mut materials = std::collections::HashSet::new();
+    for writer in writers {
+        let sealed = match writer.await {
+            Ok(sealed) => sealed,
+            Err(err) => panic!("a writer failed: {err}"),
+        };
+        for (plaintext, ciphertext) in sealed {
+            let (decrypted, _, material) = crate::fixtures::decrypt(&kms, &ciphertext, None).await;
+            assert_eq!(decrypted, plaintext.as_bytes());
+            materials.insert(material.present("Decrypt.KeyMaterialId"));
+        }
+    }
+    assert!(!materials.is_empty());
+}
