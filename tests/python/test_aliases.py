@@ -294,3 +294,48 @@ def test_list_aliases_paging(server_factory):
     rest = kms.list_aliases(KeyId=md["KeyId"], Limit=3, Marker=only_key["NextMarker"])
     assert len(rest["Aliases"]) == 2 and rest["Truncated"] is False
     assert {a["AliasName"] for a in only_key["Aliases"] + rest["Aliases"]} == names
+
+
+def test_list_aliases_default_page_size_is_50(server_factory):
+    s = server_factory.start()
+    kms = harness.kms_client(s)
+    keys = [kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(2)]  # 50 aliases per key max
+    for i in range(55):
+        kms.create_alias(AliasName=f"alias/default-page-{i:02d}", TargetKeyId=keys[i % 2])
+    first = kms.list_aliases()
+    ours = [a for a in first["Aliases"] if a["AliasName"].startswith("alias/default-page-")]
+    assert len(first["Aliases"]) == 50 and first["Truncated"] is True, len(first["Aliases"])
+    rest = all_aliases(kms, Marker=first["NextMarker"]) if first["Truncated"] else []
+    names = [a["AliasName"] for a in first["Aliases"] + rest]
+    assert len(names) == len(set(names))
+    assert {n for n in names if n.startswith("alias/default-page-")} == \
+        {f"alias/default-page-{i:02d}" for i in range(55)}
+    assert len(ours) <= 50
+
+
+def test_paging_continues_after_the_last_seen_alias_is_deleted(server_factory):
+    s = server_factory.start()
+    kms = harness.kms_client(s)
+    md = kms.create_key()["KeyMetadata"]
+    names = [f"alias/marker-{i}" for i in range(6)]
+    for n in names:
+        kms.create_alias(AliasName=n, TargetKeyId=md["KeyId"])
+    page1 = kms.list_aliases(KeyId=md["KeyId"], Limit=2)
+    seen = [a["AliasName"] for a in page1["Aliases"]]
+    kms.delete_alias(AliasName=seen[-1])
+    rest = all_aliases(kms, KeyId=md["KeyId"], Marker=page1["NextMarker"])
+    rest_names = [a["AliasName"] for a in rest]
+    assert not set(rest_names) & set(seen), (seen, rest_names)
+    assert sorted(seen + rest_names) == sorted(names)
+
+
+def test_at_most_50_aliases_per_key(kms):
+    md = kms.create_key()["KeyMetadata"]
+    for i in range(50):
+        kms.create_alias(AliasName=f"alias/{md['KeyId']}-{i}", TargetKeyId=md["KeyId"])
+    expect_error(kms.create_alias, "LimitExceededException", AliasName=f"alias/{md['KeyId']}-50",
+                 TargetKeyId=md["KeyId"])
+    other = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName=f"alias/{md['KeyId']}-moved", TargetKeyId=other["KeyId"])
+    expect_error(kms.update_alias, "LimitExceededException",
+                 AliasName=f"alias/{md['KeyId']}-moved", TargetKeyId=md["KeyId"])

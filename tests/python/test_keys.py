@@ -368,3 +368,15 @@ def test_cancel_key_deletion_of_enabled_and_disabled_key(kms):
     expect_error(kms.cancel_key_deletion, "KMSInvalidStateException", msg, KeyId=md["KeyId"])
     kms.disable_key(KeyId=md["KeyId"])
     expect_error(kms.cancel_key_deletion, "KMSInvalidStateException", msg, KeyId=md["KeyId"])
+
+
+def test_list_keys_default_page_size_is_100(server_factory):
+    s = server_factory.start()
+    kms = harness.kms_client(s)
+    created = {new_key(kms)["KeyId"] for _ in range(105)}
+    first = kms.list_keys()
+    assert len(first["Keys"]) == 100 and first["Truncated"] is True
+    rest = kms.list_keys(Marker=first["NextMarker"])
+    assert len(rest["Keys"]) == 5 and rest["Truncated"] is False
+    assert {k["KeyId"] for k in first["Keys"] + rest["Keys"]} == created
+    assert len(kms.list_keys(Limit=1000)["Keys"]) == 105

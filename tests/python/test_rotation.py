@@ -301,3 +301,17 @@ def test_no_automatic_rotation_of_a_disabled_key(dev_server, dev_kms):
     advance_clock(dev_server, 91 * DAY)
     assert material_id(dev_kms, md["KeyId"]) == md["CurrentKeyMaterialId"]
     assert rotations(dev_kms, md["KeyId"]) == []
+
+
+def test_overdue_rotation_happens_when_a_disabled_key_is_enabled_again(dev_server, dev_kms):
+    """kms-api.md §4: on re-enable, material older than the period rotates right away."""
+    md = new_key(dev_kms)
+    dev_kms.enable_key_rotation(KeyId=md["KeyId"], RotationPeriodInDays=90)
+    dev_kms.disable_key(KeyId=md["KeyId"])
+    advance_clock(dev_server, 100 * DAY)
+    assert rotations(dev_kms, md["KeyId"]) == []
+    dev_kms.enable_key(KeyId=md["KeyId"])
+    advance_clock(dev_server, 60)  # run due work
+    (entry,) = rotations(dev_kms, md["KeyId"])
+    assert entry["RotationType"] == "AUTOMATIC"
+    assert material_id(dev_kms, md["KeyId"]) == entry["KeyMaterialId"] != md["CurrentKeyMaterialId"]

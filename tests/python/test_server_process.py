@@ -3,6 +3,8 @@
 import configparser
 import re
 import stat
+import threading
+import time
 
 import pytest
 
@@ -103,3 +105,36 @@ def test_dev_clock_endpoint_advances_now(dev_server):
     assert 3600 <= t1 - t0 < 3600 + 60, (t0, t1)
     t2 = harness.server_now(dev_server)
     assert t1 <= t2 < t1 + 60
+
+
+def test_sigterm_under_load_exits_zero_and_answers_cleanly(server_factory):
+    s = server_factory.start()
+    kms = harness.kms_client(s)
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    stop = threading.Event()
+    statuses, errors = [], []
+
+    def hammer():
+        c = harness.kms_client(s)
+        while not stop.is_set():
+            try:
+                c.encrypt(KeyId=key_id, Plaintext=b"load")
+                statuses.append(200)
+            except c.exceptions.ClientError as e:
+                statuses.append(e.response["ResponseMetadata"]["HTTPStatusCode"])
+            except Exception as e:  # connection refused/reset once the server is gone
+                errors.append(type(e).__name__)
+                return
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    while len(statuses) < 50 and not errors:
+        time.sleep(0.01)
+    rc = s.stop()
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert rc == 0, f"exit code {rc}\n{s.logs()}"
+    assert statuses.count(200) >= 50
+    assert not [x for x in statuses if x >= 500], statuses

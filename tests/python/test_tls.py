@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -41,8 +42,11 @@ def test_https_with_boto3_and_the_cli(work_dir, tmp_path, server_factory):
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"tls"
 
     env = harness.clean_env({"AWS_SHARED_CREDENTIALS_FILE": str(srv.credentials_file),
-                             "AWS_CA_BUNDLE": str(cert)})
-    out = subprocess.run(["aws", "kms", "list-keys", "--endpoint-url", url, "--output", "json"],
+                             "AWS_CONFIG_FILE": os.devnull, "AWS_DEFAULT_REGION": "us-east-1",
+                             "AWS_CA_BUNDLE": str(cert), "HOME": str(tmp_path)})
+    # the CLI from tests/python/requirements.txt (.venv), not whatever is on PATH
+    out = subprocess.run([harness.aws_cli_path(), "kms", "list-keys", "--endpoint-url", url,
+                          "--output", "json"],
                          env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert key_id in out.stdout
