@@ -138,8 +138,8 @@ async fn dev_mode_accepts_any_access_key_as_the_default_account_admin() {
 #[tokio::test]
 async fn without_account_id_the_arns_use_the_servers_own_account() {
     let server = TestServer::start(ServerOptions {
-        dev: false,
         account_id: None,
+        ..ServerOptions::signed()
     })
     .await;
     let kms = server.kms_client();
@@ -345,4 +345,51 @@ async fn an_unknown_session_token_is_rejected() {
         "UnrecognizedClientException",
         "The security token included in the request is invalid.",
     );
+}
+
+#[tokio::test]
+async fn another_region_names_itself_in_arns_and_signatures() {
+    let server = TestServer::start(ServerOptions {
+        region: "eu-west-1".to_owned(),
+        ..ServerOptions::signed()
+    })
+    .await;
+    let kms = server.kms_client();
+    let metadata = create_key(&kms).await;
+    let key_id = metadata.key_id().to_owned();
+    let arn = format!("arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/{key_id}");
+    assert_eq!(metadata.arn(), Some(arn.as_str()));
+    crate::fixtures::describe_key(&kms, &arn).await;
+    kms.create_alias()
+        .alias_name("alias/regional")
+        .target_key_id(&key_id)
+        .send()
+        .await
+        .must("CreateAlias");
+    let aliases = kms.list_aliases().send().await.must("ListAliases");
+    assert_eq!(
+        aliases.aliases()[0].alias_arn(),
+        Some(format!("arn:aws:kms:eu-west-1:{ACCOUNT_ID}:alias/regional").as_str())
+    );
+    // An ARN of the default region is foreign here (kms-api.md §1.2).
+    assert_failure(
+        kms.describe_key().key_id(key_arn(&key_id)).send().await,
+        "NotFoundException",
+        "Invalid arn us-east-1",
+    );
+
+    // Signatures scoped to us-east-1 do not authenticate against eu-west-1.
+    let credentials = server.admin_credentials();
+    let config = server
+        .kms_config(&credentials.access_key_id, &credentials.secret_access_key)
+        .region(aws_sdk_kms::config::Region::new("us-east-1"))
+        .build();
+    let failure = service_failure(
+        aws_sdk_kms::Client::from_conf(config)
+            .list_keys()
+            .send()
+            .await,
+    );
+    assert_eq!(failure.status, 400, "{failure:?}");
+    assert_eq!(failure.code, "InvalidSignatureException", "{failure:?}");
 }

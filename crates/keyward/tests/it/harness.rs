@@ -39,6 +39,8 @@ pub struct ServerOptions {
     pub dev: bool,
     /// `--account-id`; `None` lets the server pick its default.
     pub account_id: Option<String>,
+    /// `--region`; clients built by the harness sign for the same region.
+    pub region: String,
 }
 
 impl ServerOptions {
@@ -47,6 +49,7 @@ impl ServerOptions {
         ServerOptions {
             dev: false,
             account_id: Some(ACCOUNT_ID.to_owned()),
+            region: REGION.to_owned(),
         }
     }
 
@@ -55,6 +58,7 @@ impl ServerOptions {
         ServerOptions {
             dev: true,
             account_id: Some(ACCOUNT_ID.to_owned()),
+            region: REGION.to_owned(),
         }
     }
 }
@@ -162,7 +166,7 @@ impl TestServer {
             Credentials::new(access_key_id, secret_access_key, None, None, "keyward-it");
         aws_sdk_kms::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
+            .region(Region::new(self.options.region.clone()))
             .endpoint_url(self.endpoint())
             .credentials_provider(credentials)
             // A retried request would hide the first answer; tests want to see it.
@@ -317,7 +321,7 @@ impl TestServer {
             "--data-dir".into(),
             self.data_dir_path.display().to_string(),
             "--region".into(),
-            REGION.into(),
+            self.options.region.clone(),
         ];
         if self.options.dev {
             args.push("--dev".into());

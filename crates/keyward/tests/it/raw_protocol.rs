@@ -105,6 +105,35 @@ async fn success_responses_use_json_1_1_encodings() {
         .unwrap_or_else(|err| panic!("Plaintext {plaintext:?} is not standard base64: {err}"));
     assert_eq!(decoded.len(), 7);
 
+    // Output members follow the model: Encrypt has no KeyMaterialId,
+    // GenerateDataKeyWithoutPlaintext no Plaintext (kms-api.md §2.2).
+    let body = format!("{{\"KeyId\": \"{key_id}\", \"Plaintext\": \"aGVsbG8=\"}}");
+    let response = call(&server, Some("TrentService.Encrypt"), body.as_bytes()).await;
+    assert_eq!(response.status, 200, "{}", response.body_text());
+    let encrypted = response.json();
+    let mut members: Vec<&str> = encrypted
+        .as_object()
+        .map(|object| object.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    members.sort_unstable();
+    assert_eq!(
+        members,
+        ["CiphertextBlob", "EncryptionAlgorithm", "KeyId"],
+        "{encrypted}"
+    );
+    let body = format!("{{\"KeyId\": \"{key_id}\", \"NumberOfBytes\": 32}}");
+    let response = call(
+        &server,
+        Some("TrentService.GenerateDataKeyWithoutPlaintext"),
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(response.status, 200, "{}", response.body_text());
+    let generated = response.json();
+    assert!(generated.get("Plaintext").is_none(), "{generated}");
+    assert!(generated["CiphertextBlob"].is_string(), "{generated}");
+    assert!(generated["KeyMaterialId"].is_string(), "{generated}");
+
     // Operations without output members answer 200 with an empty body or {}.
     let body = format!("{{\"KeyId\": \"{key_id}\"}}");
     let response = call(&server, Some("TrentService.DisableKey"), body.as_bytes()).await;
