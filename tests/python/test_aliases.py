@@ -339,3 +339,12 @@ def test_at_most_50_aliases_per_key(kms):
     kms.create_alias(AliasName=f"alias/{md['KeyId']}-moved", TargetKeyId=other["KeyId"])
     expect_error(kms.update_alias, "LimitExceededException",
                  AliasName=f"alias/{md['KeyId']}-moved", TargetKeyId=md["KeyId"])
+
+
+@pytest.mark.parametrize("suffix", ["a:b/c_d-e", "UPPER/lower/123", "x", "c" * 250])
+def test_alias_name_character_set(kms, suffix):
+    md = kms.create_key()["KeyMetadata"]
+    name = f"alias/{suffix}"
+    kms.create_alias(AliasName=name, TargetKeyId=md["KeyId"])
+    assert kms.describe_key(KeyId=name)["KeyMetadata"]["KeyId"] == md["KeyId"]
+    kms.delete_alias(AliasName=name)

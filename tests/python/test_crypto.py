@@ -491,3 +491,9 @@ def test_re_encrypt_response_members(kms, key, key2):
     assert set(r) - {"ResponseMetadata"} == {
         "CiphertextBlob", "SourceKeyId", "KeyId", "SourceEncryptionAlgorithm",
         "DestinationEncryptionAlgorithm", "SourceKeyMaterialId", "DestinationKeyMaterialId"}
+
+
+def test_decrypt_without_ciphertext(kms_raw):
+    expect_error(kms_raw.decrypt, "ValidationException",
+                 "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy "
+                 "constraint: Member must not be null")

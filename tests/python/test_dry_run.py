@@ -158,3 +158,22 @@ def test_dry_run_has_no_side_effects_on_state(kms, keys):
         expect_error(fn, "DryRunOperationException", DRY_RUN_MESSAGE, DryRun=True, **kwargs)
     assert kms.describe_key(KeyId=a["KeyId"])["KeyMetadata"] == before
     assert kms.decrypt(CiphertextBlob=ct, EncryptionContext={"c": "1"})["Plaintext"] == b"dry"
+
+
+def test_dry_run_re_encrypt_ignore_ciphertext(kms, keys):
+    a, b, _ = keys
+    expect_error(kms.re_encrypt, "DryRunOperationException", DRY_RUN_MESSAGE,
+                 SourceKeyId=a["KeyId"], DestinationKeyId=b["KeyId"], DryRun=True,
+                 DryRunModifiers=["IGNORE_CIPHERTEXT"])
+
+
+def test_ignore_ciphertext_needs_a_key_id(kms):
+    expect_error(kms.decrypt, "ValidationException", DryRun=True,
+                 DryRunModifiers=["IGNORE_CIPHERTEXT"])
+
+
+def test_ignore_ciphertext_still_checks_the_key_state(kms):
+    a = kms.create_key()["KeyMetadata"]
+    kms.disable_key(KeyId=a["KeyId"])
+    expect_error(kms.decrypt, "DisabledException", harness.disabled_message(a["Arn"]),
+                 KeyId=a["KeyId"], DryRun=True, DryRunModifiers=["IGNORE_CIPHERTEXT"])

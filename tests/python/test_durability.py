@@ -188,3 +188,32 @@ def test_dev_server_restart_keeps_keys_and_deletion_schedule(server_factory):
     d = kms.describe_key(KeyId=md["KeyId"])["KeyMetadata"]
     assert d["KeyState"] == "PendingDeletion" and d["DeletionDate"] == when
     assert md["Arn"].split(":")[4] == harness.DEV_ACCOUNT
+
+
+def test_account_and_region_are_fixed_at_first_start(server_factory):
+    s = server_factory.start(account_id="111111111111")
+    md = harness.kms_client(s).create_key()["KeyMetadata"]
+    assert s.stop() == 0
+    s.account_id = "222222222222"  # a different --account-id on restart
+    try:
+        s.start()
+    except harness.ServerStartError:
+        return  # refusing to start is fine
+    # ...and so is ignoring the flag, but ARNs must not silently change
+    kms = harness.kms_client(s)
+    assert kms.describe_key(KeyId=md["KeyId"])["KeyMetadata"]["Arn"] == md["Arn"]
+    assert kms.create_key()["KeyMetadata"]["AWSAccountId"] == "111111111111"
+
+
+def test_second_server_on_the_same_data_dir_is_refused(server_factory):
+    first = server_factory.start()
+    second = server_factory.new(account_id=harness.SERVER_ACCOUNT)
+    second.data_dir = first.data_dir
+    proc = second.spawn()
+    rc = second.wait_exit(timeout=15)
+    if rc is None:
+        second.kill()
+        pytest.fail("a second keyward served the same data directory\n" + second.logs())
+    assert rc != 0
+    assert proc.returncode == rc
+    assert harness.kms_client(first).list_keys()["Truncated"] is False
