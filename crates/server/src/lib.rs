@@ -7,7 +7,7 @@
 
 pub mod auth;
 pub mod error;
-mod kms_api;
+pub mod kms_api;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
