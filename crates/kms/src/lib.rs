@@ -19,7 +19,7 @@ mod service;
 pub mod state;
 pub mod validate;
 
-pub use clock::{Clock, DAY_MS};
+pub use clock::{Clock, DAY_MS, MAX_ADVANCE_MS};
 pub use error::{CiphertextProblem, InternalError, KmsError};
 pub use key::{default_key_policy, ENCRYPTION_ALGORITHM, KEY_SPEC, KEY_USAGE, ORIGIN};
 pub use model::*;

@@ -35,7 +35,6 @@ pub struct KeyMetadata {
     pub key_usage: &'static str,
     pub key_state: &'static str,
     pub deletion_date_ms: Option<i64>,
-    pub pending_deletion_window_in_days: Option<u32>,
     pub origin: &'static str,
     pub key_manager: &'static str,
     pub key_spec: &'static str,

@@ -63,10 +63,17 @@ async fn advance_clock(State(state): State<Arc<AppState>>, body: Bytes) -> Respo
     let Ok(request) = serde_json::from_slice::<AdvanceClock>(&body) else {
         return ApiError::Serialization("expected {\"Seconds\": <integer>}".into()).into_response();
     };
-    state
+    if !state
         .kms
         .clock()
-        .advance_ms(request.seconds.saturating_mul(1000));
+        .advance_ms(request.seconds.saturating_mul(1000))
+    {
+        return ApiError::Kms(keyward_kms::KmsError::ValidationMessage(format!(
+            "Seconds must be between 0 and {} (ten years).",
+            keyward_kms::MAX_ADVANCE_MS / 1000
+        )))
+        .into_response();
+    }
     let kms = Arc::clone(&state.kms);
     match tokio::task::spawn_blocking(move || kms.run_due_work()).await {
         Ok(Ok(done)) => {

@@ -50,12 +50,13 @@ const MIN_PENDING_WINDOW_DAYS: i64 = 7;
 const MAX_PENDING_WINDOW_DAYS: i64 = 30;
 
 pub(crate) fn metadata(key: &Key) -> Result<KeyMetadata, KmsError> {
-    let (deletion_date_ms, window) = match key.state {
+    // `PendingDeletionWindowInDays` belongs to multi-Region primaries in
+    // PendingReplicaDeletion only, so a single-Region key never reports it.
+    let deletion_date_ms = match key.state {
         KeyState::PendingDeletion {
-            deletion_date_ms,
-            window_days,
-        } => (Some(deletion_date_ms), Some(window_days)),
-        _ => (None, None),
+            deletion_date_ms, ..
+        } => Some(deletion_date_ms),
+        _ => None,
     };
     Ok(KeyMetadata {
         account_id: key.account_id.clone(),
@@ -67,7 +68,6 @@ pub(crate) fn metadata(key: &Key) -> Result<KeyMetadata, KmsError> {
         key_usage: KEY_USAGE,
         key_state: key.state.name(),
         deletion_date_ms,
-        pending_deletion_window_in_days: window,
         origin: ORIGIN,
         key_manager: "CUSTOMER",
         key_spec: KEY_SPEC,
@@ -291,7 +291,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::Manage,
             |key, now| {
-                let deletion_date_ms = now + days * DAY_MS;
+                let deletion_date_ms = now.saturating_add(days.saturating_mul(DAY_MS));
                 key.state = key.state.schedule_deletion(deletion_date_ms, window_days);
                 output = Some(ScheduleKeyDeletionOutput {
                     key_arn: key.arn.clone(),

@@ -51,9 +51,11 @@ impl Kms {
                 // enabled key counts it from the current material's creation, and
                 // a date already passed rotates at the next background run.
                 let next = if key.rotation.enabled {
-                    key.current_material()?.created_ms + i64::from(period) * DAY_MS
+                    key.current_material()?
+                        .created_ms
+                        .saturating_add(i64::from(period) * DAY_MS)
                 } else {
-                    now + i64::from(period) * DAY_MS
+                    now.saturating_add(i64::from(period) * DAY_MS)
                 };
                 key.rotation.enabled = true;
                 key.rotation.period_days = period;
@@ -148,7 +150,7 @@ impl Kms {
         key.materials.push(material);
         if rotation == RotationType::Automatic {
             key.rotation.next_rotation_ms =
-                Some(now + i64::from(key.rotation.period_days) * DAY_MS);
+                Some(now.saturating_add(i64::from(key.rotation.period_days) * DAY_MS));
         }
         Ok(())
     }

@@ -158,11 +158,6 @@ pub struct KeyMetadataShape {
     pub encryption_algorithms: Vec<&'static str>,
     #[serde(rename = "MultiRegion")]
     pub multi_region: bool,
-    #[serde(
-        rename = "PendingDeletionWindowInDays",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub pending_deletion_window_in_days: Option<u32>,
     #[serde(rename = "CurrentKeyMaterialId")]
     pub current_key_material_id: String,
 }
@@ -185,7 +180,6 @@ impl From<kms::KeyMetadata> for KeyMetadataShape {
             key_spec: m.key_spec,
             encryption_algorithms: m.encryption_algorithms,
             multi_region: m.multi_region,
-            pending_deletion_window_in_days: m.pending_deletion_window_in_days,
             current_key_material_id: m.current_key_material_id,
         }
     }
