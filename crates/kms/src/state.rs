@@ -25,7 +25,8 @@ pub enum KeyOperation {
     Cryptographic,
     /// DescribeKey, Get/Put/ListKeyPolicies, ListResourceTags, ListAliases,
     /// DeleteAlias, the source key of UpdateAlias, GetKeyRotationStatus,
-    /// ListKeyRotations.
+    /// ListKeyRotations. (ListKeyRotations postdates AWS's table; as a pure
+    /// read it is assumed to work in every state, like GetKeyRotationStatus.)
     ReadOrDetach,
     /// CreateAlias, UpdateAlias (destination), TagResource, UntagResource,
     /// UpdateKeyDescription, EnableKey, DisableKey, ScheduleKeyDeletion.
