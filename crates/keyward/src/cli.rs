@@ -39,7 +39,8 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// TOML config file with any of: listen, data_dir, region, account_id, dev,
-    /// background_interval_seconds, log_format, tls_cert, tls_key.
+    /// background_interval_seconds, log_format, tls_cert, tls_key,
+    /// request_timeout_seconds.
     #[arg(long, env = "KEYWARD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Region of this endpoint, fixed at first start (default us-east-1).
@@ -58,6 +59,10 @@ pub struct ServeArgs {
     /// `text` (default) or `json` log lines on stderr.
     #[arg(long, env = "KEYWARD_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Seconds a client has to send a request's headers (also the idle time
+    /// of a keep-alive connection) and, separately, its body. Default 30.
+    #[arg(long, env = "KEYWARD_REQUEST_TIMEOUT_SECONDS")]
+    pub request_timeout_seconds: Option<u64>,
     /// PEM certificate chain: serve HTTPS (required off loopback).
     #[arg(long, env = "KEYWARD_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -78,6 +83,7 @@ struct ConfigFile {
     log_format: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    request_timeout_seconds: Option<u64>,
 }
 
 /// Fully resolved settings for `keyward serve`.
@@ -93,6 +99,7 @@ pub struct Settings {
     pub json_logs: bool,
     /// Certificate and key PEM files; `None` serves plain HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
+    pub request_timeout: std::time::Duration,
 }
 
 impl ServeArgs {
@@ -137,6 +144,12 @@ impl ServeArgs {
                 .unwrap_or(60)
                 .max(1),
             json_logs: log_format == "json",
+            request_timeout: std::time::Duration::from_secs(
+                self.request_timeout_seconds
+                    .or(file.request_timeout_seconds)
+                    .unwrap_or(30)
+                    .max(1),
+            ),
             tls: match (
                 self.tls_cert.or(file.tls_cert),
                 self.tls_key.or(file.tls_key),

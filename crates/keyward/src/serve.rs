@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::NoDelayAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
 use keyward_kms::{Clock, Kms};
 use keyward_server::{AppState, Authenticator};
@@ -48,9 +49,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         identity.admin,
         &identity.region,
     );
+    let timeout = settings.request_timeout;
     let state = Arc::new(AppState {
         kms: Arc::clone(&kms),
         auth,
+        body_read_timeout: timeout,
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -81,19 +84,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                             key.display()
                         )
                     })?;
-                let server = axum_server::bind_rustls(settings.listen, config)
-                    .handle(handle.clone())
-                    .serve(app);
+                let acceptor = RustlsAcceptor::new(config)
+                    .handshake_timeout(timeout)
+                    .acceptor(NoDelayAcceptor::new());
+                let mut server = axum_server::bind(settings.listen)
+                    .acceptor(acceptor)
+                    .first_request_timeout(timeout);
+                with_timeouts(server.http_builder(), timeout);
+                let server = server.handle(handle.clone()).serve(app);
                 ("https", tokio::spawn(server))
             }
-            None => (
-                "http",
-                tokio::spawn(
-                    axum_server::bind(settings.listen)
-                        .handle(handle.clone())
-                        .serve(app),
-                ),
-            ),
+            None => {
+                let mut server = axum_server::bind(settings.listen)
+                    .acceptor(NoDelayAcceptor::new())
+                    .first_request_timeout(timeout);
+                with_timeouts(server.http_builder(), timeout);
+                (
+                    "http",
+                    tokio::spawn(server.handle(handle.clone()).serve(app)),
+                )
+            }
         };
         let Some(address) = handle.listening().await else {
             let outcome = server.await.context("server task")?;
@@ -126,6 +136,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     })?;
     drop(data_dir);
     Ok(())
+}
+
+/// Slow or idle clients must not hold connections forever: a new connection
+/// must complete its TLS handshake and first request within `timeout`
+/// (`first_request_timeout`, set on the server); HTTP/1 connections must
+/// deliver each later request's headers within `timeout` (which also closes
+/// idle keep-alive connections); HTTP/2 connections answer keep-alive pings
+/// or are closed. The body has its own timeout in the handler. Accepted
+/// sockets get TCP_NODELAY: small request/response exchanges on keep-alive
+/// connections must not wait for Nagle's algorithm.
+fn with_timeouts(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    timeout: Duration,
+) {
+    builder.http1().header_read_timeout(Some(timeout));
+    builder
+        .http2()
+        .keep_alive_interval(Some(timeout))
+        .keep_alive_timeout(timeout);
 }
 
 /// Plain HTTP only on loopback, and `--dev` (any credentials) only there too.

@@ -56,6 +56,8 @@ pub enum KmsError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CiphertextProblem {
     Malformed,
+    /// The blob names a key that does not exist (deleted, or a tampered header).
+    UnknownKey,
     UnknownMaterial,
     AuthenticationFailed,
 }
@@ -64,6 +66,7 @@ impl std::fmt::Display for CiphertextProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             CiphertextProblem::Malformed => "malformed or truncated blob",
+            CiphertextProblem::UnknownKey => "blob names a key that does not exist",
             CiphertextProblem::UnknownMaterial => "blob names key material the key does not have",
             CiphertextProblem::AuthenticationFailed => "authentication failed",
         })

@@ -24,6 +24,8 @@ pub enum ApiError {
     /// An operation of the AWS KMS model that keyward does not implement.
     NotImplemented(String),
     BodyTooLarge(usize),
+    /// The client did not send its body in time.
+    BodyTimeout,
     /// A blocking task died (panic); the details are logged, not sent.
     Internal(String),
 }
@@ -103,6 +105,11 @@ impl ApiError {
                 "RequestEntityTooLargeException",
                 StatusCode::PAYLOAD_TOO_LARGE,
                 Some(format!("Request body exceeds {limit} bytes.")),
+            ),
+            ApiError::BodyTimeout => (
+                "RequestTimeoutException",
+                StatusCode::REQUEST_TIMEOUT,
+                Some("The request body was not received in time.".into()),
             ),
             ApiError::Internal(_) => (
                 "KMSInternalException",

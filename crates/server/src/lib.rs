@@ -28,10 +28,16 @@ use error::ApiError;
 /// policy, JSON-escaped; 1 MiB leaves room without letting a client pin memory.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 const KMS_TARGET_PREFIX: &str = "TrentService.";
+/// Default time a client has to send a request's headers (also the idle time
+/// of a keep-alive connection) and, separately, its body: a slow or stalled
+/// client must not hold a connection and a task forever.
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub struct AppState {
     pub kms: Arc<Kms>,
     pub auth: Authenticator,
+    /// How long a client may take to send a request body once its headers arrived.
+    pub body_read_timeout: std::time::Duration,
 }
 
 /// The router: `/health`, the dev-only clock, and every other request as an
@@ -110,9 +116,15 @@ async fn aws_request(State(state): State<Arc<AppState>>, request: Request) -> Re
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let result = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => handle(&state, &parts, &operation, body).await,
-        Err(_) => Err(ApiError::BodyTooLarge(MAX_BODY_BYTES)),
+    let result = match tokio::time::timeout(
+        state.body_read_timeout,
+        axum::body::to_bytes(body, MAX_BODY_BYTES),
+    )
+    .await
+    {
+        Ok(Ok(body)) => handle(&state, &parts, &operation, body).await,
+        Ok(Err(_)) => Err(ApiError::BodyTooLarge(MAX_BODY_BYTES)),
+        Err(_) => Err(ApiError::BodyTimeout),
     };
     let mut response = match result {
         Ok(Some(json)) => (

@@ -102,6 +102,14 @@ impl Kms {
             Accepts::KeyOnly,
             KeyOperation::Manage,
         )?;
+        if alias.target_key_id != key.key_id
+            && self.aliases_of(&self.read(), &key.key_id).len() >= MAX_ALIASES_PER_KEY
+        {
+            return Err(KmsError::LimitExceeded(format!(
+                "The key {} already has the maximum number of aliases ({MAX_ALIASES_PER_KEY}).",
+                key.arn
+            )));
+        }
         alias.target_key_id = key.key_id.clone();
         alias.updated_ms = self.clock.now_ms();
         self.commit(&writer, vec![Change::PutAlias(alias)])

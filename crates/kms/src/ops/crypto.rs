@@ -132,7 +132,12 @@ impl Kms {
                 }
                 key
             }
-            None => self.resolve(caller, &blob_key_id, Accepts::KeyOnly)?,
+            // The header is authenticated only by the key it names, so a blob
+            // naming no key we have is indistinguishable from a tampered one:
+            // AWS's answer for both is a bare InvalidCiphertextException.
+            None => self
+                .resolve(caller, &blob_key_id, Accepts::KeyOnly)
+                .map_err(|_| KmsError::InvalidCiphertext(CiphertextProblem::UnknownKey))?,
         };
         key.state.allows(KeyOperation::Cryptographic, &key.arn)?;
         if key.material(&header.material_id).is_none() {
