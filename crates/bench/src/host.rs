@@ -10,13 +10,18 @@ use std::time::Duration;
 /// mainstream architecture (reading `sysconf` would need `unsafe` libc).
 const TICKS_PER_SECOND: f64 = 100.0;
 
-/// CPU time (user + system, all threads) used so far by process `pid`
-/// (`None`: this process). `None` when /proc cannot tell.
-pub fn cpu_time(pid: Option<u32>) -> Option<Duration> {
-    let path = match pid {
-        Some(pid) => format!("/proc/{pid}/stat"),
-        None => "/proc/self/stat".to_string(),
-    };
+/// CPU time (user + system, all threads) used so far by process `pid`;
+/// `None` when /proc cannot tell.
+pub fn process_cpu_time(pid: u32) -> Option<Duration> {
+    cpu_time_at(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU time used so far by this load generator.
+pub fn own_cpu_time() -> Option<Duration> {
+    cpu_time_at("/proc/self/stat")
+}
+
+fn cpu_time_at(path: &str) -> Option<Duration> {
     let stat = std::fs::read_to_string(path).ok()?;
     // The command name (field 2) may contain spaces; fields after it don't.
     let after_name = stat.get(stat.rfind(')')? + 1..)?;

@@ -17,7 +17,7 @@ use http_body_util::BodyExt;
 
 use crate::args::Operation;
 use crate::client::{drain, Connection};
-use crate::host::cpu_time;
+use crate::host::{own_cpu_time, process_cpu_time};
 use crate::signer::Signer;
 use crate::stats::{summarize, Summary};
 use crate::target::Target;
@@ -91,11 +91,13 @@ pub async fn measure(
         .collect();
 
     tokio::time::sleep_until(start.into()).await;
-    let server_before = cpu_time(target.pid);
-    let client_before = cpu_time(None);
+    // Only a server started here has a pid we know.
+    let server_cpu = || target.pid.and_then(process_cpu_time);
+    let server_before = server_cpu();
+    let client_before = own_cpu_time();
     tokio::time::sleep_until(end.into()).await;
-    let server_after = cpu_time(target.pid);
-    let client_after = cpu_time(None);
+    let server_after = server_cpu();
+    let client_after = own_cpu_time();
 
     let mut latencies_ns = Vec::new();
     let (mut errors, mut reconnects, mut first_error) = (0, 0, None);
