@@ -48,6 +48,8 @@ mod condition_test;
 mod evaluate_test;
 #[cfg(test)]
 mod parse_test;
+#[cfg(test)]
+mod properties_test;
 
 pub use context::{ContextValue, PrincipalKind, RequestContext, RequestPrincipal};
 pub use document::{Policy, PolicyKind, PolicyVersion};
