@@ -8,8 +8,11 @@
 //!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html>).
 //! - `Statement` is one statement object or a list of them
 //!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_statement.html>).
-//! - Statement IDs must be unique within a policy
+//! - "In IAM, the Sid value must be unique within a JSON policy", and made of
+//!   ASCII letters and digits
 //!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_sid.html>).
+//!   We hold identity policies to that; resource policies may repeat Sids and
+//!   use any characters (a KMS key policy's default Sid has spaces).
 //!
 //! Element names are case-sensitive, as in AWS. The size limit is the caller's
 //! (AWS key policies: 32 KB) and counts the bytes of the document as received.
@@ -109,9 +112,7 @@ impl Policy {
         let statement_objects: Vec<&Json> = match element("Statement") {
             None => return Err(PolicyError::MissingStatement),
             Some(Json::List(items)) if items.is_empty() => {
-                return Err(PolicyError::InvalidStatementList {
-                    found: Json::List(Vec::new()).kind(),
-                })
+                return Err(PolicyError::EmptyStatementList)
             }
             Some(Json::List(items)) => items.iter().collect(),
             Some(single @ Json::Object(_)) => vec![single],
@@ -146,7 +147,14 @@ impl Policy {
                         reason,
                     }
                 })?;
-            if let Some(sid) = statement.sid.as_deref().filter(|sid| !sid.is_empty()) {
+            // IAM: "the Sid value must be unique within a JSON policy". Other
+            // services' resource policies (S3's, for one) accept repeats.
+            let unique_sids = kind == PolicyKind::Identity;
+            if let Some(sid) = statement
+                .sid
+                .as_deref()
+                .filter(|sid| unique_sids && !sid.is_empty())
+            {
                 if statements
                     .iter()
                     .any(|earlier| earlier.sid.as_deref() == Some(sid))

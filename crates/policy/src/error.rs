@@ -35,10 +35,12 @@ pub enum PolicyError {
     },
     #[error("the policy document has no Statement element")]
     MissingStatement,
-    #[error("Statement must be an object or a non-empty list of objects, not {found}")]
+    #[error("Statement must be an object or a list of objects, not {found}")]
     InvalidStatementList { found: JsonKind },
-    /// AWS requires statement IDs to be unique within one policy.
-    #[error("the Sid \"{sid}\" is used by more than one statement; statement IDs must be unique within a policy")]
+    #[error("Statement must not be an empty list")]
+    EmptyStatementList,
+    /// IAM requires statement IDs to be unique within an identity policy.
+    #[error("the Sid \"{sid}\" is used by more than one statement; statement IDs must be unique within an identity policy")]
     DuplicateSid { sid: String },
     #[error("{at}: {reason}")]
     Statement {
@@ -74,6 +76,8 @@ pub enum StatementError {
     },
     #[error("{element} must not be an empty list")]
     EmptyList { element: &'static str },
+    #[error("the Sid \"{sid}\" has characters other than ASCII letters and digits, which an identity policy does not allow")]
+    InvalidSid { sid: String },
     #[error("the statement has no Effect; it must be \"Allow\" or \"Deny\"")]
     MissingEffect,
     #[error("Effect must be \"Allow\" or \"Deny\" (case-sensitive), not \"{found}\"")]
@@ -176,5 +180,144 @@ impl fmt::Display for JsonKind {
             JsonKind::List => "a list",
             JsonKind::Object => "an object",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant prints a message that names what is wrong.
+    #[test]
+    fn every_variant_has_a_message() {
+        let statement_errors = [
+            StatementError::NotAnObject {
+                found: JsonKind::Null,
+            },
+            StatementError::UnknownElement {
+                element: "Foo".into(),
+            },
+            StatementError::NotAString {
+                element: "Sid",
+                found: JsonKind::Number,
+            },
+            StatementError::NotAStringOrList {
+                element: "Action",
+                found: JsonKind::Object,
+            },
+            StatementError::EmptyList {
+                element: "Resource",
+            },
+            StatementError::InvalidSid { sid: "a b".into() },
+            StatementError::MissingEffect,
+            StatementError::InvalidEffect {
+                found: "allow".into(),
+            },
+            StatementError::Conflicting {
+                first: "Action",
+                second: "NotAction",
+            },
+            StatementError::MissingAction,
+            StatementError::MissingResource,
+            StatementError::MissingPrincipal,
+            StatementError::PrincipalInIdentityPolicy {
+                element: "Principal",
+            },
+            StatementError::NotPrincipalWithAllow,
+            StatementError::InvalidPrincipalElement {
+                element: "Principal",
+                found: JsonKind::List,
+            },
+            StatementError::EmptyPrincipalElement {
+                element: "Principal",
+            },
+            StatementError::UnknownPrincipalType {
+                principal_type: "aws".into(),
+            },
+            StatementError::InvalidPrincipal {
+                principal_type: "AWS",
+                value: "x".into(),
+                reason: "bad",
+            },
+            StatementError::InvalidAction { action: "x".into() },
+            StatementError::InvalidResource {
+                resource: "x".into(),
+            },
+            StatementError::InvalidCondition {
+                found: JsonKind::String,
+            },
+            StatementError::UnknownConditionOperator {
+                operator: "X".into(),
+            },
+            StatementError::InvalidNullModifier {
+                modifier: "IfExists",
+            },
+            StatementError::ConditionOperatorNotObject {
+                operator: "X".into(),
+                found: JsonKind::Boolean,
+            },
+            StatementError::InvalidConditionKey {
+                operator: "X".into(),
+                key: "k".into(),
+            },
+            StatementError::InvalidConditionValueType {
+                operator: "X".into(),
+                key: "k".into(),
+                found: JsonKind::Null,
+            },
+            StatementError::InvalidConditionValue {
+                operator: "X".into(),
+                key: "k".into(),
+                value: "v".into(),
+                expected: "a number",
+            },
+            StatementError::InvalidPolicyVariable {
+                value: "${".into(),
+                reason: "unclosed",
+            },
+        ];
+        for reason in statement_errors {
+            let error = PolicyError::Statement {
+                at: StatementLocation {
+                    index: 2,
+                    sid: Some("S".into()),
+                },
+                reason,
+            };
+            let message = error.to_string();
+            assert!(
+                message.starts_with("Statement[2] (Sid \"S\"): "),
+                "{message}"
+            );
+            assert!(
+                message.len() > "Statement[2] (Sid \"S\"): ".len() + 10,
+                "{message}"
+            );
+        }
+        let json_error = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let policy_errors = [
+            PolicyError::TooLarge { size: 2, limit: 1 },
+            PolicyError::InvalidJson { source: json_error },
+            PolicyError::NotAnObject {
+                found: JsonKind::List,
+            },
+            PolicyError::UnknownElement {
+                element: "Foo".into(),
+            },
+            PolicyError::UnsupportedVersion { found: "1".into() },
+            PolicyError::NotAString {
+                element: "Id",
+                found: JsonKind::Number,
+            },
+            PolicyError::MissingStatement,
+            PolicyError::InvalidStatementList {
+                found: JsonKind::String,
+            },
+            PolicyError::EmptyStatementList,
+            PolicyError::DuplicateSid { sid: "A".into() },
+        ];
+        for error in policy_errors {
+            assert!(error.to_string().len() > 20, "{error}");
+        }
     }
 }

@@ -67,11 +67,11 @@ fn document_level_errors() {
         (r#"{"Id":["a"],"Statement":[]}"#, "Id must be a string, not a list"),
         (
             r#"{"Version":"2012-10-17","Statement":[]}"#,
-            "Statement must be an object or a non-empty list of objects, not a list",
+            "Statement must not be an empty list",
         ),
         (
             r#"{"Version":"2012-10-17","Statement":"Allow"}"#,
-            "Statement must be an object or a non-empty list of objects, not a string",
+            "Statement must be an object or a list of objects, not a string",
         ),
         (
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},"x"]}"#,
@@ -79,7 +79,7 @@ fn document_level_errors() {
         ),
         (
             r#"{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Action":"*","Resource":"*"},{"Sid":"A","Effect":"Deny","Action":"*","Resource":"*"}]}"#,
-            "the Sid \"A\" is used by more than one statement; statement IDs must be unique within a policy",
+            "the Sid \"A\" is used by more than one statement; statement IDs must be unique within an identity policy",
         ),
     ];
     for (document, message) in rows {
@@ -137,6 +137,10 @@ fn statement_element_errors() {
         (
             identity(r#""Sid":7,"Effect":"Allow","Action":"*","Resource":"*""#),
             "Statement[0]: Sid must be a string, not a number",
+        ),
+        (
+            identity(r#""Sid":"Allow use","Effect":"Allow","Action":"*","Resource":"*""#),
+            "Statement[0] (Sid \"Allow use\"): the Sid \"Allow use\" has characters other than ASCII letters and digits, which an identity policy does not allow",
         ),
         (
             identity(r#""Effect":"Allow","Action":"kms:Decrypt","NotAction":"kms:Encrypt","Resource":"*""#),
@@ -466,10 +470,17 @@ fn accepted_documents() {
         ]
     );
 
-    // Sids may repeat when empty, may contain spaces, and need not exist.
+    // In identity policies Sids may be empty (and then repeat) or absent.
     Policy::parse(
         r#"{"Statement":[{"Sid":"","Effect":"Allow","Action":"*","Resource":"*"},{"Sid":"","Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
         PolicyKind::Identity,
+        KEY_POLICY_LIMIT,
+    )
+    .unwrap();
+    // Resource policies may repeat Sids and use any characters in them.
+    Policy::parse(
+        r#"{"Statement":[{"Sid":"Key users","Effect":"Allow","Principal":"*","Action":"*","Resource":"*"},{"Sid":"Key users","Effect":"Deny","Principal":"*","Action":"kms:Sign","Resource":"*"}]}"#,
+        PolicyKind::Resource,
         KEY_POLICY_LIMIT,
     )
     .unwrap();

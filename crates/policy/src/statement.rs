@@ -98,6 +98,12 @@ impl Statement {
 
         let sid = match element("Sid") {
             None => None,
+            Some(Json::String(sid))
+                if kind == PolicyKind::Identity
+                    && !sid.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
+                return Err(StatementError::InvalidSid { sid: sid.clone() })
+            }
             Some(Json::String(sid)) => Some(sid.clone()),
             Some(other) => {
                 return Err(StatementError::NotAString {
