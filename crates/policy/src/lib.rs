@@ -1,11 +1,28 @@
 //! AWS IAM policy documents, pure: parse, validate, and evaluate against a
 //! request, with no I/O, no clock and no global state.
 //!
-//! ```text
-//! Policy::parse(json, PolicyKind::Resource, 32_768)?   // or PolicyError, with a precise message
-//!     .evaluate(&RequestContext::new(principal, "kms:Decrypt", key_arn)
-//!         .with_value("aws:SourceIp", ip))             // -> Decision, naming the statement
-//! combine([&key_policy_decision, &identity_decision])  // -> Verdict: deny wins, then allow
+//! ```
+//! use keyward_policy::{combine, Decision, Policy, PolicyKind, RequestContext, RequestPrincipal, Verdict};
+//!
+//! let key_policy = Policy::parse(
+//!     r#"{"Version": "2012-10-17", "Statement": [{
+//!         "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+//!         "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+//!         "Action": "kms:*", "Resource": "*",
+//!         "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}"#,
+//!     PolicyKind::Resource,
+//!     32_768,
+//! )?;
+//! let alice = RequestPrincipal::User {
+//!     account_id: "111122223333".into(),
+//!     arn: "arn:aws:iam::111122223333:user/alice".into(),
+//! };
+//! let request = RequestContext::new(alice, "kms:Decrypt", "arn:aws:kms:us-east-1:111122223333:key/k")
+//!     .with_value("aws:SecureTransport", true);
+//! let decision = key_policy.evaluate(&request);
+//! assert!(matches!(&decision, Decision::Allow(statement) if statement.index == 0));
+//! assert!(matches!(combine([&decision]), Verdict::Allowed { policy: 0, .. }));
+//! # Ok::<(), keyward_policy::PolicyError>(())
 //! ```
 //!
 //! Architecture invariants:
