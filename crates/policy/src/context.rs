@@ -108,6 +108,7 @@ pub struct RequestContext {
 }
 
 impl RequestPrincipal {
+    /// Which variant this is, without its data.
     pub fn kind(&self) -> PrincipalKind {
         match self {
             RequestPrincipal::Account { .. } => PrincipalKind::Account,
@@ -252,14 +253,17 @@ impl RequestContext {
         );
     }
 
+    /// Who makes the request.
     pub fn principal(&self) -> &RequestPrincipal {
         &self.principal
     }
 
+    /// The action as given, such as `kms:Decrypt`.
     pub fn action(&self) -> &str {
         &self.action
     }
 
+    /// The ARN of the resource acted on.
     pub fn resource(&self) -> &str {
         &self.resource
     }

@@ -174,18 +174,22 @@ impl Policy {
         })
     }
 
+    /// The kind the document was validated as.
     pub fn kind(&self) -> PolicyKind {
         self.kind
     }
 
+    /// The declared language version (`2008-10-17` when `Version` is absent).
     pub fn version(&self) -> PolicyVersion {
         self.version
     }
 
+    /// The optional `Id` element.
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
     }
 
+    /// How many statements the document has (a lone statement object counts as one).
     pub fn statement_count(&self) -> usize {
         self.statements.len()
     }
