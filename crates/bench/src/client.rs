@@ -73,11 +73,15 @@ impl Connection {
     }
 }
 
-/// Reads and discards a response body frame by frame, without gathering it
-/// into one buffer: the load loop only needs the status.
-pub async fn drain(mut body: Incoming) -> anyhow::Result<()> {
+/// Reads a response body into `buffer` (cleared first), frame by frame.
+/// The load loop passes the same buffer every time, so after the first few
+/// requests this allocates nothing.
+pub async fn read_body_into(mut body: Incoming, buffer: &mut Vec<u8>) -> anyhow::Result<()> {
+    buffer.clear();
     while let Some(frame) = body.frame().await {
-        frame?;
+        if let Ok(data) = frame?.into_data() {
+            buffer.extend_from_slice(&data);
+        }
     }
     Ok(())
 }

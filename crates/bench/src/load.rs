@@ -13,10 +13,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
-use http_body_util::BodyExt;
 
 use crate::args::Operation;
-use crate::client::{drain, Connection};
+use crate::client::{read_body_into, Connection};
 use crate::host::{own_cpu_time, process_cpu_time};
 use crate::signer::Signer;
 use crate::stats::{summarize, Summary};
@@ -25,6 +24,11 @@ use crate::workload::Workload;
 
 /// Samples reserved per worker up front so the hot loop rarely reallocates.
 const RESERVED_SAMPLES: usize = 64 * 1024;
+/// Both GenerateDataKey and Decrypt answer with the (base64) plaintext data
+/// key. Checking for the member, not only for status 200, guards the figures
+/// against a server or proxy that answers 200 without doing the work.
+/// (moto puts a space after the colon, keyward doesn't: match the name only.)
+const SUCCESS_MARKER: &[u8] = b"\"Plaintext\"";
 
 /// The outcome of one phase.
 #[derive(Debug, Clone)]
@@ -136,13 +140,21 @@ async fn worker(
         latencies_ns: Vec::with_capacity(RESERVED_SAMPLES),
         ..WorkerReport::default()
     };
+    let mut answer = Vec::with_capacity(1024);
     // Workers start at different ciphertexts so Decrypt load is spread.
     for body in bodies.iter().cycle().skip(offset) {
         let sent = Instant::now();
         if sent >= end {
             break;
         }
-        let outcome = exchange(&mut connection, &mut signer, x_amz_target, body).await;
+        let outcome = exchange(
+            &mut connection,
+            &mut signer,
+            x_amz_target,
+            body,
+            &mut answer,
+        )
+        .await;
         let done = Instant::now();
         match outcome {
             Ok(()) => {
@@ -173,30 +185,47 @@ enum Failure {
     Transport(anyhow::Error),
 }
 
+/// One request and its answer, read into `answer`.
 async fn exchange(
     connection: &mut Connection,
     signer: &mut Signer,
     x_amz_target: &'static str,
     body: &Bytes,
+    answer: &mut Vec<u8>,
 ) -> Result<(), Failure> {
     let request = signer
         .request(x_amz_target, body)
         .map_err(Failure::Transport)?;
     let response = connection.send(request).await.map_err(Failure::Transport)?;
     let status = response.status();
-    if status == StatusCode::OK {
-        return drain(response.into_body())
-            .await
-            .map_err(Failure::Transport);
-    }
-    let body = response
-        .into_body()
-        .collect()
+    read_body_into(response.into_body(), answer)
         .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+        .map_err(Failure::Transport)?;
+    if status == StatusCode::OK && contains(answer, SUCCESS_MARKER) {
+        return Ok(());
+    }
     Err(Failure::Status(format!(
         "HTTP {status}: {}",
-        String::from_utf8_lossy(&body)
+        String::from_utf8_lossy(answer)
     )))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_marker_matches_compact_json() {
+        let answer = br#"{"CiphertextBlob":"AQID","KeyId":"arn:...","Plaintext":"AAAA"}"#;
+        assert!(contains(answer, SUCCESS_MARKER));
+        assert!(contains(br#"{"Plaintext": "AAAA"}"#, SUCCESS_MARKER));
+        assert!(!contains(
+            br#"{"__type":"NotFoundException"}"#,
+            SUCCESS_MARKER
+        ));
+    }
 }
