@@ -2,9 +2,10 @@
 //! See <https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html>.
 
 use crate::ids::{alias_arn, Accepts};
+use crate::key::Key;
 use crate::ops::check_key_id;
 use crate::paging::{decode_marker, limit, page};
-use crate::service::{Alias, Change};
+use crate::service::{Alias, Change, State};
 use crate::state::KeyOperation;
 use crate::validate::Violations;
 use crate::{AliasListEntry, Caller, Kms, KmsError, Page, PageRequest};
@@ -63,12 +64,7 @@ impl Kms {
                     alias_arn(&self.region, &caller.account_id, &alias_name)
                 )));
             }
-            if self.aliases_of(&state, &key.key_id).len() >= MAX_ALIASES_PER_KEY {
-                return Err(KmsError::LimitExceeded(format!(
-                    "The key {} already has the maximum number of aliases ({MAX_ALIASES_PER_KEY}).",
-                    key.arn
-                )));
-            }
+            self.check_alias_quota(&state, &key)?;
         }
         let now = self.clock.now_ms();
         let alias = Alias {
@@ -102,13 +98,8 @@ impl Kms {
             Accepts::KeyOnly,
             KeyOperation::Manage,
         )?;
-        if alias.target_key_id != key.key_id
-            && self.aliases_of(&self.read(), &key.key_id).len() >= MAX_ALIASES_PER_KEY
-        {
-            return Err(KmsError::LimitExceeded(format!(
-                "The key {} already has the maximum number of aliases ({MAX_ALIASES_PER_KEY}).",
-                key.arn
-            )));
+        if alias.target_key_id != key.key_id {
+            self.check_alias_quota(&self.read(), &key)?;
         }
         alias.target_key_id = key.key_id.clone();
         alias.updated_ms = self.clock.now_ms();
@@ -134,6 +125,17 @@ impl Kms {
                 alias_name: alias.alias_name,
             }],
         )
+    }
+
+    /// One more alias for `key` must stay within AWS's 50 per key.
+    fn check_alias_quota(&self, state: &State, key: &Key) -> Result<(), KmsError> {
+        if self.aliases_of(state, &key.key_id).len() >= MAX_ALIASES_PER_KEY {
+            return Err(KmsError::LimitExceeded(format!(
+                "The key {} already has the maximum number of aliases ({MAX_ALIASES_PER_KEY}).",
+                key.arn
+            )));
+        }
+        Ok(())
     }
 
     fn existing_alias(&self, caller: &Caller, alias_name: &str) -> Result<Alias, KmsError> {

@@ -60,6 +60,57 @@ fn reject_recipient(present: bool) -> Result<(), KmsError> {
     Ok(())
 }
 
+/// The ciphertext side of Decrypt and ReEncrypt, with the member names
+/// their validation messages use.
+struct CiphertextSource {
+    blob: Option<Vec<u8>>,
+    key_id: Option<String>,
+    key_member: &'static str,
+    context: Option<Context>,
+    algorithm: Option<String>,
+    dry_run: Option<bool>,
+    modifiers: Option<Vec<String>>,
+}
+
+impl CiphertextSource {
+    fn ignores_ciphertext(&self) -> bool {
+        self.dry_run == Some(true)
+            && self
+                .modifiers
+                .as_ref()
+                .is_some_and(|m| m.iter().any(|x| x == IGNORE_CIPHERTEXT))
+    }
+
+    /// Without a ciphertext the key must be named; otherwise the blob is required.
+    fn validate(&self, v: &mut Violations, algorithm_member: &str) {
+        if self.ignores_ciphertext() {
+            check_key_id(v, self.key_member, &self.key_id);
+        } else {
+            v.required("ciphertextBlob", &self.blob);
+            v.length(
+                self.key_member,
+                self.key_id.as_deref(),
+                1,
+                super::KEY_ID_MAX,
+            );
+        }
+        v.secret_length(
+            "ciphertextBlob",
+            self.blob.as_ref().map(Vec::len),
+            1,
+            MAX_CIPHERTEXT,
+        );
+        check_algorithm(v, algorithm_member, &self.algorithm);
+        for (i, modifier) in self.modifiers.iter().flatten().enumerate() {
+            v.one_of(
+                &format!("dryRunModifiers.{}.member", i + 1),
+                Some(modifier),
+                &[IGNORE_CIPHERTEXT],
+            );
+        }
+    }
+}
+
 /// What a successful decryption found.
 struct Opened {
     key: Arc<Key>,
@@ -156,53 +207,21 @@ impl Kms {
     }
 
     pub fn decrypt(&self, caller: &Caller, input: DecryptInput) -> Result<DecryptOutput, KmsError> {
-        let ignore_ciphertext = input.dry_run == Some(true)
-            && input
-                .dry_run_modifiers
-                .as_ref()
-                .is_some_and(|m| m.iter().any(|x| x == IGNORE_CIPHERTEXT));
+        let source = CiphertextSource {
+            blob: input.ciphertext_blob,
+            key_id: input.key_id,
+            key_member: "keyId",
+            context: input.encryption_context,
+            algorithm: input.encryption_algorithm,
+            dry_run: input.dry_run,
+            modifiers: input.dry_run_modifiers,
+        };
         let mut v = Violations::new();
-        if ignore_ciphertext {
-            check_key_id(&mut v, "keyId", &input.key_id);
-        } else {
-            v.required("ciphertextBlob", &input.ciphertext_blob);
-            v.length("keyId", input.key_id.as_deref(), 1, super::KEY_ID_MAX);
-        }
-        v.secret_length(
-            "ciphertextBlob",
-            input.ciphertext_blob.as_ref().map(Vec::len),
-            1,
-            MAX_CIPHERTEXT,
-        );
+        source.validate(&mut v, "encryptionAlgorithm");
         check_grant_tokens(&mut v, &input.grant_tokens);
-        check_algorithm(&mut v, "encryptionAlgorithm", &input.encryption_algorithm);
-        for (i, modifier) in input.dry_run_modifiers.iter().flatten().enumerate() {
-            v.one_of(
-                &format!("dryRunModifiers.{}.member", i + 1),
-                Some(modifier),
-                &[IGNORE_CIPHERTEXT],
-            );
-        }
         v.finish()?;
         reject_recipient(input.recipient_present)?;
-        if ignore_ciphertext {
-            let key = self.resolve_for(
-                caller,
-                input.key_id.as_deref().unwrap_or_default(),
-                Accepts::Any,
-                KeyOperation::Cryptographic,
-            )?;
-            require_symmetric(&input.encryption_algorithm, &key)?;
-            return Err(KmsError::DryRun);
-        }
-        let blob = input.ciphertext_blob.unwrap_or_default();
-        let opened = self.open_blob(
-            caller,
-            &blob,
-            input.key_id.as_deref(),
-            &context(input.encryption_context),
-        )?;
-        require_symmetric(&input.encryption_algorithm, &opened.key)?;
+        let opened = self.open_source(caller, source)?;
         finish_dry_run(input.dry_run)?;
         Ok(DecryptOutput {
             key_arn: opened.key.arn.clone(),
@@ -217,48 +236,24 @@ impl Kms {
         caller: &Caller,
         input: ReEncryptInput,
     ) -> Result<ReEncryptOutput, KmsError> {
-        let ignore_ciphertext = input.dry_run == Some(true)
-            && input
-                .dry_run_modifiers
-                .as_ref()
-                .is_some_and(|m| m.iter().any(|x| x == IGNORE_CIPHERTEXT));
+        let source = CiphertextSource {
+            blob: input.ciphertext_blob,
+            key_id: input.source_key_id,
+            key_member: "sourceKeyId",
+            context: input.source_encryption_context,
+            algorithm: input.source_encryption_algorithm,
+            dry_run: input.dry_run,
+            modifiers: input.dry_run_modifiers,
+        };
         let mut v = Violations::new();
-        if ignore_ciphertext {
-            check_key_id(&mut v, "sourceKeyId", &input.source_key_id);
-        } else {
-            v.required("ciphertextBlob", &input.ciphertext_blob);
-            v.length(
-                "sourceKeyId",
-                input.source_key_id.as_deref(),
-                1,
-                super::KEY_ID_MAX,
-            );
-        }
-        v.secret_length(
-            "ciphertextBlob",
-            input.ciphertext_blob.as_ref().map(Vec::len),
-            1,
-            MAX_CIPHERTEXT,
-        );
+        source.validate(&mut v, "sourceEncryptionAlgorithm");
         check_key_id(&mut v, "destinationKeyId", &input.destination_key_id);
-        check_algorithm(
-            &mut v,
-            "sourceEncryptionAlgorithm",
-            &input.source_encryption_algorithm,
-        );
         check_algorithm(
             &mut v,
             "destinationEncryptionAlgorithm",
             &input.destination_encryption_algorithm,
         );
         check_grant_tokens(&mut v, &input.grant_tokens);
-        for (i, modifier) in input.dry_run_modifiers.iter().flatten().enumerate() {
-            v.one_of(
-                &format!("dryRunModifiers.{}.member", i + 1),
-                Some(modifier),
-                &[IGNORE_CIPHERTEXT],
-            );
-        }
         v.finish()?;
         let destination = self.resolve_for(
             caller,
@@ -267,24 +262,7 @@ impl Kms {
             KeyOperation::Cryptographic,
         )?;
         require_symmetric(&input.destination_encryption_algorithm, &destination)?;
-        if ignore_ciphertext {
-            let source = self.resolve_for(
-                caller,
-                input.source_key_id.as_deref().unwrap_or_default(),
-                Accepts::Any,
-                KeyOperation::Cryptographic,
-            )?;
-            require_symmetric(&input.source_encryption_algorithm, &source)?;
-            return Err(KmsError::DryRun);
-        }
-        let blob = input.ciphertext_blob.unwrap_or_default();
-        let opened = self.open_blob(
-            caller,
-            &blob,
-            input.source_key_id.as_deref(),
-            &context(input.source_encryption_context),
-        )?;
-        require_symmetric(&input.source_encryption_algorithm, &opened.key)?;
+        let opened = self.open_source(caller, source)?;
         finish_dry_run(input.dry_run)?;
         let (blob, destination_material) = self.seal_with_current(
             &destination,
@@ -300,6 +278,31 @@ impl Kms {
             source_key_material_id: opened.material_hex,
             destination_key_material_id: destination_material,
         })
+    }
+
+    /// Opens the ciphertext that Decrypt and ReEncrypt start from. With DryRun
+    /// and `IGNORE_CIPHERTEXT` there is none: the named key is checked instead
+    /// and the dry run ends here.
+    fn open_source(&self, caller: &Caller, source: CiphertextSource) -> Result<Opened, KmsError> {
+        if source.ignores_ciphertext() {
+            let key = self.resolve_for(
+                caller,
+                source.key_id.as_deref().unwrap_or_default(),
+                Accepts::Any,
+                KeyOperation::Cryptographic,
+            )?;
+            require_symmetric(&source.algorithm, &key)?;
+            return Err(KmsError::DryRun);
+        }
+        let blob = source.blob.unwrap_or_default();
+        let opened = self.open_blob(
+            caller,
+            &blob,
+            source.key_id.as_deref(),
+            &context(source.context),
+        )?;
+        require_symmetric(&source.algorithm, &opened.key)?;
+        Ok(opened)
     }
 
     /// GenerateDataKey (`with_plaintext`) and GenerateDataKeyWithoutPlaintext.
