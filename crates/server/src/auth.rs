@@ -22,6 +22,10 @@ pub struct AccessKey {
 
 pub struct Authenticator {
     keys: RwLock<HashMap<String, AccessKey>>,
+    /// The derived SigV4 signing key of each access key for its latest scope.
+    /// An access key's secret never changes (a new secret is a new access key
+    /// id), so an entry is valid as long as the scope matches.
+    signing_keys: RwLock<HashMap<String, (String, Zeroizing<Vec<u8>>)>>,
     dev: bool,
     default_caller: Caller,
     region: String,
@@ -35,6 +39,7 @@ impl Authenticator {
                     .map(|k| (k.access_key_id.clone(), k))
                     .collect(),
             ),
+            signing_keys: RwLock::new(HashMap::new()),
             dev,
             default_caller,
             region: region.to_string(),
@@ -81,7 +86,36 @@ impl Authenticator {
             services,
             now_epoch_seconds,
         };
-        sigv4::verify(parts, &authorization, &key.secret, &expect)?;
+        sigv4::verify_with(parts, &authorization, &expect, || {
+            self.signing_key(key, &authorization)
+        })?;
         Ok(key.caller.clone())
+    }
+
+    /// The signing key of `key` for the request's scope, derived once per scope.
+    fn signing_key(
+        &self,
+        key: &AccessKey,
+        authorization: &sigv4::Authorization,
+    ) -> Zeroizing<Vec<u8>> {
+        let scope = authorization.scope();
+        let cached = self.signing_keys.read().unwrap_or_else(|p| p.into_inner());
+        if let Some((cached_scope, derived)) = cached.get(&key.access_key_id) {
+            if *cached_scope == scope {
+                return derived.clone();
+            }
+        }
+        drop(cached);
+        let derived = sigv4::signing_key(
+            &key.secret,
+            &authorization.date,
+            &authorization.region,
+            &authorization.service,
+        );
+        self.signing_keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.access_key_id.clone(), (scope, derived.clone()));
+        derived
     }
 }
