@@ -1,0 +1,503 @@
+//! Encrypting a stream into a message (`client-apis/encrypt.md`).
+//!
+//! [`EncryptingWriter`] is the engine: it writes the header as soon as it is
+//! built, then one frame each time a frame's worth of plaintext has arrived
+//! *and* more follows (a plaintext that is an exact multiple of the frame
+//! length ends with a full final frame, the spec's preferred form), then the
+//! final frame and, for signed suites, the footer. Memory is one or two
+//! frame buffers, whatever the plaintext length. [`encrypt`] and
+//! [`encrypt_to_vec`] drive it from a reader or a slice.
+//!
+//! It does no I/O of its own beyond the `Read`/`Write` it is given.
+
+use std::io::{self, Read, Write};
+
+use aws_lc_rs::aead::{Aad, Nonce};
+use aws_lc_rs::rand;
+use zeroize::Zeroizing;
+
+use crate::body::{self, BodyAadContent, FrameFields, FINAL_PREFIX_LEN};
+use crate::context::{EncryptionContext, RESERVED_CONTEXT_PREFIX};
+use crate::error::EnvelopeError;
+use crate::header::{ContentType, HeaderAuthentication, MessageHeader};
+use crate::keys::{derive_message_keys, MessageKeys};
+use crate::materials::{EncryptionMaterialsRequest, MaterialsManager};
+use crate::signature::{MessageHasher, SigningKey};
+use crate::suite::{AlgorithmSuite, CommitmentPolicy, IV_LEN, TAG_LEN};
+
+/// The frame length the SDKs default to.
+pub const DEFAULT_FRAME_LENGTH: u32 = 4096;
+
+/// How to encrypt: the caller's inputs to the encrypt operation besides the
+/// plaintext and the materials manager.
+#[derive(Clone, Debug)]
+pub struct EncryptOptions {
+    encryption_context: EncryptionContext,
+    algorithm_suite: Option<AlgorithmSuite>,
+    frame_length: u32,
+    commitment_policy: CommitmentPolicy,
+    max_encrypted_data_keys: Option<usize>,
+    plaintext_length_bound: Option<u64>,
+}
+
+impl Default for EncryptOptions {
+    fn default() -> Self {
+        EncryptOptions {
+            encryption_context: EncryptionContext::new(),
+            algorithm_suite: None,
+            frame_length: DEFAULT_FRAME_LENGTH,
+            commitment_policy: CommitmentPolicy::default(),
+            max_encrypted_data_keys: None,
+            plaintext_length_bound: None,
+        }
+    }
+}
+
+impl EncryptOptions {
+    /// The defaults: empty context, the policy's default suite (`05 78`),
+    /// 4096-byte frames, `RequireEncryptRequireDecrypt`, no limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The encryption context to bind to the message. Keys starting with
+    /// `aws-crypto-` are reserved and make encryption fail.
+    pub fn with_encryption_context(mut self, context: EncryptionContext) -> Self {
+        self.encryption_context = context;
+        self
+    }
+
+    /// The algorithm suite, instead of the policy's default.
+    pub fn with_algorithm_suite(mut self, suite: AlgorithmSuite) -> Self {
+        self.algorithm_suite = Some(suite);
+        self
+    }
+
+    /// The plaintext length of each regular frame (must be at least 1).
+    pub fn with_frame_length(mut self, frame_length: u32) -> Self {
+        self.frame_length = frame_length;
+        self
+    }
+
+    /// The commitment policy.
+    pub fn with_commitment_policy(mut self, policy: CommitmentPolicy) -> Self {
+        self.commitment_policy = policy;
+        self
+    }
+
+    /// Fail if the materials hold more encrypted data keys than this.
+    pub fn with_max_encrypted_data_keys(mut self, max: usize) -> Self {
+        self.max_encrypted_data_keys = Some(max);
+        self
+    }
+
+    /// Declares an upper bound on the plaintext length; encryption fails if
+    /// the plaintext exceeds it. A caching materials manager uses it to
+    /// account bytes per data key before any byte is encrypted.
+    pub fn with_plaintext_length_bound(mut self, bound: u64) -> Self {
+        self.plaintext_length_bound = Some(bound);
+        self
+    }
+
+    /// The frame length.
+    pub fn frame_length(&self) -> u32 {
+        self.frame_length
+    }
+}
+
+/// Encrypts everything written to it into a message written to `W`.
+///
+/// Call [`finish`](Self::finish) at the end: until then the message has no
+/// final frame (and no signature), and any reader rejects it as truncated.
+pub struct EncryptingWriter<W: Write> {
+    output: W,
+    header: MessageHeader,
+    keys: MessageKeys,
+    frame_length: usize,
+    /// `[prefix space | plaintext (frame_length) | tag]`: a frame is sealed in
+    /// place and written from here in one piece.
+    frame: Zeroizing<Vec<u8>>,
+    /// A second frame buffer, used by `copy_from` to read ahead.
+    spare: Zeroizing<Vec<u8>>,
+    staged: usize,
+    sequence_number: u32,
+    aad: Vec<u8>,
+    hasher: Option<MessageHasher>,
+    signing_key: Option<SigningKey>,
+    plaintext_length: u64,
+    plaintext_length_bound: Option<u64>,
+    poisoned: bool,
+}
+
+impl<W: Write> EncryptingWriter<W> {
+    /// Gets materials, writes the header to `output`, and returns a writer
+    /// for the plaintext.
+    pub fn new(
+        materials_manager: &dyn MaterialsManager,
+        options: &EncryptOptions,
+        mut output: W,
+    ) -> Result<Self, EnvelopeError> {
+        if options.frame_length == 0 {
+            return Err(EnvelopeError::InvalidFrameLength);
+        }
+        let frame_length =
+            usize::try_from(options.frame_length).map_err(|_| EnvelopeError::InvalidFrameLength)?;
+        if let Some((key, _)) = options
+            .encryption_context
+            .iter()
+            .find(|(key, _)| key.starts_with(RESERVED_CONTEXT_PREFIX))
+        {
+            return Err(EnvelopeError::ReservedEncryptionContextKey(key.to_owned()));
+        }
+        let policy = options.commitment_policy;
+        if let Some(suite) = options.algorithm_suite {
+            if !policy.allows_encrypt(suite) {
+                return Err(EnvelopeError::PolicyForbidsSuite {
+                    suite,
+                    policy,
+                    operation: "encrypt",
+                });
+            }
+        }
+        let materials =
+            materials_manager.get_encryption_materials(&EncryptionMaterialsRequest {
+                encryption_context: options.encryption_context.clone(),
+                algorithm_suite: options.algorithm_suite,
+                commitment_policy: policy,
+                max_plaintext_length: options.plaintext_length_bound,
+            })?;
+        let (suite, encryption_context, data_key, encrypted_data_keys, signing_key) =
+            materials.into_parts();
+        // The materials manager may pick another suite; the policy still rules.
+        if !policy.allows_encrypt(suite) {
+            return Err(EnvelopeError::PolicyForbidsSuite {
+                suite,
+                policy,
+                operation: "encrypt",
+            });
+        }
+        if let Some(max) = options.max_encrypted_data_keys {
+            if encrypted_data_keys.len() > max {
+                return Err(EnvelopeError::TooManyEncryptedDataKeys {
+                    count: encrypted_data_keys.len(),
+                    max,
+                });
+            }
+        }
+        let data_key = data_key.ok_or(EnvelopeError::Internal("materials without a data key"))?;
+        if suite.is_signed() != signing_key.is_some() {
+            return Err(EnvelopeError::Internal(
+                "signing key does not match the suite",
+            ));
+        }
+
+        let mut message_id = vec![0u8; suite.message_format_version().message_id_len()];
+        rand::fill(&mut message_id)
+            .map_err(|_| EnvelopeError::Internal("random generator failed"))?;
+        let keys = derive_message_keys(suite, &data_key, &message_id)?;
+        let header = MessageHeader {
+            suite,
+            message_id,
+            encryption_context,
+            encrypted_data_keys,
+            content_type: ContentType::Framed,
+            frame_length: options.frame_length,
+            commitment_key: keys.commitment.as_deref().copied(),
+        };
+
+        // The header tag: AES-GCM over an empty plaintext with the header
+        // body as AAD and an all-zero IV (encrypt spec, "Construct the header").
+        let mut serialized = header.encode_body()?;
+        let iv = [0u8; IV_LEN];
+        let tag = keys
+            .content
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(iv),
+                Aad::from(serialized.as_slice()),
+                &mut [],
+            )
+            .map_err(|_| EnvelopeError::Internal("AES-GCM seal failed"))?;
+        let mut tag_bytes = [0u8; TAG_LEN];
+        tag_bytes.copy_from_slice(tag.as_ref());
+        HeaderAuthentication { iv, tag: tag_bytes }
+            .encode(suite.message_format_version(), &mut serialized);
+
+        let mut hasher = suite.signature().map(MessageHasher::new);
+        if let Some(hasher) = hasher.as_mut() {
+            hasher.update(&serialized);
+        }
+        output
+            .write_all(&serialized)
+            .map_err(EnvelopeError::OutputWrite)?;
+
+        Ok(EncryptingWriter {
+            output,
+            header,
+            keys,
+            frame_length,
+            frame: Zeroizing::new(vec![0; FINAL_PREFIX_LEN + frame_length + TAG_LEN]),
+            spare: Zeroizing::new(Vec::new()),
+            staged: 0,
+            sequence_number: 1,
+            aad: Vec::with_capacity(128),
+            hasher,
+            signing_key,
+            plaintext_length: 0,
+            plaintext_length_bound: options.plaintext_length_bound,
+            poisoned: false,
+        })
+    }
+
+    /// The header already written.
+    pub fn header(&self) -> &MessageHeader {
+        &self.header
+    }
+
+    /// Encrypts everything `input` yields, reading straight into the frame
+    /// buffers (no copy). Returns the number of plaintext bytes read.
+    pub fn copy_from<R: Read>(&mut self, mut input: R) -> Result<u64, EnvelopeError> {
+        self.check_usable()?;
+        let result = self.copy_from_inner(&mut input);
+        self.poison_on_error(result)
+    }
+
+    /// Writes the final frame and, for signed suites, the signature, flushes,
+    /// and returns the output and the header.
+    pub fn finish(mut self) -> Result<(W, MessageHeader), EnvelopeError> {
+        self.check_usable()?;
+        self.seal_and_write_frame(true)?;
+        if let (Some(hasher), Some(signing_key)) = (self.hasher.take(), self.signing_key.take()) {
+            let signature = signing_key.sign(&hasher.finish())?;
+            let footer = body::encode_footer(&signature)?;
+            self.output
+                .write_all(&footer)
+                .map_err(EnvelopeError::OutputWrite)?;
+        }
+        self.output.flush().map_err(EnvelopeError::OutputWrite)?;
+        Ok((self.output, self.header))
+    }
+
+    fn check_usable(&self) -> Result<(), EnvelopeError> {
+        if self.poisoned {
+            Err(EnvelopeError::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn poison_on_error<T>(&mut self, result: Result<T, EnvelopeError>) -> Result<T, EnvelopeError> {
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    fn copy_from_inner<R: Read>(&mut self, input: &mut R) -> Result<u64, EnvelopeError> {
+        let mut total = 0u64;
+        loop {
+            if self.staged < self.frame_length {
+                let start = FINAL_PREFIX_LEN + self.staged;
+                let end = FINAL_PREFIX_LEN + self.frame_length;
+                let room = self
+                    .frame
+                    .get_mut(start..end)
+                    .ok_or(EnvelopeError::Internal("frame buffer"))?;
+                let read = read_some(input, room)?;
+                if read == 0 {
+                    return Ok(total);
+                }
+                self.count_plaintext(read)?;
+                self.staged += read;
+                total += read as u64;
+                continue;
+            }
+            // The frame is full: it is a regular frame only if more follows,
+            // so read ahead into the spare buffer before sealing it.
+            if self.spare.is_empty() {
+                self.spare = Zeroizing::new(vec![0; self.frame.len()]);
+            }
+            let room = self
+                .spare
+                .get_mut(FINAL_PREFIX_LEN..FINAL_PREFIX_LEN + self.frame_length)
+                .ok_or(EnvelopeError::Internal("frame buffer"))?;
+            let read = read_some(input, room)?;
+            if read == 0 {
+                return Ok(total);
+            }
+            self.count_plaintext(read)?;
+            self.seal_and_write_frame(false)?;
+            std::mem::swap(&mut self.frame, &mut self.spare);
+            self.staged = read;
+            total += read as u64;
+        }
+    }
+
+    fn push(&mut self, mut data: &[u8]) -> Result<(), EnvelopeError> {
+        while !data.is_empty() {
+            if self.staged == self.frame_length {
+                self.seal_and_write_frame(false)?;
+            }
+            let room = self.frame_length - self.staged;
+            let (now, later) = data.split_at(room.min(data.len()));
+            self.count_plaintext(now.len())?;
+            let start = FINAL_PREFIX_LEN + self.staged;
+            self.frame
+                .get_mut(start..start + now.len())
+                .ok_or(EnvelopeError::Internal("frame buffer"))?
+                .copy_from_slice(now);
+            self.staged += now.len();
+            data = later;
+        }
+        Ok(())
+    }
+
+    fn count_plaintext(&mut self, len: usize) -> Result<(), EnvelopeError> {
+        self.plaintext_length = self.plaintext_length.saturating_add(len as u64);
+        match self.plaintext_length_bound {
+            Some(bound) if self.plaintext_length > bound => {
+                Err(EnvelopeError::PlaintextLengthBoundExceeded { bound })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Seals the staged plaintext as the next frame and writes it.
+    fn seal_and_write_frame(&mut self, is_final: bool) -> Result<(), EnvelopeError> {
+        let sequence_number = self.sequence_number;
+        // A regular frame's sequence number may not collide with the final
+        // frame marker, so at most 2^32 - 1 frames fit in a message.
+        if !is_final && sequence_number == body::FINAL_FRAME_MARKER {
+            return Err(EnvelopeError::TooManyFrames);
+        }
+        let content_length =
+            u32::try_from(self.staged).map_err(|_| EnvelopeError::Internal("frame length"))?;
+        let fields = FrameFields {
+            sequence_number,
+            is_final,
+            iv: body::sequence_iv(sequence_number),
+            content_length,
+        };
+        let content_kind = if is_final {
+            BodyAadContent::FinalFrame
+        } else {
+            BodyAadContent::RegularFrame
+        };
+        body::body_aad(
+            &self.header.message_id,
+            content_kind,
+            sequence_number,
+            u64::from(content_length),
+            &mut self.aad,
+        );
+        let content_end = FINAL_PREFIX_LEN + self.staged;
+        let content = self
+            .frame
+            .get_mut(FINAL_PREFIX_LEN..content_end)
+            .ok_or(EnvelopeError::Internal("frame buffer"))?;
+        let tag = self
+            .keys
+            .content
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(fields.iv),
+                Aad::from(self.aad.as_slice()),
+                content,
+            )
+            .map_err(|_| EnvelopeError::Internal("AES-GCM seal failed"))?;
+        self.frame
+            .get_mut(content_end..content_end + TAG_LEN)
+            .ok_or(EnvelopeError::Internal("frame buffer"))?
+            .copy_from_slice(tag.as_ref());
+        // The prefix goes right before the content, so the frame is one slice.
+        let (prefix, prefix_len) = fields.prefix();
+        let start = FINAL_PREFIX_LEN - prefix_len;
+        self.frame
+            .get_mut(start..FINAL_PREFIX_LEN)
+            .ok_or(EnvelopeError::Internal("frame buffer"))?
+            .copy_from_slice(prefix.get(..prefix_len).unwrap_or_default());
+        let serialized = self
+            .frame
+            .get(start..content_end + TAG_LEN)
+            .ok_or(EnvelopeError::Internal("frame buffer"))?;
+        if let Some(hasher) = self.hasher.as_mut() {
+            hasher.update(serialized);
+        }
+        self.output
+            .write_all(serialized)
+            .map_err(EnvelopeError::OutputWrite)?;
+        self.sequence_number = sequence_number.wrapping_add(1);
+        self.staged = 0;
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for EncryptingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.check_usable().map_err(into_io)?;
+        let result = self.push(buf);
+        self.poison_on_error(result).map_err(into_io)?;
+        Ok(buf.len())
+    }
+
+    /// Flushes the output. A partly filled frame stays buffered: frames are
+    /// only written whole.
+    fn flush(&mut self) -> io::Result<()> {
+        self.output.flush()
+    }
+}
+
+impl<W: Write> std::fmt::Debug for EncryptingWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptingWriter")
+            .field("suite", &self.header.suite)
+            .field("frame_length", &self.frame_length)
+            .field("sequence_number", &self.sequence_number)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Encrypts `input` into a message written to `output`, in bounded memory.
+pub fn encrypt<R: Read, W: Write>(
+    materials_manager: &dyn MaterialsManager,
+    options: &EncryptOptions,
+    input: R,
+    output: W,
+) -> Result<MessageHeader, EnvelopeError> {
+    let mut writer = EncryptingWriter::new(materials_manager, options, output)?;
+    writer.copy_from(input)?;
+    let (_, header) = writer.finish()?;
+    Ok(header)
+}
+
+/// Encrypts a plaintext held in memory into a message.
+pub fn encrypt_to_vec(
+    materials_manager: &dyn MaterialsManager,
+    options: &EncryptOptions,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, EnvelopeError> {
+    // Encrypt spec: a plaintext of known length passes that length as the bound.
+    let options = options
+        .clone()
+        .with_plaintext_length_bound(plaintext.len() as u64);
+    let mut writer = EncryptingWriter::new(materials_manager, &options, Vec::new())?;
+    writer.push(plaintext)?;
+    let (message, _) = writer.finish()?;
+    Ok(message)
+}
+
+/// One `read`, retried on `Interrupted`.
+fn read_some<R: Read>(input: &mut R, buf: &mut [u8]) -> Result<usize, EnvelopeError> {
+    loop {
+        match input.read(buf) {
+            Ok(read) => return Ok(read),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(EnvelopeError::InputRead(error)),
+        }
+    }
+}
+
+fn into_io(error: EnvelopeError) -> io::Error {
+    match error {
+        EnvelopeError::OutputWrite(error) => error,
+        other => io::Error::other(other),
+    }
+}
