@@ -173,10 +173,9 @@ async fn handle(
         .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))
         .collect();
     // HTTP/2 carries the host in `:authority`, which SigV4 signs as `host`.
-    let authority = parts.uri.authority().map(|a| a.as_str().to_string());
     if !parts.headers.contains_key(header::HOST) {
-        if let Some(authority) = authority.as_deref() {
-            headers.push(("host", authority));
+        if let Some(authority) = parts.uri.authority() {
+            headers.push(("host", authority.as_str()));
         }
     }
     let signed = RequestParts {
