@@ -28,6 +28,11 @@ use crate::suite::{AlgorithmSuite, CommitmentPolicy, IV_LEN, TAG_LEN};
 /// The frame length the SDKs default to.
 pub const DEFAULT_FRAME_LENGTH: u32 = 4096;
 
+/// The longest frame we write: `2^31 - 1`. The format allows `2^32 - 1`, but
+/// the Python SDK refuses to read frames longer than its `MAX_FRAME_SIZE`
+/// (`2^31 - 1`) and the Java SDK holds frame sizes in an `int`.
+pub const MAX_FRAME_LENGTH: u32 = i32::MAX as u32;
+
 /// How to encrypt: the caller's inputs to the encrypt operation besides the
 /// plaintext and the materials manager.
 #[derive(Clone, Debug)]
@@ -73,7 +78,9 @@ impl EncryptOptions {
         self
     }
 
-    /// The plaintext length of each regular frame (must be at least 1).
+    /// The plaintext length of each regular frame, from 1 to
+    /// [`MAX_FRAME_LENGTH`]. (The Python SDK only *writes* multiples of 128
+    /// but reads any length.)
     pub fn with_frame_length(mut self, frame_length: u32) -> Self {
         self.frame_length = frame_length;
         self
@@ -137,7 +144,7 @@ impl<W: Write> EncryptingWriter<W> {
         options: &EncryptOptions,
         mut output: W,
     ) -> Result<Self, EnvelopeError> {
-        if options.frame_length == 0 {
+        if options.frame_length == 0 || options.frame_length > MAX_FRAME_LENGTH {
             return Err(EnvelopeError::InvalidFrameLength);
         }
         let frame_length =

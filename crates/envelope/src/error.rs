@@ -123,8 +123,9 @@ pub enum EnvelopeError {
          is verified; opt in with SignedStreaming::ReleaseBeforeSignature or decrypt in memory"
     )]
     SignedMessageNeedsOptIn,
-    /// The frame length is zero (encrypt spec: it must be greater than 0).
-    #[error("the frame length must be greater than 0")]
+    /// The frame length is zero (encrypt spec: it must be greater than 0) or
+    /// longer than the SDKs read (`MAX_FRAME_LENGTH`).
+    #[error("the frame length must be between 1 and 2^31 - 1")]
     InvalidFrameLength,
     /// The plaintext is longer than the caller's declared bound.
     #[error("the plaintext is longer than the declared bound of {bound} bytes")]

@@ -51,6 +51,7 @@ pub use context::{EncryptionContext, PUBLIC_KEY_CONTEXT_KEY, RESERVED_CONTEXT_PR
 pub use decrypt::{decrypt, decrypt_to_vec, DecryptOptions, Plaintext, SignedStreaming};
 pub use encrypt::{
     encrypt, encrypt_to_vec, EncryptOptions, EncryptingWriter, DEFAULT_FRAME_LENGTH,
+    MAX_FRAME_LENGTH,
 };
 pub use error::{BoxError, EnvelopeError, ErrorKind, KeyringError, Malformation, MessageSection};
 pub use header::{ContentType, EncryptedDataKey, MessageHeader};
