@@ -1,0 +1,103 @@
+//! The two ways a CloudTrail record writes a time.
+//!
+//! `eventTime` (and the times of digest files) are UTC with one-second
+//! resolution, `2025-08-07T13:45:45Z`
+//! (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html>).
+//! KMS writes dates *inside* `responseElements` as display strings instead, for
+//! example `"creationDate": "Aug 10, 2022, 10:38:27 PM"` in CreateKey and
+//! `"deletionDate": "Nov 2, 2021, 11:25:25 PM"` in ScheduleKeyDeletion
+//! (<https://docs.aws.amazon.com/kms/latest/developerguide/ct-createkey.html>,
+//! <https://docs.aws.amazon.com/kms/latest/developerguide/ct-schedule-key-deletion.html>).
+//!
+//! Formatting is done by hand so that it cannot fail: every `OffsetDateTime`
+//! the `time` crate can hold has a four-digit year.
+
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+
+use crate::error::AuditError;
+
+/// `YYYY-MM-DDTHH:MM:SSZ` in UTC; fractions of a second are dropped.
+pub fn format_event_time(time: OffsetDateTime) -> String {
+    let utc = time.to_offset(UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second()
+    )
+}
+
+/// Reads an `eventTime` (any RFC 3339 time, so records with fractions of a
+/// second or an offset are accepted too).
+pub fn parse_event_time(text: &str) -> Result<OffsetDateTime, AuditError> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|source| AuditError::InvalidEventTime {
+        text: text.to_owned(),
+        source,
+    })
+}
+
+/// The display form KMS uses for dates inside `responseElements`, in UTC:
+/// `Aug 10, 2022, 10:38:27 PM`.
+pub fn format_response_date(time: OffsetDateTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let utc = time.to_offset(UtcOffset::UTC);
+    let month_index = usize::from(u8::from(utc.month())).saturating_sub(1);
+    let month = MONTHS.get(month_index).copied().unwrap_or("Jan");
+    let (hour_12, meridiem) = match utc.hour() {
+        0 => (12, "AM"),
+        hour @ 1..=11 => (hour, "AM"),
+        12 => (12, "PM"),
+        hour => (hour - 12, "PM"),
+    };
+    format!(
+        "{month} {}, {}, {hour_12}:{:02}:{:02} {meridiem}",
+        utc.day(),
+        utc.year(),
+        utc.minute(),
+        utc.second()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn event_time_is_utc_to_the_second() {
+        let time = datetime!(2025-08-07 15:45:45.123 +02:00);
+        assert_eq!(format_event_time(time), "2025-08-07T13:45:45Z");
+        assert_eq!(
+            parse_event_time("2025-08-07T13:45:45Z").unwrap(),
+            datetime!(2025-08-07 13:45:45 UTC)
+        );
+    }
+
+    #[test]
+    fn bad_event_times_are_errors() {
+        assert!(parse_event_time("Aug 7, 2025").is_err());
+    }
+
+    #[test]
+    fn response_dates_match_the_kms_examples() {
+        // ct-createkey.html and ct-schedule-key-deletion.html.
+        assert_eq!(
+            format_response_date(datetime!(2022-08-10 22:38:27 UTC)),
+            "Aug 10, 2022, 10:38:27 PM"
+        );
+        assert_eq!(
+            format_response_date(datetime!(2021-10-14 17:39:50 UTC)),
+            "Oct 14, 2021, 5:39:50 PM"
+        );
+        assert_eq!(
+            format_response_date(datetime!(2021-11-02 00:05:05 UTC)),
+            "Nov 2, 2021, 12:05:05 AM"
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of keyward-audit through its public API only.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod seeds;
