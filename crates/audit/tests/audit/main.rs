@@ -1,4 +1,9 @@
 //! Integration tests of keyward-audit through its public API only.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
+mod digests;
+mod properties;
 mod seeds;
+mod tamper;
