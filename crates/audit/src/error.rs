@@ -78,4 +78,23 @@ pub enum AuditError {
 
     #[error("a digest time must lie between years 1 and 9999")]
     DigestTimeOutOfRange,
+
+    #[error("record {sequence} is not a JSON object and cannot go into a log file")]
+    ExportEventNotJson {
+        sequence: u64,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("the digest file could not be written as JSON")]
+    DigestFileEncoding {
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("the digest file is not valid")]
+    DigestFileDecoding {
+        #[source]
+        source: serde_json::Error,
+    },
 }

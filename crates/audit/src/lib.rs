@@ -1,5 +1,5 @@
 //! The audit trail's pure core: CloudTrail records, a hash chain over them,
-//! signed digests and whole-trail verification.
+//! signed digests, whole-trail verification, and CloudTrail-style export files.
 //!
 //! ```
 //! use keyward_audit::{
@@ -45,7 +45,7 @@
 //! Architecture invariants:
 //! - Pure: no I/O, no clock, no randomness, no global state, no async. Times,
 //!   ids, keys and records come in as arguments; bytes and reports go out.
-//!   Storage, group commit and `LookupEvents` belong to the callers.
+//!   Storage, group commit, `LookupEvents` and gzip belong to the callers.
 //! - **An event never holds plaintext, data keys, ciphertext blobs, grant
 //!   tokens, import material or signed messages**: the members that describe a
 //!   request can only be built from typed builders that have no field for them,
@@ -79,7 +79,13 @@ mod reader;
 mod record_format;
 mod verify;
 
+// Files for existing CloudTrail tooling.
+mod export;
+
 mod error;
+
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use chain::{
     verify_chain, ChainAnchor, ChainFault, ChainFaultKind, ChainHead, ChainRecord, ChainSummary,
@@ -98,6 +104,10 @@ pub use event::{
     MAX_ERROR_FIELD_BYTES,
 };
 pub use event_object::{is_forbidden, EventObject, FORBIDDEN_MEMBER_NAMES};
+pub use export::{
+    digest_object_key, log_file, log_file_object_key, DigestFile, LogFile, LogFileEntry,
+    HASH_ALGORITHM,
+};
 pub use hash::Sha256Hash;
 pub use identity::{
     IdentityType, SessionAttributes, SessionContext, SessionIssuer, UserIdentity, AWS_INTERNAL,

@@ -4,6 +4,7 @@
 mod support;
 
 mod digests;
+mod export;
 mod properties;
 mod seeds;
 mod tamper;
