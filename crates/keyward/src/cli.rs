@@ -28,6 +28,104 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Encrypt a file or stdin into an AWS Encryption SDK message under one
+    /// or more KMS keys.
+    Encrypt(EncryptArgs),
+    /// Decrypt an AWS Encryption SDK message. To a file, plaintext goes to a
+    /// temporary file in the destination directory that is renamed onto
+    /// OUTPUT only once the whole message (signature included) has verified.
+    /// Signed messages (the default suite) are not decrypted to stdout unless
+    /// --allow-unverified-stdout is given.
+    Decrypt(DecryptArgs),
+}
+
+/// Where and as whom to call KMS; unset options are found as the AWS CLI
+/// finds them (AWS_* environment variables including AWS_ENDPOINT_URL and
+/// AWS_ENDPOINT_URL_KMS, shared config and credentials files).
+#[derive(Args, Debug, Clone)]
+pub struct KmsClientArgs {
+    /// KMS key: key id, key ARN, alias name or alias ARN. Repeat for several
+    /// keys (on encrypt the first generates the data key, every key wraps it;
+    /// on decrypt any of them may open the message).
+    #[arg(long = "key", value_name = "KEY", required = true)]
+    pub keys: Vec<String>,
+    /// KMS endpoint, e.g. http://127.0.0.1:7478 for a local keyward.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Profile of the shared config and credentials files.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+    /// Region to sign requests for.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Algorithm suites `keyward encrypt` writes (the committing ones).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SuiteArg {
+    /// 0x0578: AES-256-GCM, HKDF-SHA512, key commitment, ECDSA P-384 (the SDK default).
+    #[default]
+    #[value(name = "aes256-hkdf-sha512-commit-ecdsa-p384", alias = "0578")]
+    CommitEcdsaP384,
+    /// 0x0478: AES-256-GCM, HKDF-SHA512, key commitment, no signature (faster).
+    #[value(name = "aes256-hkdf-sha512-commit", alias = "0478")]
+    Commit,
+}
+
+#[derive(Args, Debug)]
+pub struct EncryptArgs {
+    #[command(flatten)]
+    pub client: KmsClientArgs,
+    /// Encryption context pair bound to the message; repeat for several.
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    pub context: Vec<(String, String)>,
+    /// Plaintext bytes per frame (1 to 2147483647).
+    #[arg(long, value_name = "BYTES", default_value_t = 4096)]
+    pub frame_length: u32,
+    /// Algorithm suite.
+    #[arg(long, value_enum, default_value_t)]
+    pub suite: SuiteArg,
+    /// Plaintext file, or - for stdin.
+    #[arg(value_name = "INPUT")]
+    pub input: PathBuf,
+    /// Message file, or - for stdout. A file appears only once complete.
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct DecryptArgs {
+    #[command(flatten)]
+    pub client: KmsClientArgs,
+    /// Expected encryption context: the message's context must contain every
+    /// given pair with this value. Repeat for several.
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    pub context: Vec<(String, String)>,
+    /// Refuse messages with more encrypted data keys than this.
+    #[arg(long, value_name = "N")]
+    pub max_encrypted_data_keys: Option<usize>,
+    /// With OUTPUT -, stream a signed message to stdout before its signature
+    /// is verified. If decrypt then fails, everything written must be
+    /// discarded. Without it, signed messages to stdout are refused.
+    #[arg(long)]
+    pub allow_unverified_stdout: bool,
+    /// Message file, or - for stdin.
+    #[arg(value_name = "INPUT")]
+    pub input: PathBuf,
+    /// Plaintext file, or - for stdout.
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: PathBuf,
+}
+
+/// `KEY=VALUE` with a non-empty key.
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, not {text:?}")),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -172,6 +270,7 @@ mod tests {
         argv.extend_from_slice(args);
         match Cli::try_parse_from(argv).unwrap().command {
             Command::Serve(args) => args,
+            _ => panic!("not serve"),
         }
     }
 
@@ -221,5 +320,26 @@ mod tests {
         let error = parse(&["--account-id", "12"]).resolve().unwrap_err();
         assert!(error.to_string().contains("12 digits"));
         assert!(Cli::try_parse_from(["keyward", "serve", "--tls-cert", "c.pem"]).is_err());
+    }
+
+    #[test]
+    fn envelope_commands_parse_repeated_keys_and_context() {
+        let cli = Cli::try_parse_from([
+            "keyward", "encrypt", "--key", "alias/a", "--key", "k2", "--context", "a=b=c",
+            "--suite", "0478", "in.txt", "-o", "out.bin",
+        ])
+        .unwrap();
+        let Command::Encrypt(args) = cli.command else {
+            panic!("not encrypt")
+        };
+        assert_eq!(args.client.keys, ["alias/a", "k2"]);
+        assert_eq!(args.context, [("a".to_owned(), "b=c".to_owned())]);
+        assert_eq!(args.suite, SuiteArg::Commit);
+        assert_eq!(args.frame_length, 4096);
+        assert!(Cli::try_parse_from(["keyward", "encrypt", "in", "-o", "out"]).is_err());
+        assert!(Cli::try_parse_from([
+            "keyward", "decrypt", "--key", "k", "--context", "=v", "in", "-o", "out"
+        ])
+        .is_err());
     }
 }

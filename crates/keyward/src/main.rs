@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod cli;
+mod envelope_cli;
 mod serve;
 
 use std::process::ExitCode;
@@ -14,6 +15,8 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Serve(args) => serve::run(args),
+        cli::Command::Encrypt(args) => envelope_cli::run_encrypt(args),
+        cli::Command::Decrypt(args) => envelope_cli::run_decrypt(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

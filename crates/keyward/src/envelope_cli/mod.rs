@@ -1,0 +1,241 @@
+//! `keyward encrypt` and `keyward decrypt`: AWS Encryption SDK messages under
+//! KMS keys (issue 5), through the [`kms_keyring::KmsKeyring`].
+//!
+//! Output files never appear half-written: both commands write to a
+//! temporary file in the destination directory and rename it onto OUTPUT
+//! only after the operation succeeded (and flushed); on any error the
+//! temporary file is removed. For decrypt this is what keeps unverified
+//! plaintext of a signed message away from the path the user asked for.
+
+pub mod kms_keyring;
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context};
+use keyward_envelope::{
+    decrypt, encrypt, AlgorithmSuite, DecryptOptions, DefaultCmm, EncryptOptions,
+    EncryptionContext, EnvelopeError, ErrorKind, SignedStreaming,
+};
+
+use crate::cli::{DecryptArgs, EncryptArgs, KmsClientArgs, SuiteArg};
+use kms_keyring::{ClientSettings, KmsKeyring};
+
+const IO_BUFFER: usize = 64 * 1024;
+
+pub fn run_encrypt(args: EncryptArgs) -> anyhow::Result<()> {
+    let cmm = DefaultCmm::new(keyring(&args.client)?);
+    let suite = match args.suite {
+        SuiteArg::CommitEcdsaP384 => AlgorithmSuite::Aes256GcmHkdfSha512CommitKeyEcdsaP384,
+        SuiteArg::Commit => AlgorithmSuite::Aes256GcmHkdfSha512CommitKey,
+    };
+    let options = EncryptOptions::new()
+        .with_encryption_context(context(&args.context))
+        .with_algorithm_suite(suite)
+        .with_frame_length(args.frame_length);
+    let input = open_input(&args.input)?;
+    let header = write_output(&args.output, |output| {
+        encrypt(&cmm, &options, input, output)
+    })
+    .map_err(|error| explain("encrypt", &args.input, error))?;
+    if !args.client.quiet && !is_dash(&args.output) {
+        eprintln!(
+            "keyward: encrypted {} into {} ({} data key{})",
+            shown(&args.input),
+            args.output.display(),
+            header.encrypted_data_keys().len(),
+            if header.encrypted_data_keys().len() == 1 { "" } else { "s" },
+        );
+    }
+    Ok(())
+}
+
+pub fn run_decrypt(args: DecryptArgs) -> anyhow::Result<()> {
+    let cmm = DefaultCmm::new(keyring(&args.client)?);
+    let to_stdout = is_dash(&args.output);
+    let streaming = if to_stdout && !args.allow_unverified_stdout {
+        SignedStreaming::Refuse
+    } else {
+        // To a file, the temporary file holds plaintext until it is verified.
+        SignedStreaming::ReleaseBeforeSignature
+    };
+    let mut options = DecryptOptions::new()
+        .with_expected_encryption_context(context(&args.context))
+        .with_signed_streaming(streaming);
+    if let Some(max) = args.max_encrypted_data_keys {
+        options = options.with_max_encrypted_data_keys(max);
+    }
+    let input = open_input(&args.input)?;
+    let result = write_output(&args.output, |output| {
+        decrypt(&cmm, &options, input, output)
+    });
+    match result {
+        Ok(_) => {
+            if !args.client.quiet && !to_stdout {
+                eprintln!(
+                    "keyward: decrypted {} into {}",
+                    shown(&args.input),
+                    args.output.display()
+                );
+            }
+            Ok(())
+        }
+        Err(OutputFailure::Operation(EnvelopeError::SignedMessageNeedsOptIn)) => Err(anyhow!(
+            "decrypt {}: the message is signed, and writing it to stdout would release \
+             plaintext before its signature is verified; decrypt to a file with -o FILE, \
+             or pass --allow-unverified-stdout and discard the output if decrypt fails",
+            shown(&args.input)
+        )),
+        Err(error) => {
+            let error = explain("decrypt", &args.input, error);
+            if to_stdout && args.allow_unverified_stdout {
+                Err(error.context("plaintext already written to stdout must be discarded"))
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+fn keyring(client: &KmsClientArgs) -> anyhow::Result<KmsKeyring> {
+    let settings = ClientSettings {
+        endpoint_url: client.endpoint_url.clone(),
+        profile: client.profile.clone(),
+        region: client.region.clone(),
+    };
+    KmsKeyring::new(client.keys.clone(), &settings).context("setting up the KMS client")
+}
+
+fn context(pairs: &[(String, String)]) -> EncryptionContext {
+    let mut context = EncryptionContext::new();
+    for (key, value) in pairs {
+        context.insert(key.clone(), value.clone());
+    }
+    context
+}
+
+fn is_dash(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+fn shown(path: &Path) -> String {
+    if is_dash(path) {
+        "stdin".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read>> {
+    if is_dash(path) {
+        return Ok(Box::new(BufReader::with_capacity(IO_BUFFER, io::stdin())));
+    }
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        anyhow::bail!("{} is a directory; give a file or -", path.display());
+    }
+    Ok(Box::new(BufReader::with_capacity(IO_BUFFER, file)))
+}
+
+/// Output the operation failed to finish: the operation's own error, or a
+/// failure to create, flush or rename the output file.
+enum OutputFailure {
+    Operation(EnvelopeError),
+    File(anyhow::Error),
+}
+
+/// Runs `operation` against OUTPUT: stdout directly, or a temporary file
+/// beside OUTPUT renamed onto it only on success (removed otherwise).
+fn write_output<T>(
+    output: &Path,
+    operation: impl FnOnce(&mut dyn Write) -> Result<T, EnvelopeError>,
+) -> Result<T, OutputFailure> {
+    if is_dash(output) {
+        let stdout = io::stdout();
+        let mut writer = BufWriter::with_capacity(IO_BUFFER, stdout.lock());
+        let value = operation(&mut writer).map_err(OutputFailure::Operation)?;
+        writer
+            .flush()
+            .map_err(|e| OutputFailure::Operation(EnvelopeError::OutputWrite(e)))?;
+        return Ok(value);
+    }
+    let directory = match output.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let temp = tempfile::Builder::new()
+        .prefix(".keyward-partial-")
+        .tempfile_in(&directory)
+        .with_context(|| {
+            format!(
+                "cannot create a temporary file in {} for {}",
+                directory.display(),
+                output.display()
+            )
+        })
+        .map_err(OutputFailure::File)?;
+    let mut writer = BufWriter::with_capacity(IO_BUFFER, temp);
+    // On error `writer` (and the temporary file in it) is dropped: removed.
+    let value = operation(&mut writer).map_err(OutputFailure::Operation)?;
+    let temp = writer
+        .into_inner()
+        .map_err(|e| OutputFailure::Operation(EnvelopeError::OutputWrite(e.into_error())))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| OutputFailure::Operation(EnvelopeError::OutputWrite(e)))?;
+    temp.persist(output)
+        .map_err(|e| {
+            anyhow::Error::new(e.error).context(format!("cannot rename onto {}", output.display()))
+        })
+        .map_err(OutputFailure::File)?;
+    Ok(value)
+}
+
+/// One line naming the class of failure, then the precise cause.
+fn explain(operation: &str, input: &Path, failure: OutputFailure) -> anyhow::Error {
+    let error = match failure {
+        OutputFailure::File(error) => {
+            return error.context(format!("{operation} {}", shown(input)));
+        }
+        OutputFailure::Operation(error) => error,
+    };
+    let class = match error.kind() {
+        ErrorKind::Malformed => "not a valid AWS Encryption SDK message",
+        ErrorKind::Tampered => "the message was tampered with or corrupted",
+        ErrorKind::WrongKey => "none of the given keys can decrypt this message",
+        ErrorKind::AccessDenied => "access to the KMS key was denied",
+        ErrorKind::KeyUnavailable => "the KMS key is disabled, missing or unreachable",
+        ErrorKind::ContextMismatch => "wrong encryption context",
+        ErrorKind::Refused => "refused",
+        ErrorKind::Io => "input/output error",
+        ErrorKind::Internal => "internal error",
+    };
+    anyhow::Error::new(error).context(format!("{operation} {}: {class}", shown(input)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_operation_leaves_no_output_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("out.txt");
+        let result = write_output(&output, |writer| {
+            writer.write_all(b"unverified").map_err(EnvelopeError::OutputWrite)?;
+            Err::<(), _>(EnvelopeError::SignatureInvalid)
+        });
+        assert!(matches!(
+            result,
+            Err(OutputFailure::Operation(EnvelopeError::SignatureInvalid))
+        ));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+        write_output(&output, |writer| writer.write_all(b"ok").map_err(EnvelopeError::OutputWrite))
+            .ok()
+            .unwrap();
+        assert_eq!(std::fs::read(&output).unwrap(), b"ok");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
