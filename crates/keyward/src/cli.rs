@@ -261,7 +261,7 @@ impl ServeArgs {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -325,8 +325,19 @@ mod tests {
     #[test]
     fn envelope_commands_parse_repeated_keys_and_context() {
         let cli = Cli::try_parse_from([
-            "keyward", "encrypt", "--key", "alias/a", "--key", "k2", "--context", "a=b=c",
-            "--suite", "0478", "in.txt", "-o", "out.bin",
+            "keyward",
+            "encrypt",
+            "--key",
+            "alias/a",
+            "--key",
+            "k2",
+            "--context",
+            "a=b=c",
+            "--suite",
+            "0478",
+            "in.txt",
+            "-o",
+            "out.bin",
         ])
         .unwrap();
         let Command::Encrypt(args) = cli.command else {
@@ -338,7 +349,15 @@ mod tests {
         assert_eq!(args.frame_length, 4096);
         assert!(Cli::try_parse_from(["keyward", "encrypt", "in", "-o", "out"]).is_err());
         assert!(Cli::try_parse_from([
-            "keyward", "decrypt", "--key", "k", "--context", "=v", "in", "-o", "out"
+            "keyward",
+            "decrypt",
+            "--key",
+            "k",
+            "--context",
+            "=v",
+            "in",
+            "-o",
+            "out"
         ])
         .is_err());
     }

@@ -55,7 +55,9 @@ impl KmsKeyring {
     /// A keyring for `keys`, with a client configured as the AWS CLI would be.
     pub fn new(keys: Vec<String>, settings: &ClientSettings) -> Result<Self, KeyringError> {
         if keys.is_empty() {
-            return Err(KeyringError::Configuration("at least one KMS key is needed"));
+            return Err(KeyringError::Configuration(
+                "at least one KMS key is needed",
+            ));
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -216,7 +218,9 @@ impl Keyring for KmsKeyring {
         let mut wrap_with = self.keys.as_slice();
         if materials.plaintext_data_key().is_none() {
             let Some((generator, rest)) = self.keys.split_first() else {
-                return Err(KeyringError::Configuration("at least one KMS key is needed"));
+                return Err(KeyringError::Configuration(
+                    "at least one KMS key is needed",
+                ));
             };
             let len = materials.algorithm_suite().data_key_len();
             let (data_key, edk) = self.generate(generator, len, &context)?;
@@ -369,6 +373,7 @@ impl std::fmt::Display for Described {
 impl std::error::Error for Described {}
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

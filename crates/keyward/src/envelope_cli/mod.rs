@@ -45,7 +45,11 @@ pub fn run_encrypt(args: EncryptArgs) -> anyhow::Result<()> {
             shown(&args.input),
             args.output.display(),
             header.encrypted_data_keys().len(),
-            if header.encrypted_data_keys().len() == 1 { "" } else { "s" },
+            if header.encrypted_data_keys().len() == 1 {
+                ""
+            } else {
+                "s"
+            },
         );
     }
     Ok(())
@@ -215,6 +219,7 @@ fn explain(operation: &str, input: &Path, failure: OutputFailure) -> anyhow::Err
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -223,7 +228,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let output = dir.path().join("out.txt");
         let result = write_output(&output, |writer| {
-            writer.write_all(b"unverified").map_err(EnvelopeError::OutputWrite)?;
+            writer
+                .write_all(b"unverified")
+                .map_err(EnvelopeError::OutputWrite)?;
             Err::<(), _>(EnvelopeError::SignatureInvalid)
         });
         assert!(matches!(
@@ -232,9 +239,11 @@ mod tests {
         ));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 
-        write_output(&output, |writer| writer.write_all(b"ok").map_err(EnvelopeError::OutputWrite))
-            .ok()
-            .unwrap();
+        write_output(&output, |writer| {
+            writer.write_all(b"ok").map_err(EnvelopeError::OutputWrite)
+        })
+        .ok()
+        .unwrap();
         assert_eq!(std::fs::read(&output).unwrap(), b"ok");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }

@@ -20,6 +20,7 @@ mod crypto_ops;
 mod deletion;
 mod dry_run;
 mod durability;
+mod envelope_cli;
 mod key_lifecycle;
 mod raw_protocol;
 mod rotation;

@@ -1,0 +1,442 @@
+//! `keyward encrypt` / `keyward decrypt` (issue 5): the real binary as a KMS
+//! client of a real keyward server. The CLI finds its credentials and region
+//! as the AWS CLI would, from `<data-dir>/admin-credentials`, with every
+//! other `AWS_*` variable removed, and its endpoint from `--endpoint-url`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::fixtures::{create_key, Must};
+use crate::harness::{ServerOptions, TestServer};
+
+/// The CLI, pointed at `server`.
+fn cli(server: &TestServer, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            server.data_dir().join("admin-credentials"),
+        )
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .arg(args.first().copied().unwrap_or_default())
+        .args(["--endpoint-url", server.endpoint()])
+        .args(args.get(1..).unwrap_or_default())
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs the CLI with `stdin` as its standard input.
+fn run(server: &TestServer, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = cli(server, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot run keyward {args:?}: {err}"));
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
+}
+
+#[track_caller]
+fn assert_success(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Asserts a failure with one line on stderr that contains `needle`.
+#[track_caller]
+fn assert_failure_says(output: &Output, needle: &str) -> String {
+    assert!(!output.status.success(), "expected a failure");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
+    stderr
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Several frames of not-quite-random bytes.
+fn plaintext() -> Vec<u8> {
+    (0u32..20_000)
+        .flat_map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes())
+        .collect()
+}
+
+struct Files {
+    dir: tempfile::TempDir,
+}
+
+impl Files {
+    fn new(plain: &[u8]) -> Files {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("plain"), plain).unwrap();
+        Files { dir }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn arg(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+}
+
+#[tokio::test]
+async fn encrypt_then_decrypt_a_file_under_one_key() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let key = create_key(&server.kms_client()).await;
+    let arn = key.arn().unwrap();
+    let plain = plaintext();
+    let files = Files::new(&plain);
+
+    let output = run(
+        &server,
+        &[
+            "encrypt",
+            "--key",
+            arn,
+            "--context",
+            "purpose=test",
+            "--frame-length",
+            "1024",
+            &files.arg("plain"),
+            "-o",
+            &files.arg("msg"),
+        ],
+        b"",
+    );
+    assert_success(&output, "encrypt");
+    let message = std::fs::read(files.path("msg")).unwrap();
+    assert_ne!(message, plain);
+    assert_eq!(message.first(), Some(&2), "a version 2 message");
+
+    // Decrypt with the key id instead of the ARN, and the expected context.
+    let output = run(
+        &server,
+        &[
+            "decrypt",
+            "-q",
+            "--key",
+            key.key_id(),
+            "--context",
+            "purpose=test",
+            &files.arg("msg"),
+            "-o",
+            &files.arg("out"),
+        ],
+        b"",
+    );
+    assert_success(&output, "decrypt");
+    assert!(output.stderr.is_empty(), "-q prints nothing");
+    assert_eq!(std::fs::read(files.path("out")).unwrap(), plain);
+    assert_eq!(files_in(files.dir.path()), ["msg", "out", "plain"]);
+}
+
+#[tokio::test]
+async fn a_message_under_two_keys_decrypts_with_either() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    let first = create_key(&kms).await;
+    let second = create_key(&kms).await;
+    kms.create_alias()
+        .alias_name("alias/second")
+        .target_key_id(second.key_id())
+        .send()
+        .await
+        .must("CreateAlias");
+    let plain = plaintext();
+    let files = Files::new(&plain);
+
+    let output = run(
+        &server,
+        &[
+            "encrypt",
+            "--key",
+            first.key_id(),
+            "--key",
+            "alias/second",
+            "--suite",
+            "aes256-hkdf-sha512-commit",
+            &files.arg("plain"),
+            "-o",
+            &files.arg("msg"),
+        ],
+        b"",
+    );
+    assert_success(&output, "encrypt");
+    for key in [first.arn().unwrap(), "alias/second"] {
+        let out = files.arg("out");
+        let output = run(
+            &server,
+            &["decrypt", "--key", key, &files.arg("msg"), "-o", &out],
+            b"",
+        );
+        assert_success(&output, key);
+        assert_eq!(std::fs::read(&out).unwrap(), plain, "decrypted with {key}");
+    }
+
+    // A third key that wraps nothing in the message cannot open it.
+    let third = create_key(&kms).await;
+    let output = run(
+        &server,
+        &[
+            "decrypt",
+            "--key",
+            third.key_id(),
+            &files.arg("msg"),
+            "-o",
+            &files.arg("none"),
+        ],
+        b"",
+    );
+    assert_failure_says(&output, "none of the given keys can decrypt this message");
+    assert!(!files.path("none").exists());
+}
+
+#[tokio::test]
+async fn a_wrong_expected_context_fails_and_leaves_no_file() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let key = create_key(&server.kms_client()).await;
+    let files = Files::new(&plaintext());
+    let output = run(
+        &server,
+        &[
+            "encrypt",
+            "--key",
+            key.key_id(),
+            "--context",
+            "tenant=a",
+            &files.arg("plain"),
+            "-o",
+            &files.arg("msg"),
+        ],
+        b"",
+    );
+    assert_success(&output, "encrypt");
+
+    for context in ["tenant=b", "other=a"] {
+        let output = run(
+            &server,
+            &[
+                "decrypt",
+                "--key",
+                key.key_id(),
+                "--context",
+                context,
+                &files.arg("msg"),
+                "-o",
+                &files.arg("out"),
+            ],
+            b"",
+        );
+        assert_failure_says(&output, "wrong encryption context");
+        assert_eq!(files_in(files.dir.path()), ["msg", "plain"], "{context}");
+    }
+}
+
+#[tokio::test]
+async fn a_tampered_message_fails_and_leaves_no_file() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let key = create_key(&server.kms_client()).await;
+    let plain = plaintext();
+    let files = Files::new(&plain);
+    let output = run(
+        &server,
+        &[
+            "encrypt",
+            "--key",
+            key.key_id(),
+            &files.arg("plain"),
+            "-o",
+            &files.arg("msg"),
+        ],
+        b"",
+    );
+    assert_success(&output, "encrypt");
+    let message = std::fs::read(files.path("msg")).unwrap();
+
+    // A body byte (authenticated frame), the signature's last byte, a truncation.
+    let middle = message.len() / 2;
+    let mut body = message.clone();
+    body[middle] ^= 0x01;
+    let mut signature = message.clone();
+    *signature.last_mut().unwrap() ^= 0x01;
+    let truncated = message[..message.len() - 200].to_vec();
+    for (name, bytes, needle) in [
+        ("body", body, "tampered"),
+        ("signature", signature, "tampered"),
+        ("truncated", truncated, "truncated"),
+    ] {
+        std::fs::write(files.path("bad"), &bytes).unwrap();
+        let output = run(
+            &server,
+            &[
+                "decrypt",
+                "--key",
+                key.key_id(),
+                &files.arg("bad"),
+                "-o",
+                &files.arg("out"),
+            ],
+            b"",
+        );
+        assert_failure_says(&output, needle);
+        assert_eq!(
+            files_in(files.dir.path()),
+            ["bad", "msg", "plain"],
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_key_is_named_as_the_cause() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    let key = create_key(&kms).await;
+    let files = Files::new(b"secret");
+    let output = run(
+        &server,
+        &[
+            "encrypt",
+            "--key",
+            key.key_id(),
+            &files.arg("plain"),
+            "-o",
+            &files.arg("msg"),
+        ],
+        b"",
+    );
+    assert_success(&output, "encrypt");
+    kms.disable_key()
+        .key_id(key.key_id())
+        .send()
+        .await
+        .must("DisableKey");
+
+    let output = run(
+        &server,
+        &[
+            "decrypt",
+            "--key",
+            key.key_id(),
+            &files.arg("msg"),
+            "-o",
+            &files.arg("out"),
+        ],
+        b"",
+    );
+    let stderr = assert_failure_says(&output, "disabled");
+    assert!(stderr.contains(key.key_id()), "names the key: {stderr}");
+    assert!(!files.path("out").exists());
+
+    let output = run(
+        &server,
+        &[
+            "encrypt",
+            "--key",
+            key.key_id(),
+            &files.arg("plain"),
+            "-o",
+            &files.arg("msg2"),
+        ],
+        b"",
+    );
+    assert_failure_says(&output, "disabled");
+    assert_eq!(files_in(files.dir.path()), ["msg", "plain"]);
+
+    // A key that does not exist is named too.
+    let output = run(
+        &server,
+        &[
+            "decrypt",
+            "--key",
+            "alias/missing",
+            &files.arg("msg"),
+            "-o",
+            &files.arg("out"),
+        ],
+        b"",
+    );
+    assert_failure_says(&output, "alias/missing");
+}
+
+#[tokio::test]
+async fn stdin_to_stdout_round_trip() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let key = create_key(&server.kms_client()).await;
+    let plain = plaintext();
+
+    for suite in [
+        "aes256-hkdf-sha512-commit",
+        "aes256-hkdf-sha512-commit-ecdsa-p384",
+    ] {
+        let encrypted = run(
+            &server,
+            &[
+                "encrypt",
+                "--key",
+                key.key_id(),
+                "--suite",
+                suite,
+                "-",
+                "-o",
+                "-",
+            ],
+            &plain,
+        );
+        assert_success(&encrypted, "encrypt from stdin");
+        let signed = suite.ends_with("p384");
+
+        let decrypted = run(
+            &server,
+            &["decrypt", "--key", key.key_id(), "-", "-o", "-"],
+            &encrypted.stdout,
+        );
+        if signed {
+            // Signed messages are not streamed to stdout without opting in.
+            assert_failure_says(&decrypted, "--allow-unverified-stdout");
+            assert!(decrypted.stdout.is_empty());
+            let decrypted = run(
+                &server,
+                &[
+                    "decrypt",
+                    "--key",
+                    key.key_id(),
+                    "--allow-unverified-stdout",
+                    "-",
+                    "-o",
+                    "-",
+                ],
+                &encrypted.stdout,
+            );
+            assert_success(&decrypted, "decrypt to stdout (opted in)");
+            assert_eq!(decrypted.stdout, plain);
+        } else {
+            assert_success(&decrypted, "decrypt to stdout");
+            assert_eq!(decrypted.stdout, plain);
+        }
+    }
+}
