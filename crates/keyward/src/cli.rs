@@ -47,7 +47,7 @@ pub struct KmsClientArgs {
     /// KMS key: key id, key ARN, alias name or alias ARN. Repeat for several
     /// keys (on encrypt the first generates the data key, every key wraps it;
     /// on decrypt any of them may open the message).
-    #[arg(long = "key", value_name = "KEY", required = true)]
+    #[arg(long = "key", value_name = "KEY")]
     pub keys: Vec<String>,
     /// KMS endpoint, e.g. http://127.0.0.1:7478 for a local keyward.
     #[arg(long, value_name = "URL")]
@@ -104,6 +104,13 @@ pub struct DecryptArgs {
     /// given pair with this value. Repeat for several.
     #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
     pub context: Vec<(String, String)>,
+    /// Discovery mode: also try every KMS key named in the message (the
+    /// message chooses the key; limit it with --discovery-account).
+    #[arg(long)]
+    pub discovery: bool,
+    /// With --discovery, only keys of this account; repeat for several.
+    #[arg(long, value_name = "ACCOUNT", requires = "discovery")]
+    pub discovery_account: Vec<String>,
     /// Refuse messages with more encrypted data keys than this.
     #[arg(long, value_name = "N")]
     pub max_encrypted_data_keys: Option<usize>,
@@ -347,7 +354,16 @@ mod tests {
         assert_eq!(args.context, [("a".to_owned(), "b=c".to_owned())]);
         assert_eq!(args.suite, SuiteArg::Commit);
         assert_eq!(args.frame_length, 4096);
-        assert!(Cli::try_parse_from(["keyward", "encrypt", "in", "-o", "out"]).is_err());
+        assert!(Cli::try_parse_from([
+            "keyward",
+            "decrypt",
+            "--discovery-account",
+            "1",
+            "i",
+            "-o",
+            "o"
+        ])
+        .is_err());
         assert!(Cli::try_parse_from([
             "keyward",
             "decrypt",

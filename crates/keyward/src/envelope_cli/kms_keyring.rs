@@ -38,6 +38,9 @@ pub struct KmsKeyring {
     runtime: tokio::runtime::Runtime,
     client: aws_sdk_kms::Client,
     keys: Vec<String>,
+    /// Discovery mode: also try any `aws-kms` key ARN in the message, if its
+    /// account is listed (an empty list allows every account).
+    discovery: Option<Vec<String>>,
     /// The configured keys resolved to key ARNs, for strict-mode matching on
     /// decrypt (resolved once, on first use).
     resolved: OnceLock<Vec<Option<String>>>,
@@ -53,8 +56,14 @@ impl std::fmt::Debug for KmsKeyring {
 
 impl KmsKeyring {
     /// A keyring for `keys`, with a client configured as the AWS CLI would be.
-    pub fn new(keys: Vec<String>, settings: &ClientSettings) -> Result<Self, KeyringError> {
-        if keys.is_empty() {
+    /// With `discovery`, decrypt also tries every KMS key ARN in the message
+    /// whose account is in the list (any account if it is empty).
+    pub fn new(
+        keys: Vec<String>,
+        discovery: Option<Vec<String>>,
+        settings: &ClientSettings,
+    ) -> Result<Self, KeyringError> {
+        if keys.is_empty() && discovery.is_none() {
             return Err(KeyringError::Configuration(
                 "at least one KMS key is needed",
             ));
@@ -81,6 +90,7 @@ impl KmsKeyring {
             runtime,
             client,
             keys,
+            discovery,
             resolved: OnceLock::new(),
         })
     }
@@ -199,6 +209,21 @@ impl KmsKeyring {
         })
     }
 
+    /// Whether discovery mode may try `arn` (a key ARN of a listed account).
+    fn discovers(&self, arn: &str) -> bool {
+        match &self.discovery {
+            None => false,
+            Some(accounts) => {
+                is_key_arn(arn)
+                    && (accounts.is_empty()
+                        || arn
+                            .split(':')
+                            .nth(4)
+                            .is_some_and(|account| accounts.iter().any(|a| a == account)))
+            }
+        }
+    }
+
     fn describe_arn(&self, key: &str) -> Result<String, KeyringError> {
         let output = self
             .runtime
@@ -257,7 +282,7 @@ impl Keyring for KmsKeyring {
             let Ok(edk_arn) = std::str::from_utf8(edk.provider_info()) else {
                 continue;
             };
-            if !arns.contains(&edk_arn) {
+            if !arns.contains(&edk_arn) && !self.discovers(edk_arn) {
                 continue;
             }
             match self.unwrap_key(edk_arn, edk, &context) {

@@ -25,7 +25,10 @@ use kms_keyring::{ClientSettings, KmsKeyring};
 const IO_BUFFER: usize = 64 * 1024;
 
 pub fn run_encrypt(args: EncryptArgs) -> anyhow::Result<()> {
-    let cmm = DefaultCmm::new(keyring(&args.client)?);
+    if args.client.keys.is_empty() {
+        anyhow::bail!("encrypt needs at least one --key");
+    }
+    let cmm = DefaultCmm::new(keyring(&args.client, None)?);
     let suite = match args.suite {
         SuiteArg::CommitEcdsaP384 => AlgorithmSuite::Aes256GcmHkdfSha512CommitKeyEcdsaP384,
         SuiteArg::Commit => AlgorithmSuite::Aes256GcmHkdfSha512CommitKey,
@@ -56,7 +59,11 @@ pub fn run_encrypt(args: EncryptArgs) -> anyhow::Result<()> {
 }
 
 pub fn run_decrypt(args: DecryptArgs) -> anyhow::Result<()> {
-    let cmm = DefaultCmm::new(keyring(&args.client)?);
+    if args.client.keys.is_empty() && !args.discovery {
+        anyhow::bail!("decrypt needs at least one --key, or --discovery");
+    }
+    let discovery = args.discovery.then(|| args.discovery_account.clone());
+    let cmm = DefaultCmm::new(keyring(&args.client, discovery)?);
     let to_stdout = is_dash(&args.output);
     let streaming = if to_stdout && !args.allow_unverified_stdout {
         SignedStreaming::Refuse
@@ -102,13 +109,13 @@ pub fn run_decrypt(args: DecryptArgs) -> anyhow::Result<()> {
     }
 }
 
-fn keyring(client: &KmsClientArgs) -> anyhow::Result<KmsKeyring> {
+fn keyring(client: &KmsClientArgs, discovery: Option<Vec<String>>) -> anyhow::Result<KmsKeyring> {
     let settings = ClientSettings {
         endpoint_url: client.endpoint_url.clone(),
         profile: client.profile.clone(),
         region: client.region.clone(),
     };
-    KmsKeyring::new(client.keys.clone(), &settings).context("setting up the KMS client")
+    KmsKeyring::new(client.keys.clone(), discovery, &settings).context("setting up the KMS client")
 }
 
 fn context(pairs: &[(String, String)]) -> EncryptionContext {

@@ -440,3 +440,69 @@ async fn stdin_to_stdout_round_trip() {
         }
     }
 }
+
+#[tokio::test]
+async fn discovery_decrypts_with_the_key_the_message_names_within_listed_accounts() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let key = create_key(&server.kms_client()).await;
+    let plain = plaintext();
+    let files = Files::new(&plain);
+    let output = run(
+        &server,
+        &[
+            "encrypt",
+            "--key",
+            key.key_id(),
+            &files.arg("plain"),
+            "-o",
+            &files.arg("msg"),
+        ],
+        b"",
+    );
+    assert_success(&output, "encrypt");
+
+    for accounts in [
+        &[][..],
+        &["--discovery-account", crate::harness::ACCOUNT_ID][..],
+    ] {
+        let mut args = vec!["decrypt", "--discovery"];
+        args.extend_from_slice(accounts);
+        let (msg, out) = (files.arg("msg"), files.arg("out"));
+        args.extend_from_slice(&[&msg, "-o", &out]);
+        let output = run(&server, &args, b"");
+        assert_success(&output, "decrypt --discovery");
+        assert_eq!(std::fs::read(files.path("out")).unwrap(), plain);
+        std::fs::remove_file(files.path("out")).unwrap();
+    }
+
+    let output = run(
+        &server,
+        &[
+            "decrypt",
+            "--discovery",
+            "--discovery-account",
+            "444455556666",
+            &files.arg("msg"),
+            "-o",
+            &files.arg("out"),
+        ],
+        b"",
+    );
+    assert_failure_says(&output, "none of the given keys can decrypt this message");
+    assert!(!files.path("out").exists());
+
+    // Neither command runs without a key to use.
+    let output = run(
+        &server,
+        &["decrypt", &files.arg("msg"), "-o", &files.arg("out")],
+        b"",
+    );
+    assert_failure_says(&output, "--discovery");
+    let output = run(
+        &server,
+        &["encrypt", &files.arg("plain"), "-o", &files.arg("msg2")],
+        b"",
+    );
+    assert_failure_says(&output, "--key");
+    assert_eq!(files_in(files.dir.path()), ["msg", "plain"]);
+}
