@@ -88,7 +88,8 @@ pub struct EncryptArgs {
     /// Algorithm suite.
     #[arg(long, value_enum, default_value_t)]
     pub suite: SuiteArg,
-    /// Plaintext file, or - for stdin.
+    /// Plaintext file, directory (every file under it, recursively, into
+    /// the directory OUTPUT as NAME.encrypted), or - for stdin.
     #[arg(value_name = "INPUT")]
     pub input: PathBuf,
     /// Message file, or - for stdout. A file appears only once complete.
@@ -119,7 +120,9 @@ pub struct DecryptArgs {
     /// discarded. Without it, signed messages to stdout are refused.
     #[arg(long)]
     pub allow_unverified_stdout: bool,
-    /// Message file, or - for stdin.
+    /// Message file, directory (every file under it, recursively, into the
+    /// directory OUTPUT without the .encrypted suffix, or with .decrypted
+    /// added), or - for stdin.
     #[arg(value_name = "INPUT")]
     pub input: PathBuf,
     /// Plaintext file, or - for stdout.

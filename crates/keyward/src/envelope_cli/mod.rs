@@ -9,6 +9,7 @@
 
 pub mod kms_keyring;
 
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -37,23 +38,19 @@ pub fn run_encrypt(args: EncryptArgs) -> anyhow::Result<()> {
         .with_encryption_context(context(&args.context))
         .with_algorithm_suite(suite)
         .with_frame_length(args.frame_length);
-    let input = open_input(&args.input)?;
-    let header = write_output(&args.output, |output| {
-        encrypt(&cmm, &options, input, output)
-    })
-    .map_err(|error| explain("encrypt", &args.input, error))?;
-    if !args.client.quiet && !is_dash(&args.output) {
-        eprintln!(
-            "keyward: encrypted {} into {} ({} data key{})",
-            shown(&args.input),
-            args.output.display(),
-            header.encrypted_data_keys().len(),
-            if header.encrypted_data_keys().len() == 1 {
-                ""
-            } else {
-                "s"
-            },
-        );
+    for (input, output) in jobs(&args.input, &args.output, encrypted_name)? {
+        let reader = open_input(&input)?;
+        let header = write_output(&output, |writer| encrypt(&cmm, &options, reader, writer))
+            .map_err(|error| explain("encrypt", &input, error))?;
+        if !args.client.quiet && !is_dash(&output) {
+            let keys = header.encrypted_data_keys().len();
+            eprintln!(
+                "keyward: encrypted {} into {} ({keys} data key{})",
+                shown(&input),
+                output.display(),
+                if keys == 1 { "" } else { "s" },
+            );
+        }
     }
     Ok(())
 }
@@ -77,17 +74,29 @@ pub fn run_decrypt(args: DecryptArgs) -> anyhow::Result<()> {
     if let Some(max) = args.max_encrypted_data_keys {
         options = options.with_max_encrypted_data_keys(max);
     }
-    let input = open_input(&args.input)?;
-    let result = write_output(&args.output, |output| {
-        decrypt(&cmm, &options, input, output)
-    });
+    for (input, output) in jobs(&args.input, &args.output, decrypted_name)? {
+        decrypt_one(&cmm, &options, &args, &input, &output)?;
+    }
+    Ok(())
+}
+
+fn decrypt_one(
+    cmm: &DefaultCmm<KmsKeyring>,
+    options: &DecryptOptions,
+    args: &DecryptArgs,
+    input: &Path,
+    output: &Path,
+) -> anyhow::Result<()> {
+    let to_stdout = is_dash(output);
+    let reader = open_input(input)?;
+    let result = write_output(output, |writer| decrypt(cmm, options, reader, writer));
     match result {
         Ok(_) => {
             if !args.client.quiet && !to_stdout {
                 eprintln!(
                     "keyward: decrypted {} into {}",
-                    shown(&args.input),
-                    args.output.display()
+                    shown(input),
+                    output.display()
                 );
             }
             Ok(())
@@ -96,10 +105,10 @@ pub fn run_decrypt(args: DecryptArgs) -> anyhow::Result<()> {
             "decrypt {}: the message is signed, and writing it to stdout would release \
              plaintext before its signature is verified; decrypt to a file with -o FILE, \
              or pass --allow-unverified-stdout and discard the output if decrypt fails",
-            shown(&args.input)
+            shown(input)
         )),
         Err(error) => {
-            let error = explain("decrypt", &args.input, error);
+            let error = explain("decrypt", input, error);
             if to_stdout && args.allow_unverified_stdout {
                 Err(error.context("plaintext already written to stdout must be discarded"))
             } else {
@@ -107,6 +116,82 @@ pub fn run_decrypt(args: DecryptArgs) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// The suffix `encrypt` gives files of a directory.
+const ENCRYPTED_SUFFIX: &str = ".encrypted";
+
+fn encrypted_name(name: &OsStr) -> OsString {
+    let mut name = name.to_os_string();
+    name.push(ENCRYPTED_SUFFIX);
+    name
+}
+
+fn decrypted_name(name: &OsStr) -> OsString {
+    let text = name.to_string_lossy();
+    match text.strip_suffix(ENCRYPTED_SUFFIX) {
+        Some(stem) if !stem.is_empty() && text.len() == name.len() => OsString::from(stem),
+        _ => {
+            let mut name = name.to_os_string();
+            name.push(".decrypted");
+            name
+        }
+    }
+}
+
+/// The (input, output) pairs of a run: INPUT and OUTPUT themselves, or, when
+/// INPUT is a directory, every regular file under it mapped to the same
+/// relative place under the directory OUTPUT (renamed by `rename`), whose
+/// directories are created. Symbolic links and special files are skipped.
+fn jobs(
+    input: &Path,
+    output: &Path,
+    rename: fn(&OsStr) -> OsString,
+) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
+    if is_dash(input) || !input.is_dir() {
+        return Ok(vec![(input.to_path_buf(), output.to_path_buf())]);
+    }
+    if is_dash(output) || output.is_file() {
+        anyhow::bail!(
+            "{} is a directory: -o must name a directory too",
+            input.display()
+        );
+    }
+    let mut files = Vec::new();
+    let mut pending = vec![input.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+            let kind = entry
+                .file_type()
+                .with_context(|| format!("cannot stat {}", entry.path().display()))?;
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    let mut jobs = Vec::with_capacity(files.len());
+    for file in files {
+        let relative = file
+            .strip_prefix(input)
+            .context("walking the input directory")?;
+        let (Some(name), parent) = (relative.file_name(), relative.parent()) else {
+            continue;
+        };
+        let target_dir = match parent {
+            Some(parent) => output.join(parent),
+            None => output.to_path_buf(),
+        };
+        std::fs::create_dir_all(&target_dir)
+            .with_context(|| format!("cannot create {}", target_dir.display()))?;
+        jobs.push((file.clone(), target_dir.join(rename(name))));
+    }
+    Ok(jobs)
 }
 
 fn keyring(client: &KmsClientArgs, discovery: Option<Vec<String>>) -> anyhow::Result<KmsKeyring> {
@@ -229,6 +314,17 @@ fn explain(operation: &str, input: &Path, failure: OutputFailure) -> anyhow::Err
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn directory_names_gain_and_lose_the_encrypted_suffix() {
+        assert_eq!(encrypted_name(OsStr::new("a.txt")), "a.txt.encrypted");
+        assert_eq!(decrypted_name(OsStr::new("a.txt.encrypted")), "a.txt");
+        assert_eq!(decrypted_name(OsStr::new("a.bin")), "a.bin.decrypted");
+        assert_eq!(
+            decrypted_name(OsStr::new(".encrypted")),
+            ".encrypted.decrypted"
+        );
+    }
 
     #[test]
     fn a_failed_operation_leaves_no_output_file() {

@@ -506,3 +506,70 @@ async fn discovery_decrypts_with_the_key_the_message_names_within_listed_account
     assert_failure_says(&output, "--key");
     assert_eq!(files_in(files.dir.path()), ["msg", "plain"]);
 }
+
+#[tokio::test]
+async fn directories_are_encrypted_and_decrypted_file_by_file() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let key = create_key(&server.kms_client()).await;
+    let root = tempfile::tempdir().unwrap();
+    let plain_dir = root.path().join("plain");
+    std::fs::create_dir_all(plain_dir.join("sub/deeper")).unwrap();
+    let files: [(&str, Vec<u8>); 3] = [
+        ("a.txt", b"first file".to_vec()),
+        ("sub/b.bin", plaintext()),
+        ("sub/deeper/empty", Vec::new()),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(plain_dir.join(name), bytes).unwrap();
+    }
+    let arg = |name: &str| root.path().join(name).display().to_string();
+
+    let output = run(
+        &server,
+        &[
+            "encrypt",
+            "-q",
+            "--key",
+            key.key_id(),
+            &arg("plain"),
+            "-o",
+            &arg("enc"),
+        ],
+        b"",
+    );
+    assert_success(&output, "encrypt a directory");
+    for (name, bytes) in &files {
+        let message = std::fs::read(root.path().join(format!("enc/{name}.encrypted"))).unwrap();
+        assert_ne!(&message, bytes, "{name}");
+    }
+
+    let output = run(
+        &server,
+        &[
+            "decrypt",
+            "-q",
+            "--key",
+            key.key_id(),
+            &arg("enc"),
+            "-o",
+            &arg("dec"),
+        ],
+        b"",
+    );
+    assert_success(&output, "decrypt a directory");
+    for (name, bytes) in &files {
+        assert_eq!(
+            &std::fs::read(root.path().join("dec").join(name)).unwrap(),
+            bytes,
+            "{name}"
+        );
+    }
+
+    // A directory cannot go to stdout.
+    let output = run(
+        &server,
+        &["encrypt", "--key", key.key_id(), &arg("plain"), "-o", "-"],
+        b"",
+    );
+    assert_failure_says(&output, "is a directory");
+}
