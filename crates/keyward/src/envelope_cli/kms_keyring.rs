@@ -360,7 +360,7 @@ where
     let source: BoxError = Box::new(Described(
         match error.message() {
             Some(message) => format!("{code}: {message}"),
-            None if code.is_empty() => aws_sdk_kms::error::DisplayErrorContext(&error).to_string(),
+            None if code.is_empty() => display_chain(&error),
             None => code.clone(),
         },
         Box::new(error),
@@ -376,6 +376,20 @@ where
         }
         _ => KeyringError::Service { key_id, source },
     }
+}
+
+/// An error and its sources on one line, `a: b: c`, without repeats.
+fn display_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        let text = current.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        next = current.source();
+    }
+    parts.join(": ")
 }
 
 /// An SDK error with a one-line description (the SDK's own `Display` says

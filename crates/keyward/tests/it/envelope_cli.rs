@@ -573,3 +573,102 @@ async fn directories_are_encrypted_and_decrypted_file_by_file() {
     );
     assert_failure_says(&output, "is a directory");
 }
+
+/// The CLI with no `--endpoint-url`: everything comes from `env`, as for the AWS CLI.
+fn run_with_env(env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .envs(env.iter().copied())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn endpoint_and_credentials_are_found_as_the_aws_cli_finds_them() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let key = create_key(&server.kms_client()).await;
+    let plain = plaintext();
+    let files = Files::new(&plain);
+    let credentials = server.data_dir().join("admin-credentials");
+    let credentials = credentials.to_str().unwrap();
+
+    // AWS_ENDPOINT_URL_KMS and the shared credentials file.
+    let output = run_with_env(
+        &[
+            ("AWS_ENDPOINT_URL_KMS", server.endpoint()),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+        ],
+        &[
+            "encrypt",
+            "-q",
+            "--key",
+            key.key_id(),
+            &files.arg("plain"),
+            "-o",
+            &files.arg("msg"),
+        ],
+    );
+    assert_success(&output, "encrypt with AWS_ENDPOINT_URL_KMS");
+
+    // A named profile of a config file holding keys, region and endpoint_url.
+    let admin = server.admin_credentials();
+    let config = files.path("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile kw]\nregion = {}\naws_access_key_id = {}\naws_secret_access_key = {}\nendpoint_url = {}\n",
+            crate::harness::REGION,
+            admin.access_key_id,
+            admin.secret_access_key,
+            server.endpoint()
+        ),
+    )
+    .unwrap();
+    let output = run_with_env(
+        &[
+            ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ],
+        &[
+            "decrypt",
+            "-q",
+            "--profile",
+            "kw",
+            "--key",
+            key.key_id(),
+            &files.arg("msg"),
+            "-o",
+            &files.arg("out"),
+        ],
+    );
+    assert_success(&output, "decrypt with --profile");
+    assert_eq!(std::fs::read(files.path("out")).unwrap(), plain);
+
+    // An unreachable endpoint is a one-line error naming the connection failure.
+    let output = run_with_env(
+        &[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+            ("AWS_SHARED_CREDENTIALS_FILE", credentials),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_MAX_ATTEMPTS", "1"),
+        ],
+        &[
+            "decrypt",
+            "--key",
+            key.key_id(),
+            &files.arg("msg"),
+            "-o",
+            &files.arg("out2"),
+        ],
+    );
+    assert_failure_says(&output, "Connection refused");
+    assert!(!files.path("out2").exists());
+}
