@@ -101,6 +101,13 @@ impl Files {
     fn arg(&self, name: &str) -> String {
         self.path(name).display().to_string()
     }
+    /// `keyward ARGS <dir>/FROM -o <dir>/TO`, with empty stdin.
+    fn run(&self, server: &TestServer, args: &[&str], from: &str, to: &str) -> Output {
+        let (from, to) = (self.arg(from), self.arg(to));
+        let mut all = args.to_vec();
+        all.extend([from.as_str(), "-o", to.as_str()]);
+        run(server, &all, b"")
+    }
 }
 
 #[tokio::test]
@@ -111,7 +118,7 @@ async fn encrypt_then_decrypt_a_file_under_one_key() {
     let plain = plaintext();
     let files = Files::new(&plain);
 
-    let output = run(
+    let output = files.run(
         &server,
         &[
             "encrypt",
@@ -121,11 +128,9 @@ async fn encrypt_then_decrypt_a_file_under_one_key() {
             "purpose=test",
             "--frame-length",
             "1024",
-            &files.arg("plain"),
-            "-o",
-            &files.arg("msg"),
         ],
-        b"",
+        "plain",
+        "msg",
     );
     assert_success(&output, "encrypt");
     let message = std::fs::read(files.path("msg")).unwrap();
@@ -133,7 +138,7 @@ async fn encrypt_then_decrypt_a_file_under_one_key() {
     assert_eq!(message.first(), Some(&2), "a version 2 message");
 
     // Decrypt with the key id instead of the ARN, and the expected context.
-    let output = run(
+    let output = files.run(
         &server,
         &[
             "decrypt",
@@ -142,11 +147,9 @@ async fn encrypt_then_decrypt_a_file_under_one_key() {
             key.key_id(),
             "--context",
             "purpose=test",
-            &files.arg("msg"),
-            "-o",
-            &files.arg("out"),
         ],
-        b"",
+        "msg",
+        "out",
     );
     assert_success(&output, "decrypt");
     assert!(output.stderr.is_empty(), "-q prints nothing");
@@ -169,7 +172,7 @@ async fn a_message_under_two_keys_decrypts_with_either() {
     let plain = plaintext();
     let files = Files::new(&plain);
 
-    let output = run(
+    let output = files.run(
         &server,
         &[
             "encrypt",
@@ -179,11 +182,9 @@ async fn a_message_under_two_keys_decrypts_with_either() {
             "alias/second",
             "--suite",
             "aes256-hkdf-sha512-commit",
-            &files.arg("plain"),
-            "-o",
-            &files.arg("msg"),
         ],
-        b"",
+        "plain",
+        "msg",
     );
     assert_success(&output, "encrypt");
     for key in [first.arn().unwrap(), "alias/second"] {
@@ -199,17 +200,11 @@ async fn a_message_under_two_keys_decrypts_with_either() {
 
     // A third key that wraps nothing in the message cannot open it.
     let third = create_key(&kms).await;
-    let output = run(
+    let output = files.run(
         &server,
-        &[
-            "decrypt",
-            "--key",
-            third.key_id(),
-            &files.arg("msg"),
-            "-o",
-            &files.arg("none"),
-        ],
-        b"",
+        &["decrypt", "--key", third.key_id()],
+        "msg",
+        "none",
     );
     assert_failure_says(&output, "none of the given keys can decrypt this message");
     assert!(!files.path("none").exists());
@@ -220,36 +215,20 @@ async fn a_wrong_expected_context_fails_and_leaves_no_file() {
     let server = TestServer::start(ServerOptions::signed()).await;
     let key = create_key(&server.kms_client()).await;
     let files = Files::new(&plaintext());
-    let output = run(
+    let output = files.run(
         &server,
-        &[
-            "encrypt",
-            "--key",
-            key.key_id(),
-            "--context",
-            "tenant=a",
-            &files.arg("plain"),
-            "-o",
-            &files.arg("msg"),
-        ],
-        b"",
+        &["encrypt", "--key", key.key_id(), "--context", "tenant=a"],
+        "plain",
+        "msg",
     );
     assert_success(&output, "encrypt");
 
     for context in ["tenant=b", "other=a"] {
-        let output = run(
+        let output = files.run(
             &server,
-            &[
-                "decrypt",
-                "--key",
-                key.key_id(),
-                "--context",
-                context,
-                &files.arg("msg"),
-                "-o",
-                &files.arg("out"),
-            ],
-            b"",
+            &["decrypt", "--key", key.key_id(), "--context", context],
+            "msg",
+            "out",
         );
         assert_failure_says(&output, "wrong encryption context");
         assert_eq!(files_in(files.dir.path()), ["msg", "plain"], "{context}");
@@ -262,18 +241,7 @@ async fn a_tampered_message_fails_and_leaves_no_file() {
     let key = create_key(&server.kms_client()).await;
     let plain = plaintext();
     let files = Files::new(&plain);
-    let output = run(
-        &server,
-        &[
-            "encrypt",
-            "--key",
-            key.key_id(),
-            &files.arg("plain"),
-            "-o",
-            &files.arg("msg"),
-        ],
-        b"",
-    );
+    let output = files.run(&server, &["encrypt", "--key", key.key_id()], "plain", "msg");
     assert_success(&output, "encrypt");
     let message = std::fs::read(files.path("msg")).unwrap();
 
@@ -290,18 +258,7 @@ async fn a_tampered_message_fails_and_leaves_no_file() {
         ("truncated", truncated, "truncated"),
     ] {
         std::fs::write(files.path("bad"), &bytes).unwrap();
-        let output = run(
-            &server,
-            &[
-                "decrypt",
-                "--key",
-                key.key_id(),
-                &files.arg("bad"),
-                "-o",
-                &files.arg("out"),
-            ],
-            b"",
-        );
+        let output = files.run(&server, &["decrypt", "--key", key.key_id()], "bad", "out");
         assert_failure_says(&output, needle);
         assert_eq!(
             files_in(files.dir.path()),
@@ -317,18 +274,7 @@ async fn a_disabled_key_is_named_as_the_cause() {
     let kms = server.kms_client();
     let key = create_key(&kms).await;
     let files = Files::new(b"secret");
-    let output = run(
-        &server,
-        &[
-            "encrypt",
-            "--key",
-            key.key_id(),
-            &files.arg("plain"),
-            "-o",
-            &files.arg("msg"),
-        ],
-        b"",
-    );
+    let output = files.run(&server, &["encrypt", "--key", key.key_id()], "plain", "msg");
     assert_success(&output, "encrypt");
     kms.disable_key()
         .key_id(key.key_id())
@@ -336,49 +282,26 @@ async fn a_disabled_key_is_named_as_the_cause() {
         .await
         .must("DisableKey");
 
-    let output = run(
-        &server,
-        &[
-            "decrypt",
-            "--key",
-            key.key_id(),
-            &files.arg("msg"),
-            "-o",
-            &files.arg("out"),
-        ],
-        b"",
-    );
+    let output = files.run(&server, &["decrypt", "--key", key.key_id()], "msg", "out");
     let stderr = assert_failure_says(&output, "disabled");
     assert!(stderr.contains(key.key_id()), "names the key: {stderr}");
     assert!(!files.path("out").exists());
 
-    let output = run(
+    let output = files.run(
         &server,
-        &[
-            "encrypt",
-            "--key",
-            key.key_id(),
-            &files.arg("plain"),
-            "-o",
-            &files.arg("msg2"),
-        ],
-        b"",
+        &["encrypt", "--key", key.key_id()],
+        "plain",
+        "msg2",
     );
     assert_failure_says(&output, "disabled");
     assert_eq!(files_in(files.dir.path()), ["msg", "plain"]);
 
     // A key that does not exist is named too.
-    let output = run(
+    let output = files.run(
         &server,
-        &[
-            "decrypt",
-            "--key",
-            "alias/missing",
-            &files.arg("msg"),
-            "-o",
-            &files.arg("out"),
-        ],
-        b"",
+        &["decrypt", "--key", "alias/missing"],
+        "msg",
+        "out",
     );
     assert_failure_says(&output, "alias/missing");
 }
@@ -447,18 +370,7 @@ async fn discovery_decrypts_with_the_key_the_message_names_within_listed_account
     let key = create_key(&server.kms_client()).await;
     let plain = plaintext();
     let files = Files::new(&plain);
-    let output = run(
-        &server,
-        &[
-            "encrypt",
-            "--key",
-            key.key_id(),
-            &files.arg("plain"),
-            "-o",
-            &files.arg("msg"),
-        ],
-        b"",
-    );
+    let output = files.run(&server, &["encrypt", "--key", key.key_id()], "plain", "msg");
     assert_success(&output, "encrypt");
 
     for accounts in [
@@ -475,18 +387,16 @@ async fn discovery_decrypts_with_the_key_the_message_names_within_listed_account
         std::fs::remove_file(files.path("out")).unwrap();
     }
 
-    let output = run(
+    let output = files.run(
         &server,
         &[
             "decrypt",
             "--discovery",
             "--discovery-account",
             "444455556666",
-            &files.arg("msg"),
-            "-o",
-            &files.arg("out"),
         ],
-        b"",
+        "msg",
+        "out",
     );
     assert_failure_says(&output, "none of the given keys can decrypt this message");
     assert!(!files.path("out").exists());
