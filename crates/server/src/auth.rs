@@ -20,12 +20,15 @@ pub struct AccessKey {
     pub active: bool,
 }
 
+/// A derived SigV4 signing key and the `date/region/service` scope it is for.
+type ScopedSigningKey = (String, Zeroizing<Vec<u8>>);
+
 pub struct Authenticator {
     keys: RwLock<HashMap<String, AccessKey>>,
     /// The derived SigV4 signing key of each access key for its latest scope.
     /// An access key's secret never changes (a new secret is a new access key
     /// id), so an entry is valid as long as the scope matches.
-    signing_keys: RwLock<HashMap<String, (String, Zeroizing<Vec<u8>>)>>,
+    signing_keys: RwLock<HashMap<String, ScopedSigningKey>>,
     dev: bool,
     default_caller: Caller,
     region: String,
