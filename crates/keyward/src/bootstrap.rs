@@ -144,17 +144,11 @@ pub fn bootstrap(
         access_keys.push(AccessKey {
             access_key_id: row.access_key_id.clone(),
             secret,
-            caller: Caller {
-                account_id: row.account_id.clone(),
-                principal_arn: row.principal_arn.clone(),
-            },
+            caller: Caller::root(&row.account_id),
             active: row.status == "Active",
         });
     }
-    let admin = Caller {
-        account_id: account_id.clone(),
-        principal_arn: root_arn(&account_id),
-    };
+    let admin = Caller::root(&account_id);
     Ok((
         Identity {
             account_id,

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod caller;
 mod clock;
 mod error;
 pub mod ids;
@@ -19,9 +20,12 @@ mod service;
 pub mod state;
 pub mod validate;
 
+pub use caller::{AnyPrincipal, Caller, PrincipalDirectory, ServiceCall, ServiceMode};
 pub use clock::{Clock, DAY_MS, MAX_ADVANCE_MS};
 pub use error::{CiphertextProblem, InternalError, KmsError};
 pub use key::{default_key_policy, ENCRYPTION_ALGORITHM, KEY_SPEC, KEY_USAGE, ORIGIN};
 pub use model::*;
 pub use ops::background::DueWork;
 pub use service::Kms;
+/// The policy language the domain evaluates, re-exported for callers that build [`Caller`]s.
+pub use keyward_policy as policy;

@@ -8,14 +8,6 @@ use std::collections::BTreeMap;
 
 use keyward_crypto::Secret;
 
-/// Who is calling. Authorization (policies, grants) comes with issue 3;
-/// today any authenticated principal of an account may use its keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub account_id: String,
-    pub principal_arn: String,
-}
-
 pub type Context = BTreeMap<String, String>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,9 @@ mod sqlite;
 
 pub use data_dir::{write_secret_file, DataDir, DATABASE_FILE, ROOT_KEY_FILE};
 pub use error::StoreError;
-pub use rows::{AccessKeyRow, AccountRow, AliasRow, KeyRow, MaterialRow, Mutation, Snapshot};
+pub use rows::{
+    AccessKeyRow, AccountRow, AliasRow, DocumentRow, KeyRow, MaterialRow, Mutation, Snapshot,
+};
 pub use sqlite::SqliteStore;
 
 /// A storage backend. Implementations must make each `apply` atomic and

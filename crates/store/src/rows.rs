@@ -80,6 +80,17 @@ impl std::fmt::Debug for AccessKeyRow {
     }
 }
 
+/// A record the store keeps as an opaque JSON document, filed under a
+/// `kind` (`grant`, `user`, `role`, …) and an id unique within that kind.
+/// New kinds of records need no schema change; the owning crate defines and
+/// versions the document's shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentRow {
+    pub kind: String,
+    pub id: String,
+    pub doc: String,
+}
+
 /// One change inside an atomic [`crate::Store::apply`] batch.
 #[derive(Clone, Debug)]
 pub enum Mutation {
@@ -94,6 +105,11 @@ pub enum Mutation {
     },
     PutAccount(AccountRow),
     PutAccessKey(AccessKeyRow),
+    PutDocument(DocumentRow),
+    DeleteDocument {
+        kind: String,
+        id: String,
+    },
     SetMeta {
         name: String,
         value: String,
@@ -107,5 +123,7 @@ pub struct Snapshot {
     pub aliases: Vec<AliasRow>,
     pub accounts: Vec<AccountRow>,
     pub access_keys: Vec<AccessKeyRow>,
+    /// Ordered by kind, then id.
+    pub documents: Vec<DocumentRow>,
     pub meta: BTreeMap<String, String>,
 }

@@ -12,7 +12,9 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::{AccessKeyRow, AccountRow, AliasRow, KeyRow, Mutation, Snapshot, Store, StoreError};
+use crate::{
+    AccessKeyRow, AccountRow, AliasRow, DocumentRow, KeyRow, Mutation, Snapshot, Store, StoreError,
+};
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -37,6 +39,11 @@ CREATE TABLE IF NOT EXISTS aliases (
     created_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL,
     PRIMARY KEY (account_id, alias_name));
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (kind, id));
 ";
 
 pub struct SqliteStore {
@@ -142,6 +149,18 @@ impl Store for SqliteStore {
         for row in rows {
             snapshot.access_keys.push(row?);
         }
+        let mut statement =
+            connection.prepare("SELECT kind, id, doc FROM documents ORDER BY kind, id")?;
+        let rows = statement.query_map([], |r| {
+            Ok(DocumentRow {
+                kind: r.get(0)?,
+                id: r.get(1)?,
+                doc: r.get(2)?,
+            })
+        })?;
+        for row in rows {
+            snapshot.documents.push(row?);
+        }
         let mut statement = connection.prepare("SELECT name, value FROM meta")?;
         let rows =
             statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
@@ -211,6 +230,16 @@ impl Store for SqliteStore {
                         key.created_ms
                     ])?;
                 }
+                Mutation::PutDocument(document) => {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO documents (kind, id, doc) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![document.kind, document.id, document.doc])?;
+                }
+                Mutation::DeleteDocument { kind, id } => {
+                    tx.prepare_cached("DELETE FROM documents WHERE kind = ?1 AND id = ?2")?
+                        .execute(params![kind, id])?;
+                }
                 Mutation::SetMeta { name, value } => {
                     tx.prepare_cached("INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)")?
                         .execute(params![name, value])?;
@@ -270,18 +299,42 @@ mod tests {
                         name: "default_account".into(),
                         value: "111122223333".into(),
                     },
+                    Mutation::PutDocument(DocumentRow {
+                        kind: "grant".into(),
+                        id: "g1".into(),
+                        doc: "{}".into(),
+                    }),
+                    Mutation::PutDocument(DocumentRow {
+                        kind: "grant".into(),
+                        id: "g2".into(),
+                        doc: "{}".into(),
+                    }),
                 ])
                 .unwrap();
             store
-                .apply(&[Mutation::DeleteKey {
-                    key_id: "k2".into(),
-                }])
+                .apply(&[
+                    Mutation::DeleteKey {
+                        key_id: "k2".into(),
+                    },
+                    Mutation::DeleteDocument {
+                        kind: "grant".into(),
+                        id: "g1".into(),
+                    },
+                ])
                 .unwrap();
         }
         let store = SqliteStore::open(&path).unwrap();
         let snapshot = store.load().unwrap();
         assert_eq!(snapshot.keys, vec![key("k1")]);
         assert_eq!(snapshot.aliases.len(), 1);
+        assert_eq!(
+            snapshot.documents,
+            vec![DocumentRow {
+                kind: "grant".into(),
+                id: "g2".into(),
+                doc: "{}".into()
+            }]
+        );
         assert_eq!(
             snapshot.meta.get("default_account").map(String::as_str),
             Some("111122223333")

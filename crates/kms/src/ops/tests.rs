@@ -17,10 +17,7 @@ struct Fixture {
 }
 
 fn caller() -> Caller {
-    Caller {
-        account_id: "111122223333".into(),
-        principal_arn: "arn:aws:iam::111122223333:root".into(),
-    }
+    Caller::root("111122223333")
 }
 
 fn open_kms(path: &std::path::Path, root: &RootKey) -> Kms {
@@ -862,10 +859,7 @@ fn list_keys_pages_with_markers() {
 fn another_accounts_key_is_not_visible() {
     let f = fixture();
     let key = f.key();
-    let stranger = Caller {
-        account_id: "444455556666".into(),
-        principal_arn: "arn:aws:iam::444455556666:root".into(),
-    };
+    let stranger = Caller::root("444455556666");
     assert_eq!(
         code(f.kms.describe_key(&stranger, Some(key.arn.clone()), None)),
         "NotFound"

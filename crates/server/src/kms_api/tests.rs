@@ -122,10 +122,7 @@ fn service() -> Service {
 }
 
 fn caller() -> Caller {
-    Caller {
-        account_id: "111122223333".into(),
-        principal_arn: "arn:aws:iam::111122223333:root".into(),
-    }
+    Caller::root("111122223333")
 }
 
 /// Values of every JSON type, biased towards the edges that break decoders.
