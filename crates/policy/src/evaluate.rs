@@ -11,7 +11,8 @@
 //! Results are data — the decision and the statement that made it — so that a
 //! caller can explain a denial or write it to an audit log.
 
-use crate::context::RequestContext;
+use crate::context::{RequestContext, RequestPrincipal};
+use crate::principal::PrincipalMatching;
 use crate::document::Policy;
 use crate::statement::Effect;
 
@@ -58,9 +59,26 @@ impl Policy {
     /// identity it is attached to and has no principal to match.
     #[must_use]
     pub fn evaluate(&self, request: &RequestContext) -> Decision {
+        self.evaluate_as(request, request.principal(), PrincipalMatching::AnyIdentity)
+    }
+
+    /// [`Policy::evaluate`] for `principal` instead of the request's own,
+    /// matching `Principal` elements as `matching` says. Everything else (the
+    /// action, the resource, every condition value) comes from `request`.
+    ///
+    /// KMS decides a key policy three ways — does it deny this caller, allow
+    /// this caller by name, allow the caller's account — and asking
+    /// with another principal avoids rebuilding the request for each.
+    #[must_use]
+    pub fn evaluate_as(
+        &self,
+        request: &RequestContext,
+        principal: &RequestPrincipal,
+        matching: PrincipalMatching,
+    ) -> Decision {
         let mut first_allow: Option<usize> = None;
         for (index, statement) in self.statements.iter().enumerate() {
-            if !statement.applies_to(request) {
+            if !statement.applies_to(request, principal, matching) {
                 continue;
             }
             match statement.effect {

@@ -730,3 +730,53 @@ fn combine_follows_the_evaluation_logic() {
         }
     );
 }
+
+/// `evaluate_as` with `OwnIdentities` separates "names this caller" from
+/// "names the caller's account" — the distinction KMS key policies rest on.
+#[test]
+fn evaluate_as_tells_a_named_principal_from_its_account() {
+    use crate::{Policy, PolicyKind, PrincipalMatching};
+    let policy = Policy::parse(
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+                {{"Sid":"account","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
+                {{"Sid":"bob","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:user/bob"}},"Action":"kms:Decrypt","Resource":"*"}},
+                {{"Sid":"svc","Effect":"Allow","Principal":{{"Service":"emr-serverless.amazonaws.com"}},"Action":"kms:Decrypt","Resource":"*"}}]}}"#
+        ),
+        PolicyKind::Resource,
+        32_768,
+    )
+    .unwrap();
+    let alice_request = alice("kms:Decrypt");
+    let own = |request: &RequestContext| {
+        policy.evaluate_as(request, request.principal(), PrincipalMatching::OwnIdentities)
+    };
+    // Alice is allowed only through her account.
+    assert!(matches!(policy.evaluate(&alice_request), Decision::Allow(ref s) if s.index == 0));
+    assert_eq!(own(&alice_request), Decision::NotApplicable);
+    // Bob is named.
+    let bob = RequestContext::new(user(ACCOUNT, "bob"), "kms:Decrypt", KEY_ARN);
+    assert!(matches!(own(&bob), Decision::Allow(ref s) if s.index == 1));
+    // The root user is its account: naming the account names root.
+    let root_request = RequestContext::new(root(ACCOUNT), "kms:Decrypt", KEY_ARN);
+    assert!(matches!(own(&root_request), Decision::Allow(ref s) if s.index == 0));
+    // A service principal matches its own name.
+    let svc = RequestContext::new(service("emr-serverless.amazonaws.com"), "kms:Decrypt", KEY_ARN);
+    assert!(matches!(own(&svc), Decision::Allow(ref s) if s.index == 2));
+    // Asking as the account, with Alice's request values.
+    let account = RequestPrincipal::Account {
+        account_id: ACCOUNT.into(),
+    };
+    assert!(matches!(
+        policy.evaluate_as(&alice_request, &account, PrincipalMatching::AnyIdentity),
+        Decision::Allow(ref s) if s.index == 0
+    ));
+    // Another account's root is not named at all.
+    let stranger = RequestPrincipal::Account {
+        account_id: OTHER_ACCOUNT.into(),
+    };
+    assert_eq!(
+        policy.evaluate_as(&alice_request, &stranger, PrincipalMatching::AnyIdentity),
+        Decision::NotApplicable
+    );
+}

@@ -72,4 +72,4 @@ pub use context::{ContextValue, PrincipalKind, RequestContext, RequestPrincipal}
 pub use document::{Policy, PolicyKind, PolicyVersion};
 pub use error::{JsonKind, PolicyError, StatementError, StatementLocation};
 pub use evaluate::{combine, Decision, StatementRef, Verdict};
-pub use principal::PrincipalName;
+pub use principal::{PrincipalMatching, PrincipalName};

@@ -26,6 +26,19 @@ use crate::context::RequestPrincipal;
 use crate::error::StatementError;
 use crate::json::Json;
 
+/// How a resource policy's `Principal` element is matched against the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalMatching {
+    /// Every identity the caller holds, its account included: AWS's general
+    /// rule, under which naming an account names all its principals.
+    AnyIdentity,
+    /// The caller's own ARNs or service name only, not its account (for the
+    /// root user, its account *is* its own identity). A KMS key policy needs
+    /// this: a statement naming the account does not allow a user by itself,
+    /// it lets the account's IAM policies decide.
+    OwnIdentities,
+}
+
 /// A principal named in a policy, for callers that must check it exists.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PrincipalName {
@@ -102,15 +115,23 @@ impl PrincipalSet {
     }
 
     /// `Principal`: the set names at least one identity of the caller.
-    pub(crate) fn matches_any_identity(&self, principal: &RequestPrincipal) -> bool {
-        identities(principal)
+    pub(crate) fn matches_any_identity(
+        &self,
+        principal: &RequestPrincipal,
+        matching: PrincipalMatching,
+    ) -> bool {
+        identities(principal, matching)
             .iter()
             .any(|identity| self.names_identity(*identity))
     }
 
     /// `NotPrincipal`: at least one identity of the caller is not named.
-    pub(crate) fn misses_some_identity(&self, principal: &RequestPrincipal) -> bool {
-        identities(principal)
+    pub(crate) fn misses_some_identity(
+        &self,
+        principal: &RequestPrincipal,
+        matching: PrincipalMatching,
+    ) -> bool {
+        identities(principal, matching)
             .iter()
             .any(|identity| !self.names_identity(*identity))
     }
@@ -127,7 +148,17 @@ impl PrincipalSet {
     }
 }
 
-fn identities(principal: &RequestPrincipal) -> Vec<Identity<'_>> {
+fn identities(principal: &RequestPrincipal, matching: PrincipalMatching) -> Vec<Identity<'_>> {
+    let mut held = all_identities(principal);
+    if matching == PrincipalMatching::OwnIdentities
+        && !matches!(principal, RequestPrincipal::Account { .. })
+    {
+        held.retain(|identity| !matches!(identity, Identity::Account(_)));
+    }
+    held
+}
+
+fn all_identities(principal: &RequestPrincipal) -> Vec<Identity<'_>> {
     match principal {
         RequestPrincipal::Account { account_id } => vec![Identity::Account(account_id)],
         RequestPrincipal::User { account_id, arn }

@@ -19,12 +19,12 @@
 //! statement must have both, as IAM requires.
 
 use crate::condition::ConditionBlock;
-use crate::context::RequestContext;
+use crate::context::{RequestContext, RequestPrincipal};
 use crate::document::PolicyKind;
 use crate::error::StatementError;
 use crate::json::Json;
 use crate::matching::{arn_match, glob_match, glob_tokens, GlobToken};
-use crate::principal::PrincipalSet;
+use crate::principal::{PrincipalMatching, PrincipalSet};
 use crate::variables::Template;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,8 +197,13 @@ impl Statement {
     }
 
     /// Whether every element of the statement matches the request.
-    pub(crate) fn applies_to(&self, request: &RequestContext) -> bool {
-        self.principal_matches(request)
+    pub(crate) fn applies_to(
+        &self,
+        request: &RequestContext,
+        principal: &RequestPrincipal,
+        matching: PrincipalMatching,
+    ) -> bool {
+        self.principal_matches(principal, matching)
             && self.action_matches(request)
             && self.resource_matches(request)
             && self
@@ -207,11 +212,11 @@ impl Statement {
                 .is_none_or(|condition| condition.holds(request))
     }
 
-    fn principal_matches(&self, request: &RequestContext) -> bool {
+    fn principal_matches(&self, principal: &RequestPrincipal, matching: PrincipalMatching) -> bool {
         match &self.principal {
             PrincipalMatch::Holder => true,
-            PrincipalMatch::Principal(set) => set.matches_any_identity(request.principal()),
-            PrincipalMatch::NotPrincipal(set) => set.misses_some_identity(request.principal()),
+            PrincipalMatch::Principal(set) => set.matches_any_identity(principal, matching),
+            PrincipalMatch::NotPrincipal(set) => set.misses_some_identity(principal, matching),
         }
     }
 
