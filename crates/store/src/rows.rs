@@ -105,6 +105,10 @@ pub enum Mutation {
     },
     PutAccount(AccountRow),
     PutAccessKey(AccessKeyRow),
+    /// Removes an access key (IAM DeleteAccessKey, or its user's deletion).
+    DeleteAccessKey {
+        access_key_id: String,
+    },
     PutDocument(DocumentRow),
     DeleteDocument {
         kind: String,

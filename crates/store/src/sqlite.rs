@@ -230,6 +230,10 @@ impl Store for SqliteStore {
                         key.created_ms
                     ])?;
                 }
+                Mutation::DeleteAccessKey { access_key_id } => {
+                    tx.prepare_cached("DELETE FROM access_keys WHERE access_key_id = ?1")?
+                        .execute(params![access_key_id])?;
+                }
                 Mutation::PutDocument(document) => {
                     tx.prepare_cached(
                         "INSERT OR REPLACE INTO documents (kind, id, doc) VALUES (?1, ?2, ?3)",
