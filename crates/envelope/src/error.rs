@@ -139,6 +139,10 @@ pub enum EnvelopeError {
     /// The encryption writer was used after an earlier error.
     #[error("the encryption stream failed earlier and cannot continue")]
     Poisoned,
+    /// A data-key cache limit is out of range (the spec requires a positive
+    /// maximum age, and the SDKs read the byte limit as a signed 64-bit value).
+    #[error("invalid data-key cache limit: {0}")]
+    InvalidCacheLimit(&'static str),
 
     // --- Ours ----------------------------------------------------------------------
     /// The random generator or the crypto library failed where it should not.
@@ -391,7 +395,8 @@ impl EnvelopeError {
             | EnvelopeError::InvalidFrameLength
             | EnvelopeError::PlaintextLengthBoundExceeded { .. }
             | EnvelopeError::TooManyFrames
-            | EnvelopeError::Poisoned => ErrorKind::Refused,
+            | EnvelopeError::Poisoned
+            | EnvelopeError::InvalidCacheLimit(_) => ErrorKind::Refused,
             EnvelopeError::Internal(_) => ErrorKind::Internal,
         }
     }

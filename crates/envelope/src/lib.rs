@@ -10,8 +10,8 @@
 //! encryptor and decryptor, the [`Keyring`] and [`MaterialsManager`]
 //! interfaces, a [`MultiKeyring`] and a [`RawAesKeyring`]. It does no I/O
 //! besides the `std::io::Read`/`Write` it is handed: no files, no network, no
-//! clock. The KMS keyring, the data-key cache and the CLI plug in from
-//! outside through those two traits.
+//! clock (the data-key cache, [`CachingCmm`], is given one). The KMS keyring
+//! and the CLI plug in from outside through those two traits.
 //!
 //! ```
 //! use keyward_envelope::{decrypt_to_vec, encrypt_to_vec, DecryptOptions, DefaultCmm,
@@ -32,6 +32,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod body;
+mod cache;
 mod context;
 mod decrypt;
 mod encrypt;
@@ -47,6 +48,10 @@ mod signature;
 mod suite;
 mod wire;
 
+pub use cache::{
+    CacheLimits, CacheStats, CachingCmm, Clock, MaterialsCache, DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_MESSAGES,
+};
 pub use context::{EncryptionContext, PUBLIC_KEY_CONTEXT_KEY, RESERVED_CONTEXT_PREFIX};
 pub use decrypt::{decrypt, decrypt_to_vec, DecryptOptions, Plaintext, SignedStreaming};
 pub use encrypt::{
