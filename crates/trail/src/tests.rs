@@ -1,0 +1,300 @@
+//! The trail against a real SQLite file: group commit, digests, tampering,
+//! pruning, lookups.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyward_audit::{
+    ApiCall, ChainFaultKind, CloudTrailEvent, KmsRequestParameters, Resource, TrailFailure,
+    UserIdentity,
+};
+use rusqlite::Connection;
+use time::OffsetDateTime;
+
+use super::*;
+
+const ACCOUNT: &str = "111122223333";
+
+fn event(n: u64, at: i64) -> CloudTrailEvent {
+    let key_arn = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/k{}", n % 3);
+    CloudTrailEvent::api_call(ApiCall {
+        user_identity: UserIdentity::root(ACCOUNT, format!("arn:aws:iam::{ACCOUNT}:root"))
+            .with_access_key_id("AKIAEXAMPLE"),
+        event_time: OffsetDateTime::from_unix_timestamp(at).unwrap(),
+        event_source: "kms.amazonaws.com".into(),
+        event_name: if n % 2 == 0 { "Encrypt" } else { "CreateKey" }.into(),
+        aws_region: "us-east-1".into(),
+        source_ip_address: "127.0.0.1".into(),
+        user_agent: "test".into(),
+        request_id: format!("req-{n}"),
+        event_id: format!("event-{n}"),
+        read_only: n % 2 == 0,
+        recipient_account_id: ACCOUNT.into(),
+    })
+    .with_request_parameters(KmsRequestParameters {
+        key_id: Some(key_arn.clone()),
+        ..KmsRequestParameters::default()
+    })
+    .with_resource(Resource::kms_key(ACCOUNT, key_arn))
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    clock: Arc<AtomicI64>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Fixture {
+            dir: tempfile::tempdir().unwrap(),
+            clock: Arc::new(AtomicI64::new(1_800_000_000)),
+        }
+    }
+
+    fn open(&self) -> Trail {
+        let clock = Arc::clone(&self.clock);
+        Trail::open(
+            self.dir.path(),
+            TrailConfig {
+                digest_interval: Duration::from_secs(3600),
+                retention: None,
+                now: Arc::new(move || {
+                    OffsetDateTime::from_unix_timestamp(clock.load(Ordering::SeqCst)).unwrap()
+                }),
+            },
+        )
+        .unwrap()
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.load(Ordering::SeqCst)
+    }
+
+    fn tick(&self, seconds: i64) {
+        self.clock.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    fn append(&self, trail: &Trail, from: u64, count: u64) {
+        for n in from..from + count {
+            trail
+                .append_blocking(vec![Entry::new(&event(n, self.now())).unwrap()])
+                .unwrap();
+        }
+    }
+
+    fn sql(&self) -> Connection {
+        Connection::open(self.dir.path().join(TRAIL_FILE)).unwrap()
+    }
+
+    fn verify(&self) -> keyward_audit::TrailReport {
+        verify_data_dir(self.dir.path(), None).unwrap()
+    }
+}
+
+fn record_fault(report: &keyward_audit::TrailReport) -> (u64, ChainFaultKind) {
+    match &report.failure {
+        Some(TrailFailure::Record(fault)) => (fault.position, fault.kind.clone()),
+        other => panic!("expected a record fault, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_untouched_trail_verifies_across_restarts() {
+    let fixture = Fixture::new();
+    let trail = fixture.open();
+    fixture.append(&trail, 1, 5);
+    trail.shutdown().unwrap();
+    let report = fixture.verify();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!((report.records_read, report.signed_through), (5, 5));
+
+    fixture.tick(10);
+    let trail = fixture.open();
+    fixture.append(&trail, 6, 3);
+    drop(trail); // Drop also signs a final digest.
+    let report = fixture.verify();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!((report.records_read, report.signed_through, report.digests_verified), (8, 8, 2));
+}
+
+#[test]
+fn concurrent_appends_are_group_committed_into_one_chain() {
+    let fixture = Fixture::new();
+    let trail = Arc::new(fixture.open());
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let trail = Arc::clone(&trail);
+            let now = fixture.now();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    trail
+                        .append_blocking(vec![Entry::new(&event(t * 100 + i, now)).unwrap()])
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    trail.shutdown().unwrap();
+    let report = fixture.verify();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.records_read, 400);
+}
+
+fn tampered(fixture: &Fixture, sql: &str) -> (u64, ChainFaultKind) {
+    fixture.sql().execute_batch(sql).unwrap();
+    record_fault(&fixture.verify())
+}
+
+fn ten_events() -> Fixture {
+    let fixture = Fixture::new();
+    let trail = fixture.open();
+    fixture.append(&trail, 1, 10);
+    trail.shutdown().unwrap();
+    assert!(fixture.verify().is_ok());
+    fixture
+}
+
+#[test]
+fn a_modified_event_is_found_at_its_position() {
+    let fixture = ten_events();
+    let (position, kind) = tampered(
+        &fixture,
+        "UPDATE events SET event = CAST(replace(CAST(event AS TEXT), 'Encrypt', 'Decrypt') AS BLOB) WHERE sequence = 4",
+    );
+    assert_eq!((position, kind), (3, ChainFaultKind::Modified));
+}
+
+#[test]
+fn a_deleted_event_is_found_at_its_position() {
+    let fixture = ten_events();
+    let (position, kind) = tampered(&fixture, "DELETE FROM events WHERE sequence = 6");
+    assert_eq!(position, 5);
+    assert!(matches!(kind, ChainFaultKind::Missing { found: 7 }), "{kind:?}");
+}
+
+#[test]
+fn reordered_events_are_found_at_the_first_moved_position() {
+    let fixture = ten_events();
+    let (position, kind) = tampered(
+        &fixture,
+        "UPDATE events SET position = 100 WHERE sequence = 3;
+         UPDATE events SET position = 3 WHERE sequence = 4;
+         UPDATE events SET position = 4 WHERE sequence = 3;",
+    );
+    assert_eq!(position, 2);
+    assert!(matches!(kind, ChainFaultKind::Reordered { found: 4 }), "{kind:?}");
+}
+
+#[test]
+fn an_inserted_event_is_found_at_its_position() {
+    let fixture = ten_events();
+    // A copy of record 2 appended after the last one.
+    let (position, kind) = tampered(
+        &fixture,
+        "INSERT INTO events (sequence, previous_hash, hash, event, event_time, event_id, event_name, event_source, account_id)
+         SELECT sequence, previous_hash, hash, event, event_time, event_id, event_name, event_source, account_id
+         FROM events WHERE sequence = 2",
+    );
+    assert_eq!(position, 10);
+    assert!(matches!(kind, ChainFaultKind::Inserted { found: 2 }), "{kind:?}");
+}
+
+#[test]
+fn a_rewritten_tail_is_caught_by_the_signed_digest() {
+    let fixture = ten_events();
+    // Delete the last record: the chain alone cannot tell, the digest can.
+    let (position, kind) = tampered(&fixture, "DELETE FROM events WHERE sequence = 10");
+    assert_eq!(position, 9);
+    assert!(matches!(kind, ChainFaultKind::Truncated { anchored_sequence: 10 }), "{kind:?}");
+}
+
+#[test]
+fn pruning_keeps_the_rest_verifiable_and_refuses_invented_checkpoints() {
+    let fixture = Fixture::new();
+    let trail = fixture.open();
+    fixture.append(&trail, 1, 4);
+    fixture.tick(100);
+    trail.sign_digest().unwrap();
+    fixture.tick(100);
+    fixture.append(&trail, 5, 4);
+    let cutoff = OffsetDateTime::from_unix_timestamp(fixture.now() - 50).unwrap();
+    assert_eq!(trail.prune(cutoff).unwrap(), 4);
+    fixture.append(&trail, 9, 2);
+    trail.shutdown().unwrap();
+    let report = fixture.verify();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!((report.start.sequence, report.records_read), (4, 6));
+
+    // A checkpoint no digest vouches for is refused.
+    fixture
+        .sql()
+        .execute_batch("UPDATE meta SET value = 5 WHERE name = 'checkpoint_sequence'")
+        .unwrap();
+    assert!(matches!(
+        fixture.verify().failure,
+        Some(TrailFailure::UnanchoredCheckpoint { .. })
+    ));
+}
+
+#[test]
+fn lookups_filter_by_each_attribute_newest_first_and_page() {
+    let fixture = Fixture::new();
+    let trail = fixture.open();
+    fixture.append(&trail, 1, 10);
+    let query = |attribute| LookupQuery {
+        account_id: ACCOUNT.into(),
+        attribute,
+        start_time: None,
+        end_time: None,
+        max_results: 50,
+        before_sequence: None,
+    };
+    let all = trail.lookup(&query(None)).unwrap();
+    let sequences: Vec<u64> = all.events.iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences, (1..=10).rev().collect::<Vec<_>>());
+    let count = |attribute| trail.lookup(&query(Some(attribute))).unwrap().events.len();
+    assert_eq!(count(LookupAttribute::EventName("Encrypt".into())), 5);
+    assert_eq!(count(LookupAttribute::ReadOnly(false)), 5);
+    assert_eq!(count(LookupAttribute::EventId("event-3".into())), 1);
+    assert_eq!(count(LookupAttribute::Username("root".into())), 10);
+    assert_eq!(count(LookupAttribute::AccessKeyId("AKIAEXAMPLE".into())), 10);
+    assert_eq!(count(LookupAttribute::EventSource("kms.amazonaws.com".into())), 10);
+    assert_eq!(count(LookupAttribute::ResourceType("AWS::KMS::Key".into())), 10);
+    assert_eq!(
+        count(LookupAttribute::ResourceName(format!(
+            "arn:aws:kms:us-east-1:{ACCOUNT}:key/k1"
+        ))),
+        4
+    );
+    let mut other = query(None);
+    other.account_id = "999999999999".into();
+    assert!(trail.lookup(&other).unwrap().events.is_empty());
+
+    let mut paged = query(None);
+    paged.max_results = 4;
+    let mut seen = Vec::new();
+    loop {
+        let page = trail.lookup(&paged).unwrap();
+        seen.extend(page.events.iter().map(|e| e.sequence));
+        match page.next_before {
+            Some(before) => paged.before_sequence = Some(before),
+            None => break,
+        }
+    }
+    assert_eq!(seen, sequences);
+}
+
+#[test]
+fn export_writes_gzipped_log_and_digest_files() {
+    let fixture = ten_events();
+    let out = tempfile::tempdir().unwrap();
+    let summary = export_data_dir(fixture.dir.path(), out.path(), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!((summary.log_files, summary.digest_files, summary.records), (1, 1, 10));
+    assert!(summary.public_key_file.exists());
+}
