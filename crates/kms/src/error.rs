@@ -41,6 +41,13 @@ pub enum KmsError {
     InvalidKeyUsage(String),
     #[error("{0}")]
     NotAuthorized(String),
+    /// AWS's "User: … is not authorized to perform: kms:… on resource: … because …".
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    InvalidGrantId(String),
+    #[error("{0}")]
+    InvalidArn(String),
     #[error("Invalid marker.")]
     InvalidMarker,
     #[error("{0}")]

@@ -1,8 +1,10 @@
 //! The in-memory KMS key and its conversion to and from the stored row.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use keyward_crypto::MaterialId;
+use keyward_policy::{Policy, PolicyKind};
 use keyward_store::{KeyRow, MaterialRow};
 
 use crate::state::KeyState;
@@ -55,7 +57,10 @@ pub struct Key {
     pub created_ms: i64,
     pub description: String,
     pub state: KeyState,
+    /// The key policy as the client wrote it (GetKeyPolicy returns it).
     pub policy: String,
+    /// The same policy, parsed once: every request evaluates it.
+    pub key_policy: Arc<Policy>,
     pub tags: BTreeMap<String, String>,
     /// Oldest first; never empty; the last one encrypts.
     pub materials: Vec<Material>,
@@ -172,6 +177,7 @@ impl Key {
             description: row.description.clone(),
             state,
             policy: row.policy.clone(),
+            key_policy: Arc::new(stored_policy(row)?),
             tags: row.tags.iter().cloned().collect(),
             materials,
             rotation: RotationSchedule {
@@ -183,6 +189,31 @@ impl Key {
             },
             on_demand_rotations: row.on_demand_rotations,
         })
+    }
+}
+
+/// Largest key policy AWS accepts (32 KB quota, reference/kms-api.md §8.4).
+pub const MAX_KEY_POLICY_BYTES: usize = 32 * 1024;
+
+/// Parses a key policy document as a resource policy.
+pub fn parse_key_policy(text: &str) -> Result<Policy, keyward_policy::PolicyError> {
+    Policy::parse(text, PolicyKind::Resource, MAX_KEY_POLICY_BYTES)
+}
+
+/// The parsed policy of a stored key. Policies were checked when they were
+/// stored; one this version cannot parse (stored by an older, laxer
+/// version) would leave the key usable by nobody, so it is read as the
+/// default policy — the account's administrators keep control and can put a
+/// valid one — and the substitution is logged.
+fn stored_policy(row: &KeyRow) -> Result<Policy, InternalError> {
+    match parse_key_policy(&row.policy) {
+        Ok(policy) => Ok(policy),
+        Err(error) => {
+            tracing::warn!(key_id = row.key_id, %error, "stored key policy does not parse; enforcing the default key policy");
+            parse_key_policy(&default_key_policy(&row.account_id)).map_err(|e| {
+                InternalError::Inconsistent(format!("default key policy does not parse: {e}"))
+            })
+        }
     }
 }
 

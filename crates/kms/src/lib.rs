@@ -8,9 +8,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod authz;
 mod caller;
 mod clock;
 mod error;
+mod grants;
 pub mod ids;
 mod key;
 mod model;
@@ -23,6 +25,7 @@ pub mod validate;
 pub use caller::{AnyPrincipal, Caller, PrincipalDirectory, ServiceCall, ServiceMode};
 pub use clock::{Clock, DAY_MS, MAX_ADVANCE_MS};
 pub use error::{CiphertextProblem, InternalError, KmsError};
+pub use grants::GrantConstraints;
 pub use key::{default_key_policy, ENCRYPTION_ALGORITHM, KEY_SPEC, KEY_USAGE, ORIGIN};
 pub use model::*;
 pub use ops::background::DueWork;

@@ -178,8 +178,49 @@ pub struct RotationListEntry {
     pub rotation_type: Option<&'static str>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct PageRequest {
     pub limit: Option<i64>,
     pub marker: Option<String>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct CreateGrantInput {
+    pub key_id: Option<String>,
+    pub grantee_principal: Option<String>,
+    pub retiring_principal: Option<String>,
+    pub operations: Option<Vec<String>>,
+    pub constraints: Option<crate::GrantConstraints>,
+    pub grant_tokens: Option<Vec<String>>,
+    pub name: Option<String>,
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateGrantOutput {
+    pub grant_token: String,
+    pub grant_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantListEntry {
+    /// The key's ARN.
+    pub key_id: String,
+    pub grant_id: String,
+    pub name: Option<String>,
+    pub creation_date_ms: i64,
+    pub grantee_principal: String,
+    pub retiring_principal: Option<String>,
+    /// `arn:aws:iam::ACCOUNT:root`.
+    pub issuing_account: String,
+    pub operations: Vec<String>,
+    pub constraints: Option<crate::GrantConstraints>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct RetireGrantInput {
+    pub grant_token: Option<String>,
+    pub key_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub dry_run: Option<bool>,
 }

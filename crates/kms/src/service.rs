@@ -10,12 +10,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use keyward_crypto::{unwrap_key_material, KeyMaterial, MaterialId, RootKey};
-use keyward_store::{AliasRow, Mutation, Snapshot, Store};
+use keyward_store::{AliasRow, DocumentRow, Mutation, Snapshot, Store};
 
+use crate::authz::Ask;
+use crate::grants::{Grant, GRANT_DOCUMENT};
 use crate::ids::{parse_key_ref, Accepts, KeyRef};
 use crate::key::Key;
 use crate::state::KeyOperation;
-use crate::{Caller, Clock, InternalError, KmsError};
+use crate::{AnyPrincipal, Caller, Clock, InternalError, KmsError, PrincipalDirectory};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Alias {
@@ -43,6 +45,69 @@ pub(crate) struct State {
     pub keys: HashMap<String, Arc<Key>>,
     /// By (account id, alias name).
     pub aliases: HashMap<(String, String), Alias>,
+    /// Alias names by target key id, sorted: `kms:ResourceAliases` is on
+    /// the hot path, so it must not scan every alias.
+    pub alias_names_by_key: HashMap<String, Vec<String>>,
+    /// Grants by grant id, and the same grants by key id.
+    pub grants: HashMap<String, Arc<Grant>>,
+    pub grants_by_key: HashMap<String, Vec<Arc<Grant>>>,
+}
+
+impl State {
+    fn index_alias(&mut self, alias: &Alias) {
+        let names = self
+            .alias_names_by_key
+            .entry(alias.target_key_id.clone())
+            .or_default();
+        if let Err(at) = names.binary_search(&alias.alias_name) {
+            names.insert(at, alias.alias_name.clone());
+        }
+    }
+
+    fn unindex_alias(&mut self, alias: &Alias) {
+        if let Some(names) = self.alias_names_by_key.get_mut(&alias.target_key_id) {
+            names.retain(|name| *name != alias.alias_name);
+            if names.is_empty() {
+                self.alias_names_by_key.remove(&alias.target_key_id);
+            }
+        }
+    }
+
+    fn put_alias(&mut self, alias: Alias) {
+        let slot = (alias.account_id.clone(), alias.alias_name.clone());
+        if let Some(old) = self.aliases.remove(&slot) {
+            self.unindex_alias(&old);
+        }
+        self.index_alias(&alias);
+        self.aliases.insert(slot, alias);
+    }
+
+    fn delete_alias(&mut self, account_id: String, alias_name: String) {
+        if let Some(old) = self.aliases.remove(&(account_id, alias_name)) {
+            self.unindex_alias(&old);
+        }
+    }
+
+    fn put_grant(&mut self, grant: Grant) {
+        let grant = Arc::new(grant);
+        self.delete_grant(&grant.grant_id);
+        self.grants_by_key
+            .entry(grant.key_id.clone())
+            .or_default()
+            .push(Arc::clone(&grant));
+        self.grants.insert(grant.grant_id.clone(), grant);
+    }
+
+    fn delete_grant(&mut self, grant_id: &str) {
+        if let Some(old) = self.grants.remove(grant_id) {
+            if let Some(list) = self.grants_by_key.get_mut(&old.key_id) {
+                list.retain(|g| g.grant_id != grant_id);
+                if list.is_empty() {
+                    self.grants_by_key.remove(&old.key_id);
+                }
+            }
+        }
+    }
 }
 
 /// A change to publish after the store accepted it.
@@ -54,6 +119,8 @@ pub(crate) enum Change {
         account_id: String,
         alias_name: String,
     },
+    PutGrant(Grant),
+    DeleteGrant(String),
 }
 
 pub struct Kms {
@@ -65,6 +132,8 @@ pub struct Kms {
     writer: Mutex<()>,
     /// Unwrapped materials by id. Materials never change once created.
     materials: RwLock<HashMap<MaterialId, Arc<KeyMaterial>>>,
+    /// Who exists, for principals named in key policies and grants.
+    pub(crate) directory: Arc<dyn PrincipalDirectory>,
 }
 
 impl Kms {
@@ -82,16 +151,20 @@ impl Kms {
             state.keys.insert(key.key_id.clone(), Arc::new(key));
         }
         for row in &snapshot.aliases {
-            state.aliases.insert(
-                (row.account_id.clone(), row.alias_name.clone()),
-                Alias {
-                    account_id: row.account_id.clone(),
-                    alias_name: row.alias_name.clone(),
-                    target_key_id: row.target_key_id.clone(),
-                    created_ms: row.created_ms,
-                    updated_ms: row.updated_ms,
-                },
-            );
+            state.put_alias(Alias {
+                account_id: row.account_id.clone(),
+                alias_name: row.alias_name.clone(),
+                target_key_id: row.target_key_id.clone(),
+                created_ms: row.created_ms,
+                updated_ms: row.updated_ms,
+            });
+        }
+        for row in snapshot
+            .documents
+            .iter()
+            .filter(|d| d.kind == GRANT_DOCUMENT)
+        {
+            state.put_grant(Grant::from_document(&row.id, &row.doc)?);
         }
         Ok(Kms {
             store,
@@ -101,7 +174,16 @@ impl Kms {
             state: RwLock::new(state),
             writer: Mutex::new(()),
             materials: RwLock::new(HashMap::new()),
+            directory: Arc::new(AnyPrincipal),
         })
+    }
+
+    /// Uses `directory` to check that principals named in key policies and
+    /// grants exist. Without one, every principal is taken to exist.
+    #[must_use]
+    pub fn with_directory(mut self, directory: Arc<dyn PrincipalDirectory>) -> Kms {
+        self.directory = directory;
+        self
     }
 
     pub fn region(&self) -> &str {
@@ -132,9 +214,10 @@ impl Kms {
         _writer: &MutexGuard<'_, ()>,
         changes: Vec<Change>,
     ) -> Result<(), KmsError> {
-        let mutations: Vec<Mutation> = changes
+        let mutations = changes
             .iter()
-            .map(|change| match change {
+            .map(|change| -> Result<Mutation, KmsError> {
+                Ok(match change {
                 Change::PutKey(key) => Mutation::PutKey(Box::new(key.to_row())),
                 Change::DeleteKey(key_id) => Mutation::DeleteKey {
                     key_id: key_id.clone(),
@@ -147,8 +230,18 @@ impl Kms {
                     account_id: account_id.clone(),
                     alias_name: alias_name.clone(),
                 },
+                Change::PutGrant(grant) => Mutation::PutDocument(DocumentRow {
+                    kind: GRANT_DOCUMENT.into(),
+                    id: grant.grant_id.clone(),
+                    doc: grant.to_document()?,
+                }),
+                Change::DeleteGrant(grant_id) => Mutation::DeleteDocument {
+                    kind: GRANT_DOCUMENT.into(),
+                    id: grant_id.clone(),
+                },
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         self.store.apply(&mutations).map_err(KmsError::store)?;
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         for change in changes {
@@ -159,17 +252,13 @@ impl Kms {
                 Change::DeleteKey(key_id) => {
                     state.keys.remove(&key_id);
                 }
-                Change::PutAlias(alias) => {
-                    state
-                        .aliases
-                        .insert((alias.account_id.clone(), alias.alias_name.clone()), alias);
-                }
+                Change::PutAlias(alias) => state.put_alias(alias),
                 Change::DeleteAlias {
                     account_id,
                     alias_name,
-                } => {
-                    state.aliases.remove(&(account_id, alias_name));
-                }
+                } => state.delete_alias(account_id, alias_name),
+                Change::PutGrant(grant) => state.put_grant(grant),
+                Change::DeleteGrant(grant_id) => state.delete_grant(&grant_id),
             }
         }
         Ok(())
@@ -186,32 +275,64 @@ impl Kms {
         ))
     }
 
-    /// Resolves a `KeyId` member to a key of the caller's account.
-    /// Cross-account use arrives with key policies (issue 3); until then a
-    /// key of another account is reported as not existing.
+    /// Resolves a `KeyId` member. A bare key ID or alias name is looked up
+    /// in the caller's account; a key ARN or alias ARN of another account
+    /// only when `cross_account` (the operation allows it: §2.10), and
+    /// otherwise reads as a key that does not exist. Also returns the alias
+    /// the request named, for `kms:RequestAlias`.
     pub(crate) fn resolve(
         &self,
         caller: &Caller,
         key_id: &str,
         accepts: Accepts,
-    ) -> Result<Arc<Key>, KmsError> {
+        cross_account: bool,
+    ) -> Result<(Arc<Key>, Option<String>), KmsError> {
         let reference = parse_key_ref(key_id, &self.region, accepts)?;
         let state = self.read();
-        let (account_id, key_id) = match reference {
-            KeyRef::KeyId(id) => (caller.account_id.clone(), id),
-            KeyRef::KeyArn { account_id, key_id } => (account_id, key_id),
-            KeyRef::AliasName(name) => self.alias_target(&state, &caller.account_id, &name)?,
+        let (account_id, key_id, alias) = match reference {
+            KeyRef::KeyId(id) => (caller.account_id.clone(), id, None),
+            KeyRef::KeyArn { account_id, key_id } => (account_id, key_id, None),
+            KeyRef::AliasName(name) => {
+                let (account, id) = self.alias_target(&state, &caller.account_id, &name)?;
+                (account, id, Some(name))
+            }
             KeyRef::AliasArn {
                 account_id,
                 alias_name,
-            } => self.alias_target(&state, &account_id, &alias_name)?,
+            } => {
+                if account_id != caller.account_id && !cross_account {
+                    return Err(KmsError::NotFound(format!(
+                        "Alias {} is not found.",
+                        crate::ids::alias_arn(&self.region, &account_id, &alias_name)
+                    )));
+                }
+                let (account, id) = self.alias_target(&state, &account_id, &alias_name)?;
+                (account, id, Some(alias_name))
+            }
         };
         match state.keys.get(&key_id) {
-            Some(key) if key.account_id == account_id && account_id == caller.account_id => {
-                Ok(Arc::clone(key))
+            Some(key)
+                if key.account_id == account_id
+                    && (account_id == caller.account_id || cross_account) =>
+            {
+                Ok((Arc::clone(key), alias))
             }
             _ => Err(self.not_found(&account_id, &key_id)),
         }
+    }
+
+    /// The key with id `key_id` in any account (the id a ciphertext names).
+    pub(crate) fn key_by_id(&self, key_id: &str) -> Option<Arc<Key>> {
+        self.read().keys.get(key_id).cloned()
+    }
+
+    /// Alias names of `key_id`, sorted (`kms:ResourceAliases`).
+    pub(crate) fn alias_names_of(&self, key_id: &str) -> Vec<String> {
+        self.read()
+            .alias_names_by_key
+            .get(key_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn alias_target(
@@ -232,15 +353,22 @@ impl Kms {
             })
     }
 
-    /// Resolves and checks the key state for `operation` in one step.
+    /// Resolves, authorizes `ask` and checks the key state for `operation`,
+    /// in AWS's order.
     pub(crate) fn resolve_for(
         &self,
         caller: &Caller,
         key_id: &str,
         accepts: Accepts,
         operation: KeyOperation,
+        ask: Ask,
     ) -> Result<Arc<Key>, KmsError> {
-        let key = self.resolve(caller, key_id, accepts)?;
+        let (key, alias) = self.resolve(caller, key_id, accepts, ask.allows_cross_account())?;
+        let ask = match alias {
+            Some(alias) => ask.with("kms:RequestAlias", alias),
+            None => ask,
+        };
+        self.authorize(caller, &key, &ask)?;
         key.state.allows(operation, &key.arn)?;
         Ok(key)
     }
@@ -282,17 +410,5 @@ impl Kms {
         for m in &key.materials {
             cache.remove(&m.id);
         }
-    }
-
-    /// Aliases that point at `key_id`, sorted by name.
-    pub(crate) fn aliases_of(&self, state: &State, key_id: &str) -> Vec<Alias> {
-        let mut aliases: Vec<Alias> = state
-            .aliases
-            .values()
-            .filter(|a| a.target_key_id == key_id)
-            .cloned()
-            .collect();
-        aliases.sort_by(|a, b| a.alias_name.cmp(&b.alias_name));
-        aliases
     }
 }

@@ -147,6 +147,25 @@ impl Violations {
         }
     }
 
+    /// A model `pattern`, shown as `pattern`, that `matches` decides.
+    pub fn pattern(
+        &mut self,
+        member: &str,
+        value: Option<&str>,
+        pattern: &str,
+        matches: impl Fn(&str) -> bool,
+    ) {
+        if let Some(v) = value {
+            if !v.is_empty() && !matches(v) {
+                self.push(
+                    Some(v),
+                    member,
+                    &format!("Member must satisfy regular expression pattern: {pattern}"),
+                );
+            }
+        }
+    }
+
     /// `^[a-zA-Z0-9:/_-]+$`, the pattern of alias and grant names.
     pub fn name_pattern(&mut self, member: &str, value: Option<&str>) {
         if let Some(v) = value {

@@ -75,6 +75,9 @@ impl ApiError {
                     KmsError::NotAuthorized(_) => ("NotAuthorizedException", BAD, message),
                     KmsError::InvalidMarker => ("InvalidMarkerException", BAD, message),
                     KmsError::InvalidGrantToken(_) => ("InvalidGrantTokenException", BAD, message),
+                    KmsError::AccessDenied(_) => ("AccessDeniedException", BAD, message),
+                    KmsError::InvalidGrantId(_) => ("InvalidGrantIdException", BAD, message),
+                    KmsError::InvalidArn(_) => ("InvalidArnException", BAD, message),
                     KmsError::DryRun => ("DryRunOperationException", BAD, message),
                     KmsError::Internal(_) => (
                         "KMSInternalException",

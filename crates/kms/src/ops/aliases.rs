@@ -1,6 +1,12 @@
 //! CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
 //! See <https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html>.
 
+//!
+//! Authorization: an alias operation acts on two resources, the alias (IAM
+//! policies only: `kms:CreateAlias` on the alias ARN) and each key involved
+//! (key policy and IAM, as any key operation).
+
+use crate::authz::Ask;
 use crate::ids::{alias_arn, Accepts};
 use crate::key::Key;
 use crate::ops::check_key_id;
@@ -52,6 +58,12 @@ impl Kms {
             target_key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::Manage,
+            Ask::new("CreateAlias"),
+        )?;
+        self.authorize_identity(
+            caller,
+            &Ask::new("CreateAlias"),
+            &alias_arn(&self.region, &caller.account_id, &alias_name),
         )?;
         {
             let state = self.read();
@@ -91,12 +103,22 @@ impl Kms {
         check_alias_prefix(&alias_name)?;
         let writer = self.lock_writer();
         let mut alias = self.existing_alias(caller, &alias_name)?;
+        self.authorize_identity(
+            caller,
+            &Ask::new("UpdateAlias"),
+            &alias_arn(&self.region, &caller.account_id, &alias_name),
+        )?;
+        // Both keys: the one the alias leaves and the one it moves to.
+        if let Some(current) = self.key_by_id(&alias.target_key_id) {
+            self.authorize(caller, &current, &Ask::new("UpdateAlias"))?;
+        }
         // AWS: the source key may be in any state; the new target must not be pending deletion.
         let key = self.resolve_for(
             caller,
             target_key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::Manage,
+            Ask::new("UpdateAlias"),
         )?;
         if alias.target_key_id != key.key_id {
             self.check_alias_quota(&self.read(), &key)?;
@@ -118,6 +140,14 @@ impl Kms {
         check_alias_prefix(&alias_name)?;
         let writer = self.lock_writer();
         let alias = self.existing_alias(caller, &alias_name)?;
+        self.authorize_identity(
+            caller,
+            &Ask::new("DeleteAlias"),
+            &alias_arn(&self.region, &caller.account_id, &alias_name),
+        )?;
+        if let Some(key) = self.key_by_id(&alias.target_key_id) {
+            self.authorize(caller, &key, &Ask::new("DeleteAlias"))?;
+        }
         self.commit(
             &writer,
             vec![Change::DeleteAlias {
@@ -129,7 +159,11 @@ impl Kms {
 
     /// One more alias for `key` must stay within AWS's 50 per key.
     fn check_alias_quota(&self, state: &State, key: &Key) -> Result<(), KmsError> {
-        if self.aliases_of(state, &key.key_id).len() >= MAX_ALIASES_PER_KEY {
+        let count = state
+            .alias_names_by_key
+            .get(&key.key_id)
+            .map_or(0, Vec::len);
+        if count >= MAX_ALIASES_PER_KEY {
             return Err(KmsError::LimitExceeded(format!(
                 "The key {} already has the maximum number of aliases ({MAX_ALIASES_PER_KEY}).",
                 key.arn
@@ -162,8 +196,9 @@ impl Kms {
         let limit = limit(&request, 50, 100, &mut v);
         v.finish()?;
         let start = decode_marker(&request)?;
+        self.authorize_without_key(caller, &Ask::new("ListAliases"), "*")?;
         let only_key = match key_id {
-            Some(k) => Some(self.resolve(caller, &k, Accepts::KeyOnly)?.key_id.clone()),
+            Some(k) => Some(self.resolve(caller, &k, Accepts::KeyOnly, false)?.0.key_id.clone()),
             None => None,
         };
         let mut aliases: Vec<AliasListEntry> = self

@@ -1,5 +1,5 @@
 //! Work that falls due with time: deleting keys whose waiting period has
-//! passed (with their material and aliases) and rotating keys whose
+//! passed (with their material, aliases and grants) and rotating keys whose
 //! rotation date has come. The server runs it periodically; dev servers and
 //! tests run it right after moving the clock.
 
@@ -29,11 +29,20 @@ impl Kms {
                     KeyState::PendingDeletion {
                         deletion_date_ms, ..
                     } if deletion_date_ms <= now => {
-                        for alias in self.aliases_of(&state, &key.key_id) {
+                        for alias_name in state
+                            .alias_names_by_key
+                            .get(&key.key_id)
+                            .into_iter()
+                            .flatten()
+                        {
                             changes.push(Change::DeleteAlias {
-                                account_id: alias.account_id,
-                                alias_name: alias.alias_name,
+                                account_id: key.account_id.clone(),
+                                alias_name: alias_name.clone(),
                             });
+                        }
+                        // A key's grants go with it.
+                        for grant in state.grants_by_key.get(&key.key_id).into_iter().flatten() {
+                            changes.push(Change::DeleteGrant(grant.grant_id.clone()));
                         }
                         changes.push(Change::DeleteKey(key.key_id.clone()));
                         done.deleted_keys.push(key.key_id.clone());

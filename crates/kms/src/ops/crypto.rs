@@ -11,9 +11,10 @@ use keyward_crypto::{
 };
 
 use crate::error::CiphertextProblem;
+use crate::authz::Ask;
 use crate::ids::Accepts;
 use crate::key::{Key, ENCRYPTION_ALGORITHM};
-use crate::ops::{check_grant_tokens, check_key_id, finish_dry_run};
+use crate::ops::{check_grant_token_syntax, check_grant_tokens, check_key_id, finish_dry_run};
 use crate::state::KeyOperation;
 use crate::validate::Violations;
 use crate::{
@@ -145,11 +146,15 @@ impl Kms {
         check_grant_tokens(&mut v, &input.grant_tokens);
         check_algorithm(&mut v, "encryptionAlgorithm", &input.encryption_algorithm);
         v.finish()?;
+        check_grant_token_syntax(&input.grant_tokens)?;
         let key = self.resolve_for(
             caller,
             input.key_id.as_deref().unwrap_or_default(),
             Accepts::Any,
             KeyOperation::Cryptographic,
+            Ask::new("Encrypt")
+                .with_encryption_context(input.encryption_context.as_ref())
+                .with_algorithm(input.encryption_algorithm.as_deref()),
         )?;
         require_symmetric(&input.encryption_algorithm, &key)?;
         finish_dry_run(input.dry_run)?;
@@ -163,33 +168,42 @@ impl Kms {
         })
     }
 
-    /// Finds the key a blob names, checks it against the optional `KeyId`
-    /// and its state, and opens the blob.
+    /// Finds the key a blob names, checks it against the optional `KeyId`,
+    /// authorizes `ask` on it, checks its state, and opens the blob.
     fn open_blob(
         &self,
         caller: &Caller,
         blob: &[u8],
         key_id: Option<&str>,
         context: &EncryptionContext,
+        ask: Ask,
     ) -> Result<Opened, KmsError> {
         let header = BlobHeader::decode(blob)
             .map_err(|_| KmsError::InvalidCiphertext(CiphertextProblem::Malformed))?;
         let blob_key_id = uuid::Uuid::from_bytes(header.key_id).to_string();
-        let key = match key_id {
+        let (key, ask) = match key_id {
             Some(requested) => {
-                let key = self.resolve(caller, requested, Accepts::Any)?;
+                let (key, alias) = self.resolve(caller, requested, Accepts::Any, true)?;
                 if key.key_id != blob_key_id {
                     return Err(KmsError::IncorrectKey);
                 }
-                key
+                let ask = match alias {
+                    Some(alias) => ask.with("kms:RequestAlias", alias),
+                    None => ask,
+                };
+                (key, ask)
             }
             // The header is authenticated only by the key it names, so a blob
             // naming no key we have is indistinguishable from a tampered one:
-            // AWS's answer for both is a bare InvalidCiphertextException.
-            None => self
-                .resolve(caller, &blob_key_id, Accepts::KeyOnly)
-                .map_err(|_| KmsError::InvalidCiphertext(CiphertextProblem::UnknownKey))?,
+            // AWS's answer for both is a bare InvalidCiphertextException. The
+            // key may belong to another account: authorization decides.
+            None => (
+                self.key_by_id(&blob_key_id)
+                    .ok_or(KmsError::InvalidCiphertext(CiphertextProblem::UnknownKey))?,
+                ask,
+            ),
         };
+        self.authorize(caller, &key, &ask)?;
         key.state.allows(KeyOperation::Cryptographic, &key.arn)?;
         if key.material(&header.material_id).is_none() {
             return Err(KmsError::InvalidCiphertext(
@@ -221,7 +235,11 @@ impl Kms {
         check_grant_tokens(&mut v, &input.grant_tokens);
         v.finish()?;
         reject_recipient(input.recipient_present)?;
-        let opened = self.open_source(caller, source)?;
+        check_grant_token_syntax(&input.grant_tokens)?;
+        let ask = Ask::new("Decrypt")
+            .with_encryption_context(source.context.as_ref())
+            .with_algorithm(source.algorithm.as_deref());
+        let opened = self.open_source(caller, source, ask)?;
         finish_dry_run(input.dry_run)?;
         Ok(DecryptOutput {
             key_arn: opened.key.arn.clone(),
@@ -255,14 +273,38 @@ impl Kms {
         );
         check_grant_tokens(&mut v, &input.grant_tokens);
         v.finish()?;
+        check_grant_token_syntax(&input.grant_tokens)?;
+        let source_ask = Ask::new("ReEncryptFrom")
+            .with_encryption_context(source.context.as_ref())
+            .with_algorithm(source.algorithm.as_deref());
+        let mut destination_ask = Ask::new("ReEncryptTo")
+            .with_encryption_context(input.destination_encryption_context.as_ref())
+            .with_algorithm(input.destination_encryption_algorithm.as_deref());
+        // kms:ReEncryptOnSameKey compares the two keys; the source key is
+        // known from the blob's header before anything is decrypted.
+        let source_key_id = source
+            .blob
+            .as_deref()
+            .and_then(|blob| BlobHeader::decode(blob).ok())
+            .map(|header| uuid::Uuid::from_bytes(header.key_id).to_string());
+        let (destination_preview, _) = self.resolve(
+            caller,
+            input.destination_key_id.as_deref().unwrap_or_default(),
+            Accepts::Any,
+            true,
+        )?;
+        let same_key = source_key_id.as_deref() == Some(destination_preview.key_id.as_str());
+        destination_ask = destination_ask.with("kms:ReEncryptOnSameKey", same_key);
+        let source_ask = source_ask.with("kms:ReEncryptOnSameKey", same_key);
         let destination = self.resolve_for(
             caller,
             input.destination_key_id.as_deref().unwrap_or_default(),
             Accepts::Any,
             KeyOperation::Cryptographic,
+            destination_ask,
         )?;
         require_symmetric(&input.destination_encryption_algorithm, &destination)?;
-        let opened = self.open_source(caller, source)?;
+        let opened = self.open_source(caller, source, source_ask)?;
         finish_dry_run(input.dry_run)?;
         let (blob, destination_material) = self.seal_with_current(
             &destination,
@@ -283,13 +325,19 @@ impl Kms {
     /// Opens the ciphertext that Decrypt and ReEncrypt start from. With DryRun
     /// and `IGNORE_CIPHERTEXT` there is none: the named key is checked instead
     /// and the dry run ends here.
-    fn open_source(&self, caller: &Caller, source: CiphertextSource) -> Result<Opened, KmsError> {
+    fn open_source(
+        &self,
+        caller: &Caller,
+        source: CiphertextSource,
+        ask: Ask,
+    ) -> Result<Opened, KmsError> {
         if source.ignores_ciphertext() {
             let key = self.resolve_for(
                 caller,
                 source.key_id.as_deref().unwrap_or_default(),
                 Accepts::Any,
                 KeyOperation::Cryptographic,
+                ask,
             )?;
             require_symmetric(&source.algorithm, &key)?;
             return Err(KmsError::DryRun);
@@ -300,6 +348,7 @@ impl Kms {
             &blob,
             source.key_id.as_deref(),
             &context(source.context),
+            ask,
         )?;
         require_symmetric(&source.algorithm, &opened.key)?;
         Ok(opened)
@@ -329,11 +378,23 @@ impl Kms {
             }
         };
         reject_recipient(input.recipient_present)?;
+        check_grant_token_syntax(&input.grant_tokens)?;
+        let mut ask = Ask::new(if with_plaintext {
+            "GenerateDataKey"
+        } else {
+            "GenerateDataKeyWithoutPlaintext"
+        })
+        .with_encryption_context(input.encryption_context.as_ref())
+        .with_algorithm(None);
+        if let Some(spec) = &input.key_spec {
+            ask = ask.with("kms:DataKeySpec", spec.clone());
+        }
         let key = self.resolve_for(
             caller,
             input.key_id.as_deref().unwrap_or_default(),
             Accepts::Any,
             KeyOperation::Cryptographic,
+            ask,
         )?;
         finish_dry_run(input.dry_run)?;
         let data_key = random_secret(length).map_err(KmsError::crypto)?;
@@ -350,6 +411,7 @@ impl Kms {
 
     pub fn generate_random(
         &self,
+        caller: &Caller,
         number_of_bytes: Option<i64>,
         custom_key_store_id: Option<String>,
         recipient_present: bool,
@@ -369,6 +431,7 @@ impl Kms {
             ));
         }
         reject_recipient(recipient_present)?;
+        self.authorize_without_key(caller, &Ask::new("GenerateRandom"), "*")?;
         random_secret(usize::try_from(n).unwrap_or(0)).map_err(KmsError::crypto)
     }
 }

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use crate::authz::Ask;
 use crate::ids::Accepts;
 use crate::key::{
     default_key_policy, Key, RotationSchedule, ENCRYPTION_ALGORITHM, KEY_SPEC, KEY_USAGE, ORIGIN,
 };
 use crate::ops::rotation::DEFAULT_ROTATION_PERIOD_DAYS;
-use crate::ops::tags_policies::{check_policy_document, check_tags, merge_tags};
-use crate::ops::{check_grant_tokens, check_key_id};
+use crate::ops::tags_policies::{check_tags, merge_tags};
+use crate::ops::{check_grant_token_syntax, check_grant_tokens, check_key_id};
 use crate::paging::{decode_marker, limit, page};
 use crate::service::Change;
 use crate::state::{KeyOperation, KeyState};
@@ -139,28 +140,47 @@ impl Kms {
                 "Custom key stores are not supported by keyward.".into(),
             ));
         }
-        let policy = match input.policy {
+        let bypass = input.bypass_policy_lockout_safety_check == Some(true);
+        let ask = Ask::new("CreateKey")
+            .with("kms:KeySpec", spec.clone())
+            .with("kms:CustomerMasterKeySpec", spec.clone())
+            .with("kms:KeyUsage", KEY_USAGE)
+            .with("kms:CustomerMasterKeyUsage", KEY_USAGE)
+            .with("kms:KeyOrigin", ORIGIN)
+            .with("kms:MultiRegion", false)
+            .with("kms:BypassPolicyLockoutSafetyCheck", bypass)
+            .with_request_tags(&tags);
+        self.authorize_without_key(caller, &ask, "*")?;
+        let key_uuid = uuid::Uuid::new_v4();
+        let key_id = key_uuid.to_string();
+        let arn = self.key_arn(&caller.account_id, &key_id);
+        let (policy, key_policy) = match input.policy {
             Some(policy) => {
-                check_policy_document(&policy)?;
-                policy
+                let parsed = self.check_key_policy(caller, &policy, &arn, &caller.account_id, bypass)?;
+                (policy, parsed)
             }
-            None => default_key_policy(&caller.account_id),
+            None => {
+                let policy = default_key_policy(&caller.account_id);
+                let parsed = crate::key::parse_key_policy(&policy).map_err(|e| {
+                    crate::InternalError::Inconsistent(format!("default key policy: {e}"))
+                })?;
+                (policy, parsed)
+            }
         };
 
         let now = self.clock.now_ms();
-        let key_uuid = uuid::Uuid::new_v4();
-        let key_id = key_uuid.to_string();
         let material = self.new_material(&key_id, None, now)?;
         let key = Key {
             key_id: key_id.clone(),
             key_id_bytes: key_uuid.into_bytes(),
             account_id: caller.account_id.clone(),
             region: self.region.clone(),
-            arn: self.key_arn(&caller.account_id, &key_id),
+            arn,
             created_ms: now,
             description: input.description.unwrap_or_default(),
             state: KeyState::Enabled,
             policy,
+            key_policy: std::sync::Arc::new(key_policy),
             tags: merge_tags(&BTreeMap::new(), tags)?,
             materials: vec![material],
             rotation: RotationSchedule {
@@ -186,11 +206,13 @@ impl Kms {
         check_key_id(&mut v, "keyId", &key_id);
         check_grant_tokens(&mut v, &grant_tokens);
         v.finish()?;
+        check_grant_token_syntax(&grant_tokens)?;
         let key = self.resolve_for(
             caller,
             key_id.as_deref().unwrap_or_default(),
             Accepts::Any,
             KeyOperation::ReadOrDetach,
+            Ask::new("DescribeKey"),
         )?;
         metadata(&key)
     }
@@ -204,6 +226,7 @@ impl Kms {
         let limit = limit(&request, 100, 1000, &mut v);
         v.finish()?;
         let start = decode_marker(&request)?;
+        self.authorize_without_key(caller, &Ask::new("ListKeys"), "*")?;
         let mut keys: Vec<KeyListEntry> = self
             .read()
             .keys
@@ -233,6 +256,7 @@ impl Kms {
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::Manage,
+            Ask::new("UpdateKeyDescription"),
             |key, _| {
                 key.description = description.unwrap_or_default();
                 Ok(())
@@ -241,17 +265,18 @@ impl Kms {
     }
 
     pub fn enable_key(&self, caller: &Caller, key_id: Option<String>) -> Result<(), KmsError> {
-        self.simple_transition(caller, key_id, |state| state.enable())
+        self.simple_transition(caller, key_id, "EnableKey", |state| state.enable())
     }
 
     pub fn disable_key(&self, caller: &Caller, key_id: Option<String>) -> Result<(), KmsError> {
-        self.simple_transition(caller, key_id, |state| state.disable())
+        self.simple_transition(caller, key_id, "DisableKey", |state| state.disable())
     }
 
     fn simple_transition(
         &self,
         caller: &Caller,
         key_id: Option<String>,
+        action: &'static str,
         next: fn(KeyState) -> KeyState,
     ) -> Result<(), KmsError> {
         let mut v = Violations::new();
@@ -261,6 +286,7 @@ impl Kms {
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::Manage,
+            Ask::new(action),
             |key, _| {
                 key.state = next(key.state);
                 Ok(())
@@ -290,6 +316,8 @@ impl Kms {
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::Manage,
+            Ask::new("ScheduleKeyDeletion")
+                .with("kms:ScheduleKeyDeletionPendingWindowInDays", days),
             |key, now| {
                 let deletion_date_ms = now.saturating_add(days.saturating_mul(DAY_MS));
                 key.state = key.state.schedule_deletion(deletion_date_ms, window_days);
@@ -320,6 +348,7 @@ impl Kms {
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::CancelKeyDeletion,
+            Ask::new("CancelKeyDeletion"),
             |key, _| {
                 key.state = key.state.cancel_deletion();
                 arn = key.arn.clone();
@@ -330,16 +359,18 @@ impl Kms {
     }
 
     /// Read-modify-write of one key under the writer lock: resolve (key ID or
-    /// ARN), check the state for `operation`, apply `change`, commit.
+    /// ARN), authorize `ask`, check the state for `operation`, apply
+    /// `change`, commit.
     pub(crate) fn update_key(
         &self,
         caller: &Caller,
         key_id: &str,
         operation: KeyOperation,
+        ask: Ask,
         change: impl FnOnce(&mut Key, i64) -> Result<(), KmsError>,
     ) -> Result<(), KmsError> {
         let writer = self.lock_writer();
-        let key = self.resolve_for(caller, key_id, Accepts::KeyOnly, operation)?;
+        let key = self.resolve_for(caller, key_id, Accepts::KeyOnly, operation, ask)?;
         let mut key = (*key).clone();
         change(&mut key, self.clock.now_ms())?;
         self.commit(&writer, vec![Change::PutKey(key)])

@@ -3,6 +3,7 @@
 pub mod aliases;
 pub mod background;
 pub mod crypto;
+pub mod grants;
 pub mod keys;
 pub mod rotation;
 pub mod tags_policies;
@@ -22,8 +23,7 @@ pub(crate) fn check_key_id(violations: &mut Violations, member: &str, key_id: &O
     violations.length(member, key_id.as_deref(), 1, KEY_ID_MAX);
 }
 
-/// `GrantTokens`: at most 10, each 1–8192 characters. Grants arrive with issue 3;
-/// until then valid tokens are accepted and have no effect.
+/// `GrantTokens`: at most 10, each 1–8192 characters (model constraints).
 pub(crate) fn check_grant_tokens(violations: &mut Violations, tokens: &Option<Vec<String>>) {
     if let Some(tokens) = tokens {
         violations.count(
@@ -42,6 +42,20 @@ pub(crate) fn check_grant_tokens(violations: &mut Violations, tokens: &Option<Ve
             );
         }
     }
+}
+
+/// Each grant token must be one keyward issued (InvalidGrantTokenException
+/// otherwise). keyward is strongly consistent, so a valid token adds
+/// nothing: the grant it names is already in effect (or gone).
+pub(crate) fn check_grant_token_syntax(tokens: &Option<Vec<String>>) -> Result<(), KmsError> {
+    for token in tokens.iter().flatten() {
+        if crate::grants::parse_grant_token(token).is_none() {
+            return Err(KmsError::InvalidGrantToken(
+                "The grant token is not valid.".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Ends a dry run: every check has passed, so report what would have happened.
@@ -81,3 +95,5 @@ impl Kms {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod authz_tests;

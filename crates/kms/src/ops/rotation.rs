@@ -7,6 +7,7 @@
 //! here (AWS completes it in the background; clients cannot tell, except
 //! that `OnDemandRotationStartDate` is never reported).
 
+use crate::authz::Ask;
 use crate::ids::Accepts;
 use crate::key::{Key, RotationType};
 use crate::ops::check_key_id;
@@ -46,6 +47,7 @@ impl Kms {
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::Rotation,
+            Ask::new("EnableKeyRotation").with("kms:RotationPeriodInDays", i64::from(period)),
             |key, now| {
                 // First enable: the period starts now. Changing the period of an
                 // enabled key counts it from the current material's creation, and
@@ -77,6 +79,7 @@ impl Kms {
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::Rotation,
+            Ask::new("DisableKeyRotation"),
             |key, _| {
                 key.rotation.enabled = false;
                 key.rotation.next_rotation_ms = None;
@@ -98,6 +101,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::ReadOrDetach,
+            Ask::new("GetKeyRotationStatus"),
         )?;
         // AWS reads `false` while a key is pending deletion; CancelKeyDeletion restores it.
         let enabled =
@@ -123,7 +127,7 @@ impl Kms {
         check_key_id(&mut v, "keyId", &key_id);
         v.finish()?;
         let mut rotated_id = String::new();
-        self.update_key(caller, key_id.as_deref().unwrap_or_default(), KeyOperation::Rotation, |key, now| {
+        self.update_key(caller, key_id.as_deref().unwrap_or_default(), KeyOperation::Rotation, Ask::new("RotateKeyOnDemand"), |key, now| {
             if key.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
                 return Err(KmsError::LimitExceeded(format!(
                     "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {}",
@@ -177,6 +181,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::ReadOrDetach,
+            Ask::new("ListKeyRotations"),
         )?;
         let all = include_key_material.as_deref() == Some("ALL_KEY_MATERIAL");
         let last = key.materials.len().saturating_sub(1);

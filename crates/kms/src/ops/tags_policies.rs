@@ -1,9 +1,12 @@
 //! TagResource, UntagResource, ListResourceTags; GetKeyPolicy, PutKeyPolicy,
-//! ListKeyPolicies. Policies are stored and returned here; evaluating them
-//! is the authorization issue's job.
+//! ListKeyPolicies; the checks a new key policy must pass.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use keyward_policy::{Policy, PrincipalName};
+
+use crate::authz::{Ask, Outcome};
 use crate::ids::Accepts;
 use crate::ops::check_key_id;
 use crate::paging::{decode_marker, limit, page};
@@ -13,8 +16,7 @@ use crate::{Caller, Kms, KmsError, Page, PageRequest, Tag};
 
 /// AWS: 50 tags per key.
 const MAX_TAGS: usize = 50;
-/// AWS key policy quota, not adjustable.
-const MAX_POLICY_BYTES: usize = 32 * 1024;
+use crate::key::{parse_key_policy, MAX_KEY_POLICY_BYTES};
 const POLICY_NAME: &str = "default";
 
 /// Model constraints and AWS's tag rules for a `Tags` list; returns the pairs.
@@ -62,23 +64,50 @@ pub(crate) fn merge_tags(
     Ok(merged)
 }
 
-/// Until the policy language lands (issue 3), a policy must be a JSON object
-/// with a `Statement` and fit the 32 KB quota.
-pub(crate) fn check_policy_document(policy: &str) -> Result<(), KmsError> {
-    if policy.len() > MAX_POLICY_BYTES {
-        return Err(KmsError::LimitExceeded(format!(
-            "The key policy document is {} bytes; the limit is {MAX_POLICY_BYTES} bytes.",
-            policy.len()
-        )));
-    }
-    let document: serde_json::Value = serde_json::from_str(policy).map_err(|e| {
-        KmsError::MalformedPolicyDocument(format!("The policy is not valid JSON: {e}"))
-    })?;
-    match document.get("Statement") {
-        Some(serde_json::Value::Object(_)) | Some(serde_json::Value::Array(_)) => Ok(()),
-        _ => Err(KmsError::MalformedPolicyDocument(
-            "The policy must be a JSON object with a Statement.".into(),
-        )),
+impl Kms {
+    /// Everything a new key policy must pass, in AWS's order: the 32 KB
+    /// quota (LimitExceededException), the policy language
+    /// (MalformedPolicyDocumentException saying what is wrong), principals
+    /// that exist, and — unless bypassed — the lockout safety check: the
+    /// new policy must still let the caller call PutKeyPolicy on the key,
+    /// counting the caller's IAM policies when the policy allows the
+    /// account (reference/kms-api.md §8.3).
+    pub(crate) fn check_key_policy(
+        &self,
+        caller: &Caller,
+        text: &str,
+        key_arn: &str,
+        key_account: &str,
+        bypass_lockout_check: bool,
+    ) -> Result<Policy, KmsError> {
+        if text.len() > MAX_KEY_POLICY_BYTES {
+            return Err(KmsError::LimitExceeded(format!(
+                "The key policy document is {} bytes; the limit is {MAX_KEY_POLICY_BYTES} bytes.",
+                text.len()
+            )));
+        }
+        let policy =
+            parse_key_policy(text).map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))?;
+        let unknown = policy.named_principals().into_iter().any(|name| match &name {
+            PrincipalName::Arn(_) => !self.directory.exists(&name),
+            _ => false,
+        });
+        if unknown {
+            return Err(KmsError::MalformedPolicyDocument(
+                "Policy contains a statement with one or more invalid principals.".into(),
+            ));
+        }
+        if !bypass_lockout_check {
+            let ask = Ask::new("PutKeyPolicy").with("kms:BypassPolicyLockoutSafetyCheck", false);
+            let request = self.request_context(caller, None, key_arn, &ask);
+            if self.policy_outcome(caller, &policy, key_account, &request) != Outcome::Allowed {
+                return Err(KmsError::MalformedPolicyDocument(
+                    "The new key policy will not allow you to update the key policy in the future."
+                        .into(),
+                ));
+            }
+        }
+        Ok(policy)
     }
 }
 
@@ -107,10 +136,12 @@ impl Kms {
         v.required("tags", &tags);
         let pairs = check_tags(&mut v, tags.as_deref().unwrap_or_default())?;
         v.finish()?;
+        let ask = Ask::new("TagResource").with_request_tags(&pairs);
         self.update_key(
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::Manage,
+            ask,
             |key, _| {
                 key.tags = merge_tags(&key.tags, pairs)?;
                 Ok(())
@@ -131,10 +162,12 @@ impl Kms {
             v.length(&format!("tagKeys.{}.member", i + 1), Some(tag_key), 1, 128);
         }
         v.finish()?;
+        let ask = Ask::new("UntagResource").with_all("aws:TagKeys", tag_keys.iter().flatten().cloned());
         self.update_key(
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::Manage,
+            ask,
             |key, _| {
                 for tag_key in tag_keys.iter().flatten() {
                     key.tags.remove(tag_key);
@@ -160,6 +193,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::ReadOrDetach,
+            Ask::new("ListResourceTags"),
         )?;
         let tags: Vec<(String, String)> = key
             .tags
@@ -184,6 +218,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::ReadOrDetach,
+            Ask::new("GetKeyPolicy"),
         )?;
         require_default_policy_name(policy_name.as_deref())?;
         Ok((key.policy.clone(), POLICY_NAME))
@@ -195,7 +230,7 @@ impl Kms {
         key_id: Option<String>,
         policy_name: Option<String>,
         policy: Option<String>,
-        _bypass_policy_lockout_safety_check: Option<bool>,
+        bypass_policy_lockout_safety_check: Option<bool>,
     ) -> Result<(), KmsError> {
         let mut v = Violations::new();
         check_key_id(&mut v, "keyId", &key_id);
@@ -204,14 +239,18 @@ impl Kms {
         v.length("policy", policy.as_deref(), 1, 131_072);
         v.finish()?;
         let policy = policy.unwrap_or_default();
-        check_policy_document(&policy)?;
         require_default_policy_name(policy_name.as_deref())?;
+        let bypass = bypass_policy_lockout_safety_check == Some(true);
         self.update_key(
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::ReadOrDetach,
+            Ask::new("PutKeyPolicy").with("kms:BypassPolicyLockoutSafetyCheck", bypass),
             |key, _| {
+                let parsed =
+                    self.check_key_policy(caller, &policy, &key.arn, &key.account_id, bypass)?;
                 key.policy = policy;
+                key.key_policy = Arc::new(parsed);
                 Ok(())
             },
         )
@@ -233,6 +272,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::ReadOrDetach,
+            Ask::new("ListKeyPolicies"),
         )?;
         Ok(page(
             vec![POLICY_NAME.to_string()],

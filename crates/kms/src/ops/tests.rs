@@ -856,12 +856,18 @@ fn list_keys_pages_with_markers() {
 }
 
 #[test]
-fn another_accounts_key_is_not_visible() {
+fn another_accounts_key_needs_its_policy_and_its_arn() {
     let f = fixture();
     let key = f.key();
     let stranger = Caller::root("444455556666");
+    // By ARN the key is found, and the default policy (its own account only) refuses.
     assert_eq!(
         code(f.kms.describe_key(&stranger, Some(key.arn.clone()), None)),
+        "AccessDenied"
+    );
+    // Management operations never reach into another account.
+    assert_eq!(
+        code(f.kms.disable_key(&stranger, Some(key.arn.clone()))),
         "NotFound"
     );
     assert_eq!(

@@ -15,7 +15,6 @@ use shapes::*;
 const NOT_IMPLEMENTED: &[&str] = &[
     "ConnectCustomKeyStore",
     "CreateCustomKeyStore",
-    "CreateGrant",
     "DeleteCustomKeyStore",
     "DeleteImportedKeyMaterial",
     "DeriveSharedSecret",
@@ -28,11 +27,7 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "GetParametersForImport",
     "GetPublicKey",
     "ImportKeyMaterial",
-    "ListGrants",
-    "ListRetirableGrants",
     "ReplicateKey",
-    "RetireGrant",
-    "RevokeGrant",
     "Sign",
     "UpdateCustomKeyStore",
     "UpdatePrimaryRegion",
@@ -270,6 +265,7 @@ pub fn dispatch(
         "GenerateRandom" => {
             let r: GenerateRandomRequest = parse(body)?;
             let random = kms.generate_random(
+                caller,
                 r.number_of_bytes,
                 r.custom_key_store_id,
                 r.recipient.is_some_and(|v| !v.is_null()),
@@ -429,6 +425,80 @@ pub fn dispatch(
                 next_marker,
                 truncated,
             })
+        }
+        "CreateGrant" => {
+            let r: CreateGrantRequest = parse(body)?;
+            let out = kms.create_grant(
+                caller,
+                kms::CreateGrantInput {
+                    key_id: r.key_id,
+                    grantee_principal: r.grantee_principal,
+                    retiring_principal: r.retiring_principal,
+                    operations: r.operations,
+                    constraints: r.constraints.map(Into::into),
+                    grant_tokens: r.grant_tokens,
+                    name: r.name,
+                    dry_run: r.dry_run,
+                },
+            )?;
+            json(&CreateGrantResponse {
+                grant_token: out.grant_token,
+                grant_id: out.grant_id,
+            })
+        }
+        "ListGrants" => {
+            let r: ListGrantsRequest = parse(body)?;
+            let page = kms.list_grants(
+                caller,
+                r.key_id,
+                r.grant_id,
+                r.grantee_principal,
+                kms::PageRequest {
+                    limit: r.limit,
+                    marker: r.marker,
+                },
+            )?;
+            let (grants, next_marker, truncated) = paged(page, GrantListEntryShape::from);
+            json(&ListGrantsResponse {
+                grants,
+                next_marker,
+                truncated,
+            })
+        }
+        "ListRetirableGrants" => {
+            let r: ListRetirableGrantsRequest = parse(body)?;
+            let page = kms.list_retirable_grants(
+                caller,
+                r.retiring_principal,
+                kms::PageRequest {
+                    limit: r.limit,
+                    marker: r.marker,
+                },
+            )?;
+            let (grants, next_marker, truncated) = paged(page, GrantListEntryShape::from);
+            json(&ListGrantsResponse {
+                grants,
+                next_marker,
+                truncated,
+            })
+        }
+        "RetireGrant" => {
+            let r: RetireGrantRequest = parse(body)?;
+            kms.retire_grant(
+                caller,
+                kms::RetireGrantInput {
+                    grant_token: r.grant_token,
+                    key_id: r.key_id,
+                    grant_id: r.grant_id,
+                    dry_run: r.dry_run,
+                },
+            )?;
+            Ok(None)
+        }
+        "RevokeGrant" => {
+            let r: RevokeGrantRequest = parse(body)?;
+            kms.revoke_grant(caller, r.key_id, r.grant_id, r.dry_run)?;
+            Ok(None)
         }
         other if NOT_IMPLEMENTED.contains(&other) => {
             Err(ApiError::NotImplemented(other.to_string()))

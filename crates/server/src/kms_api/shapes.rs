@@ -475,3 +475,127 @@ pub struct ListKeyPoliciesResponse {
     pub next_marker: Option<String>,
     pub truncated: bool,
 }
+
+#[derive(Deserialize, Serialize, Default, Clone)]
+#[serde(rename_all = "PascalCase")]
+pub struct GrantConstraintsShape {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context_subset: ContextShape,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context_equals: ContextShape,
+}
+
+impl From<GrantConstraintsShape> for kms::GrantConstraints {
+    fn from(c: GrantConstraintsShape) -> Self {
+        kms::GrantConstraints {
+            encryption_context_subset: c.encryption_context_subset,
+            encryption_context_equals: c.encryption_context_equals,
+        }
+    }
+}
+
+impl From<kms::GrantConstraints> for GrantConstraintsShape {
+    fn from(c: kms::GrantConstraints) -> Self {
+        GrantConstraintsShape {
+            encryption_context_subset: c.encryption_context_subset,
+            encryption_context_equals: c.encryption_context_equals,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateGrantRequest {
+    pub key_id: Option<String>,
+    pub grantee_principal: Option<String>,
+    pub retiring_principal: Option<String>,
+    pub operations: Option<Vec<String>>,
+    pub constraints: Option<GrantConstraintsShape>,
+    pub grant_tokens: Option<Vec<String>>,
+    pub name: Option<String>,
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateGrantResponse {
+    pub grant_token: String,
+    pub grant_id: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListGrantsRequest {
+    pub key_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub grantee_principal: Option<String>,
+    pub limit: Option<i64>,
+    pub marker: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListRetirableGrantsRequest {
+    pub retiring_principal: Option<String>,
+    pub limit: Option<i64>,
+    pub marker: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GrantListEntryShape {
+    pub key_id: String,
+    pub grant_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub creation_date: f64,
+    pub grantee_principal: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retiring_principal: Option<String>,
+    pub issuing_account: String,
+    pub operations: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<GrantConstraintsShape>,
+}
+
+impl From<kms::GrantListEntry> for GrantListEntryShape {
+    fn from(g: kms::GrantListEntry) -> Self {
+        GrantListEntryShape {
+            key_id: g.key_id,
+            grant_id: g.grant_id,
+            name: g.name,
+            creation_date: seconds(g.creation_date_ms),
+            grantee_principal: g.grantee_principal,
+            retiring_principal: g.retiring_principal,
+            issuing_account: g.issuing_account,
+            operations: g.operations,
+            constraints: g.constraints.map(Into::into),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListGrantsResponse {
+    pub grants: Vec<GrantListEntryShape>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+    pub truncated: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct RetireGrantRequest {
+    pub grant_token: Option<String>,
+    pub key_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct RevokeGrantRequest {
+    pub key_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub dry_run: Option<bool>,
+}

@@ -1,0 +1,373 @@
+//! Authorization of every KMS request: the request context (condition keys
+//! with the values KMS gives them), the key policy, the caller's identity
+//! policies and the key's grants, combined by [`decide`].
+//!
+//! Order inside an operation, as AWS: model validation, key resolution,
+//! authorization, key state, the work, and DryRun last — so a dry run
+//! answers `DryRunOperationException` only if the caller would have been
+//! allowed.
+
+mod decide;
+
+use std::sync::Arc;
+
+use keyward_policy::{
+    ContextValue, Decision, Policy, PrincipalMatching, RequestContext, RequestPrincipal,
+};
+
+pub(crate) use decide::{
+    decide, decide_identity_only, message, CallerKind, Decisions, Denial, Outcome,
+};
+
+use crate::grants::Grant;
+use crate::key::{Key, KEY_SPEC, KEY_USAGE, ORIGIN};
+use crate::{Caller, Context, Kms, KmsError, ServiceMode};
+
+/// Operations AWS lets another account perform on a key (key ARN or alias
+/// ARN in `KeyId`), reference/kms-api.md §2.10. Every other operation sees
+/// only the caller's own keys.
+const CROSS_ACCOUNT_ACTIONS: &[&str] = &[
+    "Encrypt",
+    "Decrypt",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "DescribeKey",
+    "CreateGrant",
+    "ListGrants",
+    "RevokeGrant",
+    "RetireGrant",
+    "GetKeyRotationStatus",
+];
+
+/// Grant constraints do not apply to these operations (AWS: "ignored for
+/// DescribeKey and RetireGrant"); CreateGrant checks them its own way.
+const UNCONSTRAINED_GRANT_OPERATIONS: &[&str] = &["DescribeKey", "RetireGrant", "CreateGrant"];
+
+/// What a request asks to do: the IAM action and the request's own
+/// condition keys.
+#[derive(Debug, Clone)]
+pub(crate) struct Ask {
+    /// The action without its `kms:` prefix: `Decrypt`, `ReEncryptFrom`.
+    pub action: &'static str,
+    /// The request's encryption context, for grant constraints.
+    pub encryption_context: Option<Context>,
+    values: Vec<(String, Vec<ContextValue>)>,
+}
+
+impl Ask {
+    pub(crate) fn new(action: &'static str) -> Ask {
+        Ask {
+            action,
+            encryption_context: None,
+            values: Vec::new(),
+        }
+    }
+
+    /// Adds a single-valued condition key.
+    #[must_use]
+    pub(crate) fn with(mut self, key: &str, value: impl Into<ContextValue>) -> Ask {
+        self.values.push((key.to_string(), vec![value.into()]));
+        self
+    }
+
+    /// Adds a multivalued condition key.
+    #[must_use]
+    pub(crate) fn with_all<V: Into<ContextValue>>(
+        mut self,
+        key: &str,
+        values: impl IntoIterator<Item = V>,
+    ) -> Ask {
+        self.values
+            .push((key.to_string(), values.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// `kms:EncryptionContext:<key>` for each pair and `kms:EncryptionContextKeys`;
+    /// the context is kept for grant constraints.
+    #[must_use]
+    pub(crate) fn with_encryption_context(mut self, context: Option<&Context>) -> Ask {
+        let context = context.cloned().unwrap_or_default();
+        for (key, value) in &context {
+            self.values.push((
+                format!("kms:EncryptionContext:{key}"),
+                vec![ContextValue::String(value.clone())],
+            ));
+        }
+        self.values.push((
+            "kms:EncryptionContextKeys".to_string(),
+            context.keys().map(|k| ContextValue::String(k.clone())).collect(),
+        ));
+        self.encryption_context = Some(context);
+        self
+    }
+
+    /// `kms:EncryptionAlgorithm`, present even when the request took the default.
+    #[must_use]
+    pub(crate) fn with_algorithm(self, algorithm: Option<&str>) -> Ask {
+        let algorithm = algorithm.unwrap_or(crate::ENCRYPTION_ALGORITHM).to_string();
+        self.with("kms:EncryptionAlgorithm", algorithm)
+    }
+
+    /// `aws:RequestTag/<key>` for each tag and `aws:TagKeys`.
+    #[must_use]
+    pub(crate) fn with_request_tags(mut self, tags: &[(String, String)]) -> Ask {
+        for (key, value) in tags {
+            self.values.push((
+                format!("aws:RequestTag/{key}"),
+                vec![ContextValue::String(value.clone())],
+            ));
+        }
+        self.with_all("aws:TagKeys", tags.iter().map(|(key, _)| key.clone()))
+    }
+
+    pub(crate) fn allows_cross_account(&self) -> bool {
+        CROSS_ACCOUNT_ACTIONS.contains(&self.action)
+    }
+}
+
+/// The `aws:PrincipalType` value of a principal.
+fn principal_type(principal: &RequestPrincipal) -> Option<&'static str> {
+    match principal {
+        RequestPrincipal::Account { .. } => Some("Account"),
+        RequestPrincipal::User { .. } => Some("User"),
+        RequestPrincipal::Role { .. } | RequestPrincipal::AssumedRole { .. } => Some("AssumedRole"),
+        RequestPrincipal::FederatedUser { .. } => Some("FederatedUser"),
+        RequestPrincipal::Anonymous => Some("Anonymous"),
+        RequestPrincipal::Service { .. } | RequestPrincipal::Federated { .. } => None,
+    }
+}
+
+fn caller_kind(caller: &Caller) -> CallerKind {
+    match caller.principal {
+        RequestPrincipal::Account { .. } => CallerKind::Root,
+        RequestPrincipal::Service { .. } => CallerKind::Service,
+        _ => CallerKind::Principal,
+    }
+}
+
+/// The caller's identity policies, together: an explicit deny in any wins,
+/// then an allow in any.
+pub(crate) fn identity_decision(policies: &[Arc<Policy>], request: &RequestContext) -> Decision {
+    let mut allowed = None;
+    for policy in policies {
+        match policy.evaluate(request) {
+            deny @ Decision::ExplicitDeny(_) => return deny,
+            allow @ Decision::Allow(_) => {
+                allowed.get_or_insert(allow);
+            }
+            Decision::NotApplicable => {}
+        }
+    }
+    allowed.unwrap_or(Decision::NotApplicable)
+}
+
+impl Kms {
+    /// The request context of `ask` by `caller` on `resource` (`key`'s ARN,
+    /// or `*` for actions without a key).
+    pub(crate) fn request_context(
+        &self,
+        caller: &Caller,
+        key: Option<&Key>,
+        resource: &str,
+        ask: &Ask,
+    ) -> RequestContext {
+        let mut request =
+            RequestContext::new(caller.principal.clone(), format!("kms:{}", ask.action), resource);
+        // Global condition keys
+        // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
+        // aws:PrincipalArn of a role session is its role's ARN.
+        let principal_arn = match &caller.principal {
+            RequestPrincipal::AssumedRole { role_arn, .. } => Some(role_arn.clone()),
+            RequestPrincipal::Service { .. } => None,
+            _ => Some(caller.principal_arn.clone()),
+        };
+        if let Some(arn) = principal_arn {
+            request.set_values("aws:PrincipalArn", [arn]);
+            request.set_values("aws:PrincipalAccount", [caller.account_id.clone()]);
+        }
+        if let Some(kind) = principal_type(&caller.principal) {
+            request.set_values("aws:PrincipalType", [kind]);
+        }
+        let is_service = matches!(caller.principal, RequestPrincipal::Service { .. });
+        request.set_values("aws:PrincipalIsAWSService", [is_service]);
+        if let RequestPrincipal::Service { name } = &caller.principal {
+            request.set_values("aws:PrincipalServiceName", [name.clone()]);
+        }
+        request.set_values("aws:userid", [caller.user_id.clone()]);
+        if let Some(username) = &caller.username {
+            request.set_values("aws:username", [username.clone()]);
+        }
+        // AWS leaves aws:SourceIp out of calls a service makes from its own network.
+        if let (Some(ip), None) = (caller.source_ip, &caller.service_call) {
+            request.set_values("aws:SourceIp", [ip]);
+        }
+        request.set_values("aws:SecureTransport", [caller.secure_transport]);
+        let now_ms = self.clock.now_ms();
+        if let Ok(now) = time::OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000)) {
+            request.set_values("aws:CurrentTime", [now]);
+        }
+        request.set_values("aws:EpochTime", [now_ms.div_euclid(1000)]);
+        request.set_values("aws:ViaAWSService", [caller.service_call.is_some()]);
+        if let Some(call) = &caller.service_call {
+            if let Some(arn) = &call.source_arn {
+                request.set_values("aws:SourceArn", [arn.clone()]);
+            }
+            if let Some(account) = &call.source_account {
+                request.set_values("aws:SourceAccount", [account.clone()]);
+            }
+            if call.mode == ServiceMode::ForCaller {
+                request.set_values("kms:ViaService", [call.via_service_value(&self.region)]);
+                request.set_values("aws:CalledVia", [call.service.clone()]);
+            }
+        }
+        request.set_values("kms:CallerAccount", [caller.account_id.clone()]);
+        if let Some(key) = key {
+            // Key properties, present on every key-resource operation.
+            request.set_values("kms:KeySpec", [KEY_SPEC]);
+            request.set_values("kms:CustomerMasterKeySpec", [KEY_SPEC]);
+            request.set_values("kms:KeyUsage", [KEY_USAGE]);
+            request.set_values("kms:CustomerMasterKeyUsage", [KEY_USAGE]);
+            request.set_values("kms:KeyOrigin", [ORIGIN]);
+            request.set_values("kms:MultiRegion", [false]);
+            for (tag, value) in &key.tags {
+                request.set_values(&format!("aws:ResourceTag/{tag}"), [value.clone()]);
+            }
+            request.set_values("kms:ResourceAliases", self.alias_names_of(&key.key_id));
+        }
+        for (name, values) in &ask.values {
+            request.set_values(name, values.iter().cloned());
+        }
+        request
+    }
+
+    /// Authorizes `ask` by `caller` on `key`: key policy, identity policies,
+    /// then the key's grants.
+    pub(crate) fn authorize(&self, caller: &Caller, key: &Key, ask: &Ask) -> Result<(), KmsError> {
+        let request = self.request_context(caller, Some(key), &key.arn, ask);
+        match self.policy_outcome(caller, &key.key_policy, &key.account_id, &request) {
+            Outcome::Allowed => Ok(()),
+            Outcome::NotAllowed(_) if self.grant_allows(caller, key, ask, &request).is_some() => {
+                Ok(())
+            }
+            Outcome::NotAllowed(why) | Outcome::Denied(why) => Err(KmsError::AccessDenied(
+                message(&caller.principal_arn, ask.action, Some(&key.arn), why),
+            )),
+        }
+    }
+
+    /// The policy half of [`Kms::authorize`], with `policy` standing for the
+    /// key policy (the lockout check asks about a policy not yet in place).
+    pub(crate) fn policy_outcome(
+        &self,
+        caller: &Caller,
+        policy: &Policy,
+        key_account: &str,
+        request: &RequestContext,
+    ) -> Outcome {
+        let kind = caller_kind(caller);
+        let account = RequestPrincipal::Account {
+            account_id: caller.account_id.clone(),
+        };
+        let decisions = Decisions {
+            key_policy: policy.evaluate(request),
+            key_policy_by_name: policy.evaluate_as(
+                request,
+                &caller.principal,
+                PrincipalMatching::OwnIdentities,
+            ),
+            key_policy_for_account: if kind == CallerKind::Service {
+                Decision::NotApplicable
+            } else {
+                policy.evaluate_as(request, &account, PrincipalMatching::AnyIdentity)
+            },
+            identity: identity_decision(&caller.identity_policies, request),
+            same_account: caller.account_id == key_account,
+        };
+        decide(kind, &decisions)
+    }
+
+    /// Authorizes an action that has no key resource (CreateKey, ListKeys,
+    /// ListAliases, GenerateRandom, ListRetirableGrants): IAM alone decides.
+    pub(crate) fn authorize_without_key(
+        &self,
+        caller: &Caller,
+        ask: &Ask,
+        resource: &str,
+    ) -> Result<(), KmsError> {
+        let request = self.request_context(caller, None, resource, ask);
+        let identity = identity_decision(&caller.identity_policies, &request);
+        match decide_identity_only(caller_kind(caller), &identity) {
+            Outcome::Allowed => Ok(()),
+            Outcome::NotAllowed(why) | Outcome::Denied(why) => Err(KmsError::AccessDenied(
+                message(&caller.principal_arn, ask.action, None, why),
+            )),
+        }
+    }
+
+    /// Whether the caller's identity policies allow `ask` on `resource` (an
+    /// alias ARN, for the alias half of the alias operations). Root: yes.
+    pub(crate) fn authorize_identity(
+        &self,
+        caller: &Caller,
+        ask: &Ask,
+        resource: &str,
+    ) -> Result<(), KmsError> {
+        let request = self.request_context(caller, None, resource, ask);
+        let identity = identity_decision(&caller.identity_policies, &request);
+        match decide_identity_only(caller_kind(caller), &identity) {
+            Outcome::Allowed => Ok(()),
+            Outcome::NotAllowed(why) | Outcome::Denied(why) => Err(KmsError::AccessDenied(
+                message(&caller.principal_arn, ask.action, Some(resource), why),
+            )),
+        }
+    }
+
+    /// The first grant on `key` that lets `caller` do `ask`.
+    pub(crate) fn grant_allows(
+        &self,
+        caller: &Caller,
+        key: &Key,
+        ask: &Ask,
+        request: &RequestContext,
+    ) -> Option<Arc<Grant>> {
+        let state = self.read();
+        let grants = state.grants_by_key.get(&key.key_id)?;
+        grants
+            .iter()
+            .find(|grant| {
+                grant.operations.iter().any(|op| op == ask.action)
+                    && self.names_caller(&grant.grantee, caller, request)
+                    && (UNCONSTRAINED_GRANT_OPERATIONS.contains(&ask.action)
+                        || grant.constraints_hold(ask.encryption_context.as_ref()))
+            })
+            .cloned()
+    }
+
+    /// Whether a grant's grantee (or retiring principal) names the caller:
+    /// by ARN, by role (for the role's sessions), by service name; or the
+    /// caller's account, whose root may use it and whose other principals
+    /// may when their IAM policies allow the request.
+    pub(crate) fn names_caller(
+        &self,
+        grantee: &str,
+        caller: &Caller,
+        request: &RequestContext,
+    ) -> bool {
+        if grantee == caller.principal_arn {
+            return true;
+        }
+        match &caller.principal {
+            RequestPrincipal::AssumedRole { role_arn, .. } if grantee == role_arn => return true,
+            RequestPrincipal::Service { name } => return grantee == name,
+            _ => {}
+        }
+        grantee == format!("arn:aws:iam::{}:root", caller.account_id)
+            && (caller.is_root()
+                || matches!(
+                    identity_decision(&caller.identity_policies, request),
+                    Decision::Allow(_)
+                ))
+    }
+}
