@@ -58,7 +58,8 @@ pub struct KmsClientArgs {
     /// Region to sign requests for.
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
-    /// Print nothing but errors.
+    /// Print nothing but errors: no progress bar (drawn only on a terminal
+    /// anyway) and no summary lines.
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -88,6 +89,17 @@ pub struct EncryptArgs {
     /// Algorithm suite.
     #[arg(long, value_enum, default_value_t)]
     pub suite: SuiteArg,
+    /// Reuse a data key for several files (a directory) for at most this
+    /// many seconds, instead of one GenerateDataKey call per file. Files with
+    /// the same context and suite share it; stdin is never cached.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_positive_seconds)]
+    pub cache_max_age: Option<f64>,
+    /// With --cache-max-age, at most N messages per data key.
+    #[arg(long, value_name = "N", requires = "cache_max_age")]
+    pub cache_max_messages: Option<u64>,
+    /// With --cache-max-age, at most BYTES of plaintext per data key.
+    #[arg(long, value_name = "BYTES", requires = "cache_max_age")]
+    pub cache_max_bytes: Option<u64>,
     /// Plaintext file, directory (every file under it, recursively, into
     /// the directory OUTPUT as NAME.encrypted), or - for stdin.
     #[arg(value_name = "INPUT")]
@@ -128,6 +140,14 @@ pub struct DecryptArgs {
     /// Plaintext file, or - for stdout.
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: PathBuf,
+}
+
+/// A positive, finite number of seconds.
+fn parse_positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds < 1e9 => Ok(seconds),
+        _ => Err(format!("expected a positive number of seconds, not {text:?}")),
+    }
 }
 
 /// `KEY=VALUE` with a non-empty key.

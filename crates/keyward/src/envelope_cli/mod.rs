@@ -8,20 +8,25 @@
 //! plaintext of a signed message away from the path the user asked for.
 
 pub mod kms_keyring;
+mod progress;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use keyward_envelope::{
-    decrypt, encrypt, AlgorithmSuite, DecryptOptions, DefaultCmm, EncryptOptions,
-    EncryptionContext, EnvelopeError, ErrorKind, SignedStreaming,
+    decrypt, encrypt, AlgorithmSuite, CacheLimits, CachingCmm, Clock, DecryptOptions, DefaultCmm,
+    EncryptOptions, EncryptionContext, EnvelopeError, ErrorKind, MaterialsCache, MaterialsManager,
+    SignedStreaming,
 };
 
 use crate::cli::{DecryptArgs, EncryptArgs, KmsClientArgs, SuiteArg};
 use kms_keyring::{ClientSettings, KmsKeyring};
+use progress::{Progress, ProgressReader};
 
 const IO_BUFFER: usize = 64 * 1024;
 
@@ -29,7 +34,7 @@ pub fn run_encrypt(args: EncryptArgs) -> anyhow::Result<()> {
     if args.client.keys.is_empty() {
         anyhow::bail!("encrypt needs at least one --key");
     }
-    let cmm = DefaultCmm::new(keyring(&args.client, None)?);
+    let cmm = EncryptCmm::new(&args)?;
     let suite = match args.suite {
         SuiteArg::CommitEcdsaP384 => AlgorithmSuite::Aes256GcmHkdfSha512CommitKeyEcdsaP384,
         SuiteArg::Commit => AlgorithmSuite::Aes256GcmHkdfSha512CommitKey,
@@ -38,21 +43,102 @@ pub fn run_encrypt(args: EncryptArgs) -> anyhow::Result<()> {
         .with_encryption_context(context(&args.context))
         .with_algorithm_suite(suite)
         .with_frame_length(args.frame_length);
-    for (input, output) in jobs(&args.input, &args.output, encrypted_name)? {
-        let reader = open_input(&input)?;
-        let header = write_output(&output, |writer| encrypt(&cmm, &options, reader, writer))
-            .map_err(|error| explain("encrypt", &input, error))?;
-        if !args.client.quiet && !is_dash(&output) {
+    let jobs = jobs(&args.input, &args.output, encrypted_name)?;
+    for (input, output) in &jobs {
+        let (input, output) = (input.as_path(), output.as_path());
+        let (reader, size) = open_input(input)?;
+        let mut options = options.clone();
+        if let (EncryptCmm::Cached(_), Some(size)) = (&cmm, size) {
+            // The cache counts bytes per data key before encrypting, so it
+            // only serves messages of declared length (spec, caching CMM).
+            options = options.with_plaintext_length_bound(size);
+        }
+        let mut progress = Progress::new(
+            format!("encrypting {}", shown(input)),
+            size,
+            !args.client.quiet,
+        );
+        let reader = ProgressReader::new(reader, &mut progress);
+        let header = write_output(output, |writer| {
+            encrypt(cmm.as_dyn(), &options, reader, writer)
+        })
+        .map_err(|error| explain("encrypt", input, error))?;
+        progress.finish();
+        if !args.client.quiet && !is_dash(output) {
             let keys = header.encrypted_data_keys().len();
             eprintln!(
                 "keyward: encrypted {} into {} ({keys} data key{})",
-                shown(&input),
+                shown(input),
                 output.display(),
                 if keys == 1 { "" } else { "s" },
             );
         }
     }
+    if let (EncryptCmm::Cached(cached), false) = (&cmm, args.client.quiet) {
+        let stats = cached.stats();
+        eprintln!(
+            "keyward: {} message{} under {} new data key{} ({} from the data-key cache)",
+            jobs.len(),
+            if jobs.len() == 1 { "" } else { "s" },
+            stats.encrypt_misses,
+            if stats.encrypt_misses == 1 { "" } else { "s" },
+            stats.encrypt_hits,
+        );
+    }
     Ok(())
+}
+
+/// The materials manager of `keyward encrypt`: straight to KMS, or through
+/// the data-key cache when `--cache-max-age` is given.
+enum EncryptCmm {
+    Direct(DefaultCmm<KmsKeyring>),
+    Cached(CachingCmm<DefaultCmm<KmsKeyring>>),
+}
+
+impl EncryptCmm {
+    fn new(args: &EncryptArgs) -> anyhow::Result<EncryptCmm> {
+        let direct = DefaultCmm::new(keyring(&args.client, None)?);
+        let Some(max_age) = args.cache_max_age else {
+            return Ok(EncryptCmm::Direct(direct));
+        };
+        let mut limits =
+            CacheLimits::new(Duration::from_secs_f64(max_age)).context("--cache-max-age")?;
+        if let Some(max) = args.cache_max_messages {
+            limits = limits
+                .with_max_messages(max)
+                .context("--cache-max-messages")?;
+        }
+        if let Some(max) = args.cache_max_bytes {
+            limits = limits.with_max_bytes(max).context("--cache-max-bytes")?;
+        }
+        // One run uses one context and suite, so a few entries are plenty.
+        let cache = MaterialsCache::new(8);
+        let cached = CachingCmm::new(direct, cache, limits, Arc::new(MonotonicClock::new()))
+            .context("setting up the data-key cache")?;
+        Ok(EncryptCmm::Cached(cached))
+    }
+
+    fn as_dyn(&self) -> &dyn MaterialsManager {
+        match self {
+            EncryptCmm::Direct(cmm) => cmm,
+            EncryptCmm::Cached(cmm) => cmm,
+        }
+    }
+}
+
+/// The process's monotonic clock, for the data-key cache's maximum age.
+struct MonotonicClock(Instant);
+
+impl MonotonicClock {
+    fn new() -> Self {
+        MonotonicClock(Instant::now())
+    }
+}
+
+impl Clock for MonotonicClock {
+    fn now(&self) -> Duration {
+        self.0.elapsed()
+    }
 }
 
 pub fn run_decrypt(args: DecryptArgs) -> anyhow::Result<()> {
@@ -88,8 +174,15 @@ fn decrypt_one(
     output: &Path,
 ) -> anyhow::Result<()> {
     let to_stdout = is_dash(output);
-    let reader = open_input(input)?;
+    let (reader, size) = open_input(input)?;
+    let mut progress = Progress::new(
+        format!("decrypting {}", shown(input)),
+        size,
+        !args.client.quiet,
+    );
+    let reader = ProgressReader::new(reader, &mut progress);
     let result = write_output(output, |writer| decrypt(cmm, options, reader, writer));
+    progress.finish();
     match result {
         Ok(_) => {
             if !args.client.quiet && !to_stdout {
@@ -223,15 +316,21 @@ fn shown(path: &Path) -> String {
     }
 }
 
-fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read>> {
+/// The input, and its length when it is a regular file.
+fn open_input(path: &Path) -> anyhow::Result<(Box<dyn Read>, Option<u64>)> {
     if is_dash(path) {
-        return Ok(Box::new(BufReader::with_capacity(IO_BUFFER, io::stdin())));
+        return Ok((
+            Box::new(BufReader::with_capacity(IO_BUFFER, io::stdin())),
+            None,
+        ));
     }
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
+    let metadata = file.metadata().ok();
+    if metadata.as_ref().is_some_and(|m| m.is_dir()) {
         anyhow::bail!("{} is a directory; give a file or -", path.display());
     }
-    Ok(Box::new(BufReader::with_capacity(IO_BUFFER, file)))
+    let size = metadata.filter(|m| m.is_file()).map(|m| m.len());
+    Ok((Box::new(BufReader::with_capacity(IO_BUFFER, file)), size))
 }
 
 /// Output the operation failed to finish: the operation's own error, or a
