@@ -582,3 +582,217 @@ async fn endpoint_and_credentials_are_found_as_the_aws_cli_finds_them() {
     assert_failure_says(&output, "Connection refused");
     assert!(!files.path("out2").exists());
 }
+
+/// The first encrypted data key's ciphertext in a version 2 message header:
+/// messages under the same data key carry the same one.
+fn first_edk(message: &[u8]) -> Vec<u8> {
+    let u16_at = |at: usize| usize::from(u16::from_be_bytes([message[at], message[at + 1]]));
+    assert_eq!(message[0], 2, "a version 2 message");
+    // version, suite, 32-byte message id, then the encryption context.
+    let mut at = 1 + 2 + 32;
+    at += 2 + u16_at(at);
+    assert!(u16_at(at) >= 1, "at least one encrypted data key");
+    at += 2;
+    for _ in 0..2 {
+        at += 2 + u16_at(at); // provider id, provider info
+    }
+    let len = u16_at(at);
+    message[at + 2..at + 2 + len].to_vec()
+}
+
+#[tokio::test]
+async fn the_data_key_cache_serves_a_directory_with_fewer_generate_data_key_calls() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let key = create_key(&server.kms_client()).await;
+    let root = tempfile::tempdir().unwrap();
+    let plain_dir = root.path().join("plain");
+    std::fs::create_dir_all(&plain_dir).unwrap();
+    let names: Vec<String> = (0..7).map(|i| format!("f{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        std::fs::write(plain_dir.join(name), vec![i as u8; 100 + i]).unwrap();
+    }
+    let arg = |name: &str| root.path().join(name).display().to_string();
+    let edks = |dir: &str| -> Vec<Vec<u8>> {
+        names
+            .iter()
+            .map(|name| {
+                first_edk(
+                    &std::fs::read(root.path().join(dir).join(format!("{name}.encrypted")))
+                        .unwrap(),
+                )
+            })
+            .collect()
+    };
+
+    // Without the cache: one GenerateDataKey, so one data key, per file.
+    let output = run(
+        &server,
+        &[
+            "encrypt",
+            "--key",
+            key.key_id(),
+            &arg("plain"),
+            "-o",
+            &arg("direct"),
+        ],
+        b"",
+    );
+    assert_success(&output, "encrypt without cache");
+    let direct = edks("direct");
+    for (i, edk) in direct.iter().enumerate() {
+        assert!(!direct[..i].contains(edk), "file {i} has its own data key");
+    }
+
+    // With the cache, at most 3 messages per data key: 3 + 3 + 1 files.
+    let output = run(
+        &server,
+        &[
+            "encrypt",
+            "--key",
+            key.key_id(),
+            "--cache-max-age",
+            "300",
+            "--cache-max-messages",
+            "3",
+            &arg("plain"),
+            "-o",
+            &arg("cached"),
+        ],
+        b"",
+    );
+    assert_success(&output, "encrypt with cache");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("7 messages under 3 new data keys (4 from the data-key cache)"),
+        "{stderr}"
+    );
+    let cached = edks("cached");
+    assert!(cached[0] == cached[1] && cached[1] == cached[2]);
+    assert!(cached[3] == cached[4] && cached[4] == cached[5]);
+    assert!(cached[2] != cached[3] && cached[5] != cached[6] && cached[0] != cached[6]);
+
+    // A byte limit: files of 100..106 bytes, at most 250 bytes per data key,
+    // so two files per key.
+    let output = run(
+        &server,
+        &[
+            "encrypt",
+            "-q",
+            "--key",
+            key.key_id(),
+            "--cache-max-age",
+            "300",
+            "--cache-max-bytes",
+            "250",
+            &arg("plain"),
+            "-o",
+            &arg("bytes"),
+        ],
+        b"",
+    );
+    assert_success(&output, "encrypt with a byte limit");
+    assert!(output.stderr.is_empty(), "--quiet prints nothing");
+    let by_bytes = edks("bytes");
+    assert!(by_bytes[0] == by_bytes[1] && by_bytes[1] != by_bytes[2]);
+    assert!(by_bytes[2] == by_bytes[3] && by_bytes[3] != by_bytes[4]);
+
+    // Every cached message decrypts as usual.
+    let output = run(
+        &server,
+        &[
+            "decrypt",
+            "-q",
+            "--key",
+            key.key_id(),
+            &arg("cached"),
+            "-o",
+            &arg("dec"),
+        ],
+        b"",
+    );
+    assert_success(&output, "decrypt the cached directory");
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(
+            std::fs::read(root.path().join("dec").join(name)).unwrap(),
+            vec![i as u8; 100 + i]
+        );
+    }
+
+    // Limits are checked before any KMS call.
+    let output = run(
+        &server,
+        &[
+            "encrypt",
+            "--key",
+            key.key_id(),
+            "--cache-max-messages",
+            "3",
+            &arg("plain"),
+            "-o",
+            &arg("x"),
+        ],
+        b"",
+    );
+    assert!(
+        !output.status.success(),
+        "--cache-max-messages needs --cache-max-age"
+    );
+    let output = run(
+        &server,
+        &[
+            "encrypt",
+            "--key",
+            key.key_id(),
+            "--cache-max-age",
+            "0",
+            &arg("plain"),
+            "-o",
+            &arg("x"),
+        ],
+        b"",
+    );
+    assert!(!output.status.success(), "a zero maximum age is refused");
+}
+
+#[tokio::test]
+async fn decrypt_refuses_more_encrypted_data_keys_than_allowed() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    let first = create_key(&kms).await;
+    let second = create_key(&kms).await;
+    let files = Files::new(&plaintext());
+    let output = files.run(
+        &server,
+        &["encrypt", "--key", first.key_id(), "--key", second.key_id()],
+        "plain",
+        "msg",
+    );
+    assert_success(&output, "encrypt under two keys");
+    let output = files.run(
+        &server,
+        &[
+            "decrypt",
+            "--key",
+            first.key_id(),
+            "--max-encrypted-data-keys",
+            "1",
+        ],
+        "msg",
+        "out",
+    );
+    assert_failure_says(&output, "at most 1 are allowed");
+    assert!(!files.path("out").exists());
+    let output = files.run(
+        &server,
+        &[
+            "decrypt",
+            "--key",
+            first.key_id(),
+            "--max-encrypted-data-keys",
+            "2",
+        ],
+        "msg",
+        "out",
+    );
+    assert_success(&output, "two keys allowed");
+}
