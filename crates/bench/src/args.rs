@@ -69,6 +69,11 @@ pub struct Cli {
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Measure keyward a second time, in the same run, on a key with a
+    /// 10-statement key policy and 100 grants (target
+    /// `keyward-10stmt-100grants`), to show what authorization costs.
+    #[arg(long)]
+    pub authz_comparison: bool,
 }
 
 /// One operation the load loop can send.
@@ -118,6 +123,7 @@ pub struct Plan {
     pub warmup: Duration,
     pub client_threads: usize,
     pub json: Option<PathBuf>,
+    pub authz_comparison: bool,
 }
 
 impl Cli {
@@ -176,6 +182,7 @@ impl Cli {
             warmup: seconds(self.warmup, "--warmup")?,
             client_threads,
             json: self.json,
+            authz_comparison: self.authz_comparison,
         })
     }
 }

@@ -74,6 +74,19 @@ fn run(plan: &Plan) -> anyhow::Result<u64> {
         targets.push(target);
     }
 
+    if plan.authz_comparison {
+        let heavy: Vec<Target> = targets
+            .iter()
+            .filter(|t| t.name == "keyward")
+            .map(|t| Target {
+                name: "keyward-10stmt-100grants".into(),
+                key_setup: crate::workload::KeySetup::PolicyAndGrants,
+                ..t.clone()
+            })
+            .collect();
+        targets.extend(heavy);
+    }
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(plan.client_threads)
         .enable_all()

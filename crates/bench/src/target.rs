@@ -79,6 +79,8 @@ pub struct Target {
     pub credentials: Credentials,
     /// Set when the server was started here, to report its CPU use.
     pub pid: Option<u32>,
+    /// How the benchmark key is set up on this target.
+    pub key_setup: crate::workload::KeySetup,
 }
 
 impl Target {
@@ -103,6 +105,7 @@ impl Target {
             host: host.to_string(),
             credentials,
             pid: None,
+            key_setup: crate::workload::KeySetup::DefaultPolicy,
         })
     }
 }

@@ -24,6 +24,44 @@ fn encryption_context() -> Value {
     json!({"purpose": "keyward-bench", "tenant": "acme"})
 }
 
+/// How the benchmark key is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySetup {
+    /// CreateKey's default key policy, no grants.
+    DefaultPolicy,
+    /// A 10-statement key policy (conditions included) and 100 grants: what
+    /// a key shared by several services looks like. The benchmark's caller
+    /// (the account's root) is allowed by the policy, so every request
+    /// evaluates all ten statements.
+    PolicyAndGrants,
+}
+
+/// Grants put on a `PolicyAndGrants` key.
+const GRANTS: usize = 100;
+
+/// Ten statements: the account statement, and nine others for principals,
+/// actions and conditions the benchmark caller does not match — each still
+/// evaluated on every request.
+fn ten_statement_policy(account: &str) -> String {
+    let mut statements = vec![json!({
+        "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+        "Action": "kms:*", "Resource": "*"
+    })];
+    for i in 0..9 {
+        statements.push(json!({
+            "Sid": format!("Service{i}"), "Effect": "Allow",
+            "Principal": {"Service": format!("svc{i}.amazonaws.com")},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
+            "Condition": {
+                "StringLike": {"aws:SourceArn": format!("arn:aws:svc{i}:us-east-1:{account}:app/*")},
+                "StringEquals": {"kms:EncryptionContext:tenant": format!("tenant-{i}"), "aws:SourceAccount": account}
+            }
+        }));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
 /// Pre-built request bodies per operation.
 pub struct Workload {
     pub key_id: String,
@@ -49,6 +87,35 @@ impl Workload {
             .as_str()
             .context("CreateKey answered without KeyMetadata.KeyId")?
             .to_string();
+        if target.key_setup == KeySetup::PolicyAndGrants {
+            let account = created["KeyMetadata"]["AWSAccountId"]
+                .as_str()
+                .context("CreateKey answered without KeyMetadata.AWSAccountId")?
+                .to_string();
+            call(
+                &mut signer,
+                &mut connection,
+                "TrentService.PutKeyPolicy",
+                json!({"KeyId": key_id, "PolicyName": "default", "Policy": ten_statement_policy(&account)}),
+            )
+            .await
+            .context("PutKeyPolicy")?;
+            for i in 0..GRANTS {
+                call(
+                    &mut signer,
+                    &mut connection,
+                    "TrentService.CreateGrant",
+                    json!({
+                        "KeyId": key_id,
+                        "GranteePrincipal": format!("grantee{i}.amazonaws.com"),
+                        "Operations": ["Decrypt", "GenerateDataKey"],
+                        "Constraints": {"EncryptionContextSubset": {"tenant": format!("tenant-{i}")}}
+                    }),
+                )
+                .await
+                .context("CreateGrant")?;
+            }
+        }
         let generate_body = json!({
             "KeyId": key_id,
             "KeySpec": "AES_256",
