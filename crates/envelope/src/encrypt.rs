@@ -3,8 +3,9 @@
 //! [`EncryptingWriter`] is the engine: it writes the header as soon as it is
 //! built, then one frame each time a frame's worth of plaintext has arrived
 //! *and* more follows (a plaintext that is an exact multiple of the frame
-//! length ends with a full final frame, the spec's preferred form), then the
-//! final frame and, for signed suites, the footer. Memory is one or two
+//! length ends with a full final frame, the spec's preferred form, unless
+//! [`EncryptOptions::with_empty_final_frame`] asks for the other allowed
+//! form), then the final frame and, for signed suites, the footer. Memory is one or two
 //! frame buffers, whatever the plaintext length. [`encrypt`] and
 //! [`encrypt_to_vec`] drive it from a reader or a slice.
 //!
@@ -43,6 +44,7 @@ pub struct EncryptOptions {
     commitment_policy: CommitmentPolicy,
     max_encrypted_data_keys: Option<usize>,
     plaintext_length_bound: Option<u64>,
+    empty_final_frame: bool,
 }
 
 impl Default for EncryptOptions {
@@ -54,6 +56,7 @@ impl Default for EncryptOptions {
             commitment_policy: CommitmentPolicy::default(),
             max_encrypted_data_keys: None,
             plaintext_length_bound: None,
+            empty_final_frame: false,
         }
     }
 }
@@ -106,6 +109,18 @@ impl EncryptOptions {
         self
     }
 
+    /// When the plaintext is a non-zero exact multiple of the frame length,
+    /// end with a full regular frame and an empty final frame instead of a
+    /// full final frame. The spec allows both ("SHOULD be equal to the frame
+    /// length but MAY be 0"), but the Python SDK before 4.0 — and so every
+    /// release of the AWS Encryption SDK CLI, which needs it — rejects a final
+    /// frame as long as the frame length ("Invalid final frame length"), and
+    /// writes the empty form itself. Use this for messages such readers open.
+    pub fn with_empty_final_frame(mut self, empty: bool) -> Self {
+        self.empty_final_frame = empty;
+        self
+    }
+
     /// The frame length.
     pub fn frame_length(&self) -> u32 {
         self.frame_length
@@ -133,6 +148,7 @@ pub struct EncryptingWriter<W: Write> {
     signing_key: Option<SigningKey>,
     plaintext_length: u64,
     plaintext_length_bound: Option<u64>,
+    empty_final_frame: bool,
     poisoned: bool,
 }
 
@@ -251,6 +267,7 @@ impl<W: Write> EncryptingWriter<W> {
             signing_key,
             plaintext_length: 0,
             plaintext_length_bound: options.plaintext_length_bound,
+            empty_final_frame: options.empty_final_frame,
             poisoned: false,
         })
     }
@@ -272,6 +289,9 @@ impl<W: Write> EncryptingWriter<W> {
     /// and returns the output and the header.
     pub fn finish(mut self) -> Result<(W, MessageHeader), EnvelopeError> {
         self.check_usable()?;
+        if self.empty_final_frame && self.staged == self.frame_length {
+            self.seal_and_write_frame(false)?;
+        }
         self.seal_and_write_frame(true)?;
         if let (Some(hasher), Some(signing_key)) = (self.hasher.take(), self.signing_key.take()) {
             let signature = signing_key.sign(&hasher.finish())?;

@@ -183,6 +183,38 @@ fn exact_multiples_end_with_a_full_final_frame() {
     }
 }
 
+/// With `with_empty_final_frame`, an exact multiple ends with a full regular
+/// frame and an empty final frame (what the Python SDK writes, and all that
+/// its versions before 4.0 read); other lengths are unchanged. Both decrypt.
+#[test]
+fn exact_multiples_can_end_with_an_empty_final_frame() {
+    let suite = AlgorithmSuite::Aes256GcmHkdfSha512CommitKey;
+    let frame_length = 32u32;
+    let fl = frame_length as usize;
+    let options = encrypt_options(suite, frame_length).with_empty_final_frame(true);
+    let empty = encrypt_to_vec(&cmm(), &options, &[]).unwrap();
+    let final_overhead = 4 + 4 + 12 + 4 + 16;
+    let regular_frame = 4 + 12 + fl + 16;
+    let header_len = empty.len() - final_overhead;
+    for len in [fl, 2 * fl, 3 * fl, 2 * fl + 1] {
+        let data = plaintext(len);
+        let message = encrypt_to_vec(&cmm(), &options, &data).unwrap();
+        let expected = header_len + (len / fl) * regular_frame + final_overhead + len % fl;
+        assert_eq!(message.len(), expected, "{len} bytes");
+        let mut writer = EncryptingWriter::new(&cmm(), &options, Vec::new()).unwrap();
+        for piece in data.chunks(7) {
+            writer.write_all(piece).unwrap();
+        }
+        let (streamed, _) = writer.finish().unwrap();
+        assert_eq!(streamed.len(), expected);
+        let mut streamed_copy = Vec::new();
+        encrypt(&cmm(), &options, &data[..], &mut streamed_copy).unwrap();
+        assert_eq!(streamed_copy.len(), expected);
+        let (decrypted, _) = decrypt_to_vec(&cmm(), &DecryptOptions::new(), &message).unwrap();
+        assert_eq!(decrypted.as_bytes(), data.as_slice());
+    }
+}
+
 #[test]
 fn large_input_streams_through_small_reads() {
     for suite in COMMITTING {

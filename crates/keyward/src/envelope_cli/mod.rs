@@ -42,7 +42,10 @@ pub fn run_encrypt(args: EncryptArgs) -> anyhow::Result<()> {
     let options = EncryptOptions::new()
         .with_encryption_context(context(&args.context))
         .with_algorithm_suite(suite)
-        .with_frame_length(args.frame_length);
+        .with_frame_length(args.frame_length)
+        // Readable by every ESDK, the ESDK CLI's Python SDK 3.x included,
+        // which rejects a full final frame (see `with_empty_final_frame`).
+        .with_empty_final_frame(true);
     let jobs = jobs(&args.input, &args.output, encrypted_name)?;
     for (input, output) in &jobs {
         let (input, output) = (input.as_path(), output.as_path());
