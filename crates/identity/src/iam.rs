@@ -513,8 +513,7 @@ impl Identities {
                 "Cannot exceed quota for ACLSizePerRole: {MAX_TRUST_POLICY_CHARS}"
             )));
         }
-        let policy = Policy::parse(text, PolicyKind::Resource, PARSE_LIMIT_BYTES)
-            .map_err(|e| malformed(&e))?;
+        let policy = crate::trust::parse_trust_policy(text)?;
         let state = self.read();
         for name in policy.named_principals() {
             if !principal_exists(&state, &name) {

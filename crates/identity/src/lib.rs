@@ -29,6 +29,7 @@ mod names;
 mod records;
 mod service;
 mod sts;
+mod trust;
 
 #[cfg(test)]
 mod tests;

@@ -119,7 +119,14 @@ impl Identities {
                 }
                 KIND_ROLE => {
                     let d: RoleDoc = serde_json::from_str(&doc.doc).map_err(record_error(what))?;
-                    let trust_policy = stored_policy(&d.trust_policy, PolicyKind::Resource)?;
+                    let trust_policy = crate::trust::parse_trust_policy(&d.trust_policy)
+                        .map(Arc::new)
+                        .map_err(|e| {
+                            IdentityError::Internal(InternalError::Inconsistent(format!(
+                                "the trust policy of role {} no longer parses: {e}",
+                                d.name
+                            )))
+                        })?;
                     let role = Role {
                         arn: role_arn(&d.account_id, &d.path, &d.name),
                         account_id: d.account_id,

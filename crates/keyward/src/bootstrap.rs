@@ -2,13 +2,15 @@
 //! administrator access key, written for the AWS CLI as
 //! `<data-dir>/admin-credentials` (profile `default`, mode 0600). Later
 //! starts reuse them and refuse settings that would contradict them.
+//!
+//! Only the first account and its administrator are made here; everything
+//! else about identities (users, roles, more accounts, access keys) belongs to
+//! `keyward_identity::Identities`, which `serve` opens from the returned snapshot.
 
 use std::path::Path;
 
 use anyhow::{bail, Context};
 use keyward_crypto::{random_bytes, RootKey};
-use keyward_kms::Caller;
-use keyward_server::AccessKey;
 use keyward_store::{
     write_secret_file, AccessKeyRow, AccountRow, DataDir, Mutation, Snapshot, Store,
 };
@@ -21,12 +23,11 @@ const META_ACCOUNT: &str = "default_account_id";
 const META_REGION: &str = "region";
 const META_ADMIN_KEY: &str = "admin_access_key_id";
 
-/// What the server needs from the data directory's identity records.
+/// What the server needs from the data directory's first start.
 pub struct Identity {
+    /// The default account: its root user administers keyward.
     pub account_id: String,
     pub region: String,
-    pub admin: Caller,
-    pub access_keys: Vec<AccessKey>,
 }
 
 fn random_text(alphabet: &[u8], len: usize) -> anyhow::Result<String> {
@@ -135,29 +136,17 @@ pub fn bootstrap(
             data_dir.path.display()
         );
     }
-    let mut access_keys = Vec::new();
-    for row in &snapshot.access_keys {
+    // The admin key may since have been deleted through IAM; then there is
+    // nothing to (re)write.
+    if let Some(row) = snapshot
+        .access_keys
+        .iter()
+        .find(|row| row.access_key_id == admin_key_id)
+    {
         let secret = unwrap_secret(&data_dir.root_key, row)?;
-        if row.access_key_id == admin_key_id {
-            write_credentials_if_missing(&data_dir.path, &row.access_key_id, &secret, &region)?;
-        }
-        access_keys.push(AccessKey {
-            access_key_id: row.access_key_id.clone(),
-            secret,
-            caller: Caller::root(&row.account_id),
-            active: row.status == "Active",
-        });
+        write_credentials_if_missing(&data_dir.path, &row.access_key_id, &secret, &region)?;
     }
-    let admin = Caller::root(&account_id);
-    Ok((
-        Identity {
-            account_id,
-            region,
-            admin,
-            access_keys,
-        },
-        snapshot,
-    ))
+    Ok((Identity { account_id, region }, snapshot))
 }
 
 fn unwrap_secret(root: &RootKey, row: &AccessKeyRow) -> anyhow::Result<Zeroizing<String>> {

@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
+use keyward_identity::Identities;
 use keyward_kms::{Clock, Kms};
 use keyward_server::{AppState, Authenticator};
 use keyward_store::DataDir;
@@ -42,17 +43,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
         .context("loading keys")?,
     );
-    drop(snapshot);
-    let auth = Authenticator::new(
-        identity.access_keys,
-        settings.dev,
-        identity.admin,
-        &identity.region,
+    // Identities share the store, the root key and the clock with the KMS
+    // (the dev clock expires STS sessions too).
+    let identities = Arc::new(
+        Identities::open(
+            data_dir.store.clone(),
+            &snapshot,
+            data_dir.root_key.clone(),
+            Arc::clone(&clock),
+            &identity.account_id,
+        )
+        .context("loading identities")?,
     );
+    drop(snapshot);
+    let auth = Authenticator::new(Arc::clone(&identities), settings.dev, &identity.region);
     let timeout = settings.request_timeout;
     let state = Arc::new(AppState {
         kms: Arc::clone(&kms),
         auth,
+        tls: settings.tls.is_some(),
         body_read_timeout: timeout,
     });
 
@@ -70,7 +79,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
             }
         });
-        let app = keyward_server::app(state).into_make_service();
+        // Connect info gives each request its peer address (`aws:SourceIp`).
+        let app = keyward_server::app(state)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let (scheme, server) = match &settings.tls {
             Some((cert, key)) => {
                 // One process-wide crypto provider for rustls: AWS-LC, as for the rest of keyward.

@@ -1,33 +1,56 @@
-//! Who is calling: SigV4 verification against the stored access keys.
+//! Who is calling: SigV4 verification against the identity domain's access
+//! keys and session tokens.
 //!
-//! In `--dev` mode (loopback only) an unknown access key is accepted without
-//! a signature check and acts as the default account's administrator, so
-//! suites written for moto/LocalStack with dummy credentials run unchanged.
-//! Known keys are always verified.
+//! The identity domain (`keyward_identity::Identities::resolve`) turns an
+//! access key id (and, for temporary credentials, the
+//! `X-Amz-Security-Token`) into the secret to verify with and the `Caller`;
+//! this module checks the signature and keeps the hot path cheap: the
+//! derived SigV4 signing key of each access key is cached per scope
+//! (date/region/service), so a request costs one HMAC instead of five.
+//!
+//! In `--dev` mode (loopback only) an unknown access key — or a session
+//! token keyward did not issue, with a key it does not know — is accepted
+//! without a signature check and acts as the default account's root user,
+//! so suites written for moto/LocalStack with dummy credentials run
+//! unchanged. Known keys and keyward's own session tokens are always
+//! verified, and inactive keys and expired sessions are refused, dev or not.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use keyward_iam::sigv4::{self, AuthError, Expectation, RequestParts};
+use keyward_identity::{CredentialError, Identities};
 use keyward_kms::Caller;
 use zeroize::Zeroizing;
-
-/// An access key the server knows.
-pub struct AccessKey {
-    pub access_key_id: String,
-    pub secret: Zeroizing<String>,
-    pub caller: Caller,
-    pub active: bool,
-}
 
 /// A derived SigV4 signing key and the `date/region/service` scope it is for.
 type ScopedSigningKey = (String, Zeroizing<Vec<u8>>);
 
+/// Bound on cached signing keys: session keys are many and short-lived, so
+/// the cache is emptied rather than allowed to grow without limit.
+const MAX_CACHED_SIGNING_KEYS: usize = 10_000;
+
+/// IAM is a global service signed for `us-east-1` whatever region a client
+/// is configured for (botocore's endpoint rules for `aws-global`); STS's
+/// global endpoint is too. Both are accepted for those services beside the
+/// server's own region.
+const GLOBAL_SIGNING_REGION: &str = "us-east-1";
+
+/// Why a request was not authenticated.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    Signature(AuthError),
+    /// A keyward session token whose expiry has passed.
+    ExpiredToken,
+}
+
 pub struct Authenticator {
-    keys: RwLock<HashMap<String, AccessKey>>,
+    identities: Arc<Identities>,
     /// The derived SigV4 signing key of each access key for its latest scope.
     /// An access key's secret never changes (a new secret is a new access key
-    /// id), so an entry is valid as long as the scope matches.
+    /// id), so an entry is valid as long as the scope matches; entries of
+    /// deactivated or deleted keys are dropped (`forget`), and such keys are
+    /// refused before the cache is consulted anyway.
     signing_keys: RwLock<HashMap<String, ScopedSigningKey>>,
     dev: bool,
     default_caller: Caller,
@@ -35,13 +58,10 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(keys: Vec<AccessKey>, dev: bool, default_caller: Caller, region: &str) -> Self {
+    pub fn new(identities: Arc<Identities>, dev: bool, region: &str) -> Self {
+        let default_caller = Caller::root(identities.default_account_id());
         Authenticator {
-            keys: RwLock::new(
-                keys.into_iter()
-                    .map(|k| (k.access_key_id.clone(), k))
-                    .collect(),
-            ),
+            identities,
             signing_keys: RwLock::new(HashMap::new()),
             dev,
             default_caller,
@@ -53,72 +73,124 @@ impl Authenticator {
         self.dev
     }
 
-    /// Verifies `parts` and returns the caller it authenticates.
+    pub fn identities(&self) -> &Arc<Identities> {
+        &self.identities
+    }
+
+    /// Drops the cached signing key of `access_key_id` (deactivated or deleted).
+    pub fn forget(&self, access_key_id: &str) {
+        self.signing_keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(access_key_id);
+    }
+
+    /// Verifies `parts` and returns the caller it authenticates. `services`
+    /// are the credential-scope services this endpoint accepts for the request.
     pub fn authenticate(
         &self,
         parts: &RequestParts<'_>,
         services: &[&str],
         now_epoch_seconds: i64,
-    ) -> Result<Caller, AuthError> {
+    ) -> Result<Caller, AuthFailure> {
         let header = parts
             .headers
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
             .map(|(_, value)| *value)
-            .ok_or(AuthError::Missing)?;
-        let authorization = sigv4::parse_authorization(header)?;
-        // keyward issues no temporary credentials yet (STS comes with issue 3),
-        // so any session token is one we did not issue. Dev mode ignores them,
-        // as moto does, so suites using dummy session credentials still run.
-        let has_session_token = parts
+            .ok_or(AuthFailure::Signature(AuthError::Missing))?;
+        let authorization = sigv4::parse_authorization(header).map_err(AuthFailure::Signature)?;
+        let session_token = parts
             .headers
             .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case("x-amz-security-token"));
-        if has_session_token && !self.dev {
-            return Err(AuthError::UnknownAccessKey);
-        }
-        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        let Some(key) = keys.get(&authorization.access_key_id).filter(|k| k.active) else {
-            if self.dev {
-                return Ok(self.default_caller.clone());
+            .find(|(name, _)| name.eq_ignore_ascii_case("x-amz-security-token"))
+            .map(|(_, value)| *value);
+        let access_key_id = authorization.access_key_id.as_str();
+        let credential = match self.identities.resolve(access_key_id, session_token) {
+            Ok(credential) => credential,
+            Err(CredentialError::ExpiredSessionToken) => return Err(AuthFailure::ExpiredToken),
+            Err(CredentialError::UnknownAccessKey) if self.dev => {
+                return Ok(self.default_caller.clone())
             }
-            return Err(AuthError::UnknownAccessKey);
+            Err(CredentialError::InvalidSessionToken)
+                if self.dev && !self.identities.knows_access_key(access_key_id) =>
+            {
+                return Ok(self.default_caller.clone())
+            }
+            Err(_) => return Err(AuthFailure::Signature(AuthError::UnknownAccessKey)),
         };
+        let global = services.iter().any(|s| *s == "iam" || *s == "sts")
+            && authorization.region == GLOBAL_SIGNING_REGION;
         let expect = Expectation {
-            region: &self.region,
+            region: if global {
+                GLOBAL_SIGNING_REGION
+            } else {
+                &self.region
+            },
             services,
             now_epoch_seconds,
         };
         sigv4::verify_with(parts, &authorization, &expect, || {
-            self.signing_key(key, &authorization)
-        })?;
-        Ok(key.caller.clone())
+            self.signing_key(access_key_id, &credential.secret, &authorization)
+        })
+        .map_err(AuthFailure::Signature)?;
+        Ok(credential.caller)
     }
 
-    /// The signing key of `key` for the request's scope, derived once per scope.
+    /// The signing key of `access_key_id` for the request's scope, derived once per scope.
     fn signing_key(
         &self,
-        key: &AccessKey,
+        access_key_id: &str,
+        secret: &str,
         authorization: &sigv4::Authorization,
     ) -> Zeroizing<Vec<u8>> {
         let scope = authorization.scope();
         let cached = self.signing_keys.read().unwrap_or_else(|p| p.into_inner());
-        if let Some((cached_scope, derived)) = cached.get(&key.access_key_id) {
+        if let Some((cached_scope, derived)) = cached.get(access_key_id) {
             if *cached_scope == scope {
                 return derived.clone();
             }
         }
         drop(cached);
         let derived = sigv4::signing_key(
-            &key.secret,
+            secret,
             &authorization.date,
             &authorization.region,
             &authorization.service,
         );
-        self.signing_keys
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.access_key_id.clone(), (scope, derived.clone()));
+        let mut cache = self.signing_keys.write().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= MAX_CACHED_SIGNING_KEYS {
+            cache.clear();
+        }
+        cache.insert(access_key_id.to_string(), (scope, derived.clone()));
         derived
     }
+}
+
+/// The request's headers as SigV4 sees them. HTTP/2 carries the host in
+/// `:authority`, which SigV4 signs as `host`.
+pub fn request_headers(parts: &axum::http::request::Parts) -> Vec<(&str, &str)> {
+    let mut headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))
+        .collect();
+    if !parts.headers.contains_key(axum::http::header::HOST) {
+        if let Some(authority) = parts.uri.authority() {
+            headers.push(("host", authority.as_str()));
+        }
+    }
+    headers
+}
+
+/// Completes an authenticated caller with what the transport says:
+/// `aws:SourceIp` from the peer address (when the server was started with
+/// connect info) and `aws:SecureTransport` (whether it serves TLS).
+pub fn with_transport(tls: bool, parts: &axum::http::request::Parts, mut caller: Caller) -> Caller {
+    caller.source_ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|axum::extract::ConnectInfo(address)| address.ip());
+    caller.secure_transport = tls;
+    caller
 }

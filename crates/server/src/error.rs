@@ -17,6 +17,8 @@ use keyward_kms::KmsError;
 pub enum ApiError {
     Kms(KmsError),
     Auth(AuthError),
+    /// The request's session token has expired (STS credentials).
+    ExpiredToken,
     /// The body is not the JSON the operation expects.
     Serialization(String),
     /// `X-Amz-Target` names no operation of the service.
@@ -108,6 +110,11 @@ impl ApiError {
                 "RequestEntityTooLargeException",
                 StatusCode::PAYLOAD_TOO_LARGE,
                 Some(format!("Request body exceeds {limit} bytes.")),
+            ),
+            ApiError::ExpiredToken => (
+                "ExpiredTokenException",
+                BAD,
+                Some("The security token included in the request is expired".into()),
             ),
             ApiError::BodyTimeout => (
                 "RequestTimeoutException",
@@ -228,6 +235,7 @@ mod tests {
                 "UnrecognizedClientException",
                 400,
             ),
+            (ApiError::ExpiredToken, "ExpiredTokenException", 400),
             (
                 ApiError::Auth(AuthError::Mismatch),
                 "InvalidSignatureException",

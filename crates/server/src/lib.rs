@@ -7,7 +7,10 @@
 
 pub mod auth;
 pub mod error;
+pub mod iam_api;
 pub mod kms_api;
+pub mod query;
+pub mod sts_api;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -21,7 +24,7 @@ use axum::Router;
 use keyward_iam::sigv4::RequestParts;
 use keyward_kms::Kms;
 
-pub use auth::{AccessKey, Authenticator};
+pub use auth::Authenticator;
 use error::ApiError;
 
 /// Largest request body accepted. The biggest KMS request is a 131,072-character
@@ -35,7 +38,10 @@ pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::fr
 
 pub struct AppState {
     pub kms: Arc<Kms>,
+    /// Authentication over the identity domain (`auth.identities()`).
     pub auth: Authenticator,
+    /// Whether requests arrive over TLS (`aws:SecureTransport`).
+    pub tls: bool,
     /// How long a client may take to send a request body once its headers arrived.
     pub body_read_timeout: std::time::Duration,
 }
@@ -110,6 +116,10 @@ async fn aws_request(State(state): State<Arc<AppState>>, request: Request) -> Re
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
+    // IAM and STS speak the Query protocol at the same endpoint (query/mod.rs).
+    if query::is_query_request(&parts) {
+        return query::serve(&state, parts, body, &request_id).await;
+    }
     let operation = parts
         .headers
         .get("x-amz-target")
@@ -167,17 +177,7 @@ async fn handle(
     target: &str,
     body: Bytes,
 ) -> Result<Option<Vec<u8>>, ApiError> {
-    let mut headers: Vec<(&str, &str)> = parts
-        .headers
-        .iter()
-        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str(), v)))
-        .collect();
-    // HTTP/2 carries the host in `:authority`, which SigV4 signs as `host`.
-    if !parts.headers.contains_key(header::HOST) {
-        if let Some(authority) = parts.uri.authority() {
-            headers.push(("host", authority.as_str()));
-        }
-    }
+    let headers = auth::request_headers(parts);
     let signed = RequestParts {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -188,7 +188,11 @@ async fn handle(
     let caller = state
         .auth
         .authenticate(&signed, &["kms"], now_epoch_seconds())
-        .map_err(ApiError::Auth)?;
+        .map_err(|failure| match failure {
+            auth::AuthFailure::Signature(e) => ApiError::Auth(e),
+            auth::AuthFailure::ExpiredToken => ApiError::ExpiredToken,
+        })?;
+    let caller = auth::with_transport(state.tls, parts, caller);
     let Some(operation) = target.strip_prefix(KMS_TARGET_PREFIX) else {
         return Err(ApiError::UnknownOperation(if target.is_empty() {
             "Missing X-Amz-Target header: an AWS JSON request must name its operation.".to_string()

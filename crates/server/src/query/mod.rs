@@ -1,0 +1,169 @@
+//! The AWS Query protocol (IAM, STS) at the same endpoint as KMS.
+//!
+//! AWS routes on the request, not the path: a request whose SigV4 credential
+//! scope names `iam` or `sts`, or an unsigned form-encoded request without
+//! `X-Amz-Target`, is a Query request (`Action=…&Version=…`, POST body or GET
+//! query string). It is authenticated like any other, dispatched to
+//! `iam_api` or `sts_api`, and answered in XML — errors included, so
+//! `aws iam …`/`aws sts …` and boto3 work unchanged with `--endpoint-url`.
+
+pub mod error;
+pub mod form;
+pub mod xml;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keyward_iam::sigv4::RequestParts;
+use keyward_kms::Caller;
+
+pub use error::{QueryError, QueryService};
+pub use form::QueryRequest;
+
+use crate::auth::AuthFailure;
+use crate::{AppState, MAX_BODY_BYTES};
+
+/// The credential-scope service of a signed request, if it parses.
+fn scope_service(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let credential = value.split("Credential=").nth(1)?;
+    let scope = credential.split([',', ' ']).next()?;
+    scope.split('/').nth(3).map(str::to_string)
+}
+
+/// Whether `parts` is a Query request (see the module comment).
+pub fn is_query_request(parts: &Parts) -> bool {
+    if parts.headers.contains_key("x-amz-target") {
+        return false;
+    }
+    match scope_service(parts).as_deref() {
+        Some("iam") | Some("sts") => true,
+        Some(_) => false,
+        None => {
+            let form = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            let get_action = parts.method == axum::http::Method::GET
+                && parts
+                    .uri
+                    .query()
+                    .is_some_and(|q| q.split('&').any(|p| p.starts_with("Action=")));
+            form || get_action
+        }
+    }
+}
+
+/// The service a Query request is for: its signing scope, else (unsigned)
+/// the STS actions by name, else IAM.
+fn service_of(parts: &Parts, action: Option<&str>) -> QueryService {
+    match scope_service(parts).as_deref() {
+        Some("sts") => QueryService::Sts,
+        Some("iam") => QueryService::Iam,
+        _ => match action {
+            Some("AssumeRole") | Some("GetCallerIdentity") => QueryService::Sts,
+            _ => QueryService::Iam,
+        },
+    }
+}
+
+/// Answers one Query request.
+pub async fn serve(state: &Arc<AppState>, parts: Parts, body: Body, request_id: &str) -> Response {
+    let body = match tokio::time::timeout(
+        state.body_read_timeout,
+        axum::body::to_bytes(body, MAX_BODY_BYTES),
+    )
+    .await
+    {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(_)) => Err(QueryError::BodyTooLarge(MAX_BODY_BYTES)),
+        Err(_) => Err(QueryError::BodyTimeout),
+    };
+    let body_text = body
+        .as_ref()
+        .ok()
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or_default()
+        .to_string();
+    let query = parts.uri.query().unwrap_or_default().to_string();
+    let parsed = QueryRequest::parse(&[&query, &body_text]);
+    let service = service_of(&parts, parsed.as_ref().ok().map(|r| r.action.as_str()));
+    let result = match (body, parsed) {
+        (Err(e), _) => Err(e),
+        (Ok(body), parsed) => handle(state, &parts, &body, parsed, service, request_id).await,
+    };
+    let mut response = match result {
+        Ok(xml) => {
+            let mut response = (StatusCode::OK, xml).into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+            response
+        }
+        Err(error) => {
+            let wire = error.wire(service);
+            if wire.status.is_server_error() {
+                tracing::error!(request_id, code = wire.code, error = ?error, "query request failed");
+            } else {
+                tracing::debug!(request_id, code = wire.code, "query request rejected");
+            }
+            error.into_response(service, request_id)
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
+}
+
+async fn handle(
+    state: &Arc<AppState>,
+    parts: &Parts,
+    body: &[u8],
+    parsed: Result<QueryRequest, QueryError>,
+    service: QueryService,
+    request_id: &str,
+) -> Result<String, QueryError> {
+    let caller = authenticate(state, parts, body, service)?;
+    let request = parsed?;
+    let state = Arc::clone(state);
+    let request_id = request_id.to_string();
+    // Every IAM change is a durable store write (fsync): off the async workers.
+    tokio::task::spawn_blocking(move || match service {
+        QueryService::Iam => crate::iam_api::dispatch(&state.auth, &caller, &request, &request_id),
+        QueryService::Sts => crate::sts_api::dispatch(&state.auth, &caller, &request, &request_id),
+    })
+    .await
+    .map_err(|e| QueryError::Internal(format!("operation task failed: {e}")))?
+}
+
+/// Verifies the request's signature for `service` and completes the caller
+/// with what the transport says (`aws:SourceIp`, `aws:SecureTransport`).
+fn authenticate(
+    state: &AppState,
+    parts: &Parts,
+    body: &[u8],
+    service: QueryService,
+) -> Result<Caller, QueryError> {
+    let headers = crate::auth::request_headers(parts);
+    let signed = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or_default(),
+        headers: &headers,
+        body,
+    };
+    let caller = state
+        .auth
+        .authenticate(&signed, &[service.signing_name()], crate::now_epoch_seconds())
+        .map_err(|failure| match failure {
+            AuthFailure::Signature(e) => QueryError::Auth(e),
+            AuthFailure::ExpiredToken => QueryError::ExpiredToken,
+        })?;
+    Ok(crate::auth::with_transport(state.tls, parts, caller))
+}
+

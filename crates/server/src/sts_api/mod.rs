@@ -1,0 +1,60 @@
+//! STS over the Query protocol: AssumeRole and GetCallerIdentity.
+//!
+//! Shapes from the STS API reference (botocore `sts/2011-06-15`):
+//! `AssumeRoleResult` holds `Credentials` (AccessKeyId, SecretAccessKey,
+//! SessionToken, Expiration) and `AssumedRoleUser` (AssumedRoleId, Arn);
+//! `GetCallerIdentityResult` holds UserId, Account, Arn.
+
+use keyward_kms::Caller;
+
+use crate::auth::Authenticator;
+use crate::query::xml::{response, timestamp, Xml, STS_NAMESPACE};
+use crate::query::{QueryError, QueryRequest};
+
+/// Every action `dispatch` answers.
+pub const ACTIONS: &[&str] = &["AssumeRole", "GetCallerIdentity"];
+
+/// Runs one STS action for `caller`; returns the whole XML response.
+pub fn dispatch(
+    auth: &Authenticator,
+    caller: &Caller,
+    request: &QueryRequest,
+    request_id: &str,
+) -> Result<String, QueryError> {
+    let identities = auth.identities();
+    let mut xml = Xml::new();
+    match request.action.as_str() {
+        "AssumeRole" => {
+            let session = identities.assume_role(
+                caller,
+                request.required("RoleArn", "roleArn")?,
+                request.required("RoleSessionName", "roleSessionName")?,
+                request.integer("DurationSeconds", "durationSeconds")?,
+            )?;
+            xml.open("Credentials")
+                .text("AccessKeyId", &session.access_key_id)
+                .text("SecretAccessKey", &session.secret_access_key)
+                .text("SessionToken", &session.session_token)
+                .text("Expiration", &timestamp(session.expiration_ms))
+                .close("Credentials")
+                .open("AssumedRoleUser")
+                .text("AssumedRoleId", &session.assumed_role_id)
+                .text("Arn", &session.arn)
+                .close("AssumedRoleUser");
+        }
+        "GetCallerIdentity" => {
+            let identity = identities.get_caller_identity(caller);
+            xml.text("UserId", &identity.user_id)
+                .text("Account", &identity.account)
+                .text("Arn", &identity.arn);
+        }
+        other => return Err(QueryError::InvalidAction(other.to_string())),
+    }
+    let result = xml.into_string();
+    Ok(response(
+        &request.action,
+        STS_NAMESPACE,
+        Some(&result),
+        request_id,
+    ))
+}
