@@ -37,6 +37,66 @@ pub enum Command {
     /// Signed messages (the default suite) are not decrypted to stdout unless
     /// --allow-unverified-stdout is given.
     Decrypt(DecryptArgs),
+    /// Inspect the audit trail of a data directory (the server may be stopped).
+    #[command(subcommand)]
+    Trail(TrailCommand),
+}
+
+/// `keyward trail ...`: verification, export and pruning of the audit trail.
+#[derive(Subcommand, Debug)]
+pub enum TrailCommand {
+    /// Check the hash chain and the signed digests. Exits non-zero naming the
+    /// first bad position when a record was modified, deleted, reordered or
+    /// inserted.
+    Verify(TrailVerifyArgs),
+    /// Write the trail as CloudTrail log files (gzipped {"Records":[...]})
+    /// and digest files, in CloudTrail's AWSLogs/ layout, after verifying it.
+    Export(TrailExportArgs),
+    /// Delete events older than the retention period (cut at a signed
+    /// digest, so the rest stays verifiable). For a stopped server; a running
+    /// one prunes by itself (--trail-retention-days).
+    Prune(TrailPruneArgs),
+    /// Print the public key digests are signed with (PEM), for auditors to
+    /// keep and pass to `verify --public-key`.
+    PublicKey(TrailDataDirArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrailDataDirArgs {
+    /// Data directory of the server (default ./keyward-data).
+    #[arg(long, env = "KEYWARD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct TrailVerifyArgs {
+    #[command(flatten)]
+    pub dir: TrailDataDirArgs,
+    /// Trusted public key (PEM or hex) kept outside the data directory;
+    /// default: the data directory's trail-public-key.pem.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct TrailExportArgs {
+    #[command(flatten)]
+    pub dir: TrailDataDirArgs,
+    /// Directory to write AWSLogs/... into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Trusted public key (PEM or hex); default: the data directory's.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct TrailPruneArgs {
+    #[command(flatten)]
+    pub dir: TrailDataDirArgs,
+    /// Keep events of the last N days (0: keep only what no digest covers yet).
+    #[arg(long, value_name = "DAYS")]
+    pub retention_days: u64,
 }
 
 /// Where and as whom to call KMS; unset options are found as the AWS CLI
@@ -168,7 +228,7 @@ pub struct ServeArgs {
     pub data_dir: Option<PathBuf>,
     /// TOML config file with any of: listen, data_dir, region, account_id, dev,
     /// background_interval_seconds, log_format, tls_cert, tls_key,
-    /// request_timeout_seconds.
+    /// request_timeout_seconds, trail_retention_days, trail_digest_interval_seconds.
     #[arg(long, env = "KEYWARD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Region of this endpoint, fixed at first start (default us-east-1).
@@ -191,6 +251,18 @@ pub struct ServeArgs {
     /// of a keep-alive connection) and, separately, its body. Default 30.
     #[arg(long, env = "KEYWARD_REQUEST_TIMEOUT_SECONDS")]
     pub request_timeout_seconds: Option<u64>,
+    /// Audit events older than this many days are pruned (at signed digest
+    /// boundaries). Default: keep every event.
+    #[arg(long, env = "KEYWARD_TRAIL_RETENTION_DAYS")]
+    pub trail_retention_days: Option<u64>,
+    /// Seconds between signed digests of the audit trail (one is also signed
+    /// at shutdown). Default 3600.
+    #[arg(long, env = "KEYWARD_TRAIL_DIGEST_INTERVAL_SECONDS")]
+    pub trail_digest_interval_seconds: Option<u64>,
+    /// BENCHMARK ONLY: run without the audit trail, so that its cost can be
+    /// measured. Calls are then not recorded at all; never use it in production.
+    #[arg(long, hide = true, env = "KEYWARD_BENCHMARK_ONLY_DISABLE_TRAIL")]
+    pub benchmark_only_disable_trail: bool,
     /// PEM certificate chain: serve HTTPS (required off loopback).
     #[arg(long, env = "KEYWARD_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -212,6 +284,8 @@ struct ConfigFile {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     request_timeout_seconds: Option<u64>,
+    trail_retention_days: Option<u64>,
+    trail_digest_interval_seconds: Option<u64>,
 }
 
 /// Fully resolved settings for `keyward serve`.
@@ -228,6 +302,11 @@ pub struct Settings {
     /// Certificate and key PEM files; `None` serves plain HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub request_timeout: std::time::Duration,
+    /// `None`: keep every audit event.
+    pub trail_retention: Option<std::time::Duration>,
+    pub trail_digest_interval: std::time::Duration,
+    /// The benchmark-only switch; the product always records.
+    pub trail_disabled: bool,
 }
 
 impl ServeArgs {
@@ -278,6 +357,17 @@ impl ServeArgs {
                     .unwrap_or(30)
                     .max(1),
             ),
+            trail_retention: self
+                .trail_retention_days
+                .or(file.trail_retention_days)
+                .map(|days| std::time::Duration::from_secs(days.saturating_mul(86_400))),
+            trail_digest_interval: std::time::Duration::from_secs(
+                self.trail_digest_interval_seconds
+                    .or(file.trail_digest_interval_seconds)
+                    .unwrap_or(3600)
+                    .max(1),
+            ),
+            trail_disabled: self.benchmark_only_disable_trail,
             tls: match (
                 self.tls_cert.or(file.tls_cert),
                 self.tls_key.or(file.tls_key),

@@ -6,6 +6,7 @@ mod bootstrap;
 mod cli;
 mod envelope_cli;
 mod serve;
+mod trail_cli;
 
 use std::process::ExitCode;
 
@@ -17,6 +18,8 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => serve::run(args),
         cli::Command::Encrypt(args) => envelope_cli::run_encrypt(args),
         cli::Command::Decrypt(args) => envelope_cli::run_decrypt(args),
+        // Verification findings choose their own exit code (trail_cli.rs).
+        cli::Command::Trail(command) => return trail_cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -58,11 +58,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     drop(snapshot);
     let auth = Authenticator::new(Arc::clone(&identities), settings.dev, &identity.region);
     let timeout = settings.request_timeout;
+    let trail = open_trail(&settings, &data_dir, &clock)?;
     let state = Arc::new(AppState {
         kms: Arc::clone(&kms),
         auth,
         tls: settings.tls.is_some(),
         body_read_timeout: timeout,
+        trail: trail.clone(),
+        metrics: Arc::new(keyward_server::metrics::Metrics::new()),
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -145,8 +148,39 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("keyward stopped");
         Ok::<(), anyhow::Error>(())
     })?;
+    // Every answered call's event is already durable; this signs the final
+    // digest, so that even the last events are vouched for.
+    if let Some(trail) = trail {
+        trail.shutdown().context("closing the audit trail")?;
+    }
     drop(data_dir);
     Ok(())
+}
+
+/// Opens the audit trail (`trail.sqlite` in the data directory), unless the
+/// benchmark-only switch turned it off.
+fn open_trail(
+    settings: &Settings,
+    data_dir: &DataDir,
+    clock: &Arc<Clock>,
+) -> anyhow::Result<Option<Arc<keyward_trail::Trail>>> {
+    if settings.trail_disabled {
+        tracing::warn!("--benchmark-only-disable-trail: API calls are NOT recorded in the audit trail");
+        return Ok(None);
+    }
+    let clock = Arc::clone(clock);
+    let config = keyward_trail::TrailConfig {
+        digest_interval: settings.trail_digest_interval,
+        retention: settings.trail_retention,
+        // The service clock, so that --dev time travel moves digests and
+        // retention along with key deletion.
+        now: Arc::new(move || {
+            time::OffsetDateTime::from_unix_timestamp(clock.now_ms().div_euclid(1000))
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        }),
+    };
+    let trail = keyward_trail::Trail::open(&data_dir.path, config).context("opening the audit trail")?;
+    Ok(Some(Arc::new(trail)))
 }
 
 /// Slow or idle clients must not hold connections forever: a new connection

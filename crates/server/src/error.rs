@@ -30,6 +30,10 @@ pub enum ApiError {
     BodyTimeout,
     /// A blocking task died (panic); the details are logged, not sent.
     Internal(String),
+    /// A client error of another JSON service keyward serves (CloudTrail's
+    /// `InvalidLookupAttributesException`, `AccessDeniedException` …): the
+    /// code is the service's own, the status 400.
+    Service { code: &'static str, message: String },
 }
 
 impl From<KmsError> for ApiError {
@@ -121,6 +125,7 @@ impl ApiError {
                 StatusCode::REQUEST_TIMEOUT,
                 Some("The request body was not received in time.".into()),
             ),
+            ApiError::Service { code, message } => (code, BAD, Some(message.clone())),
             ApiError::Internal(_) => (
                 "KMSInternalException",
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,10 +5,13 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod audit_event;
 pub mod auth;
+pub mod cloudtrail_api;
 pub mod error;
 pub mod iam_api;
 pub mod kms_api;
+pub mod metrics;
 pub mod query;
 pub mod sts_api;
 
@@ -44,12 +47,19 @@ pub struct AppState {
     pub tls: bool,
     /// How long a client may take to send a request body once its headers arrived.
     pub body_read_timeout: std::time::Duration,
+    /// The audit trail every call is recorded in before it is answered.
+    /// `None` only under `keyward serve --benchmark-only-disable-trail`.
+    pub trail: Option<Arc<keyward_trail::Trail>>,
+    /// Request counters for `GET /metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// The router: `/health`, the dev-only clock, and every other request as an
 /// AWS API call (AWS routes on headers, not paths).
 pub fn app(state: Arc<AppState>) -> Router {
-    let mut router = Router::new().route("/health", get(health));
+    let mut router = Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics_text));
     if state.auth.dev() {
         router = router.route("/keyward/dev/advance-clock", post(advance_clock));
     }
@@ -60,6 +70,14 @@ async fn health() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
         "{\"status\":\"ok\"}",
+    )
+}
+
+/// `GET /metrics` (see `metrics.rs`).
+async fn metrics_text(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
     )
 }
 
@@ -118,7 +136,8 @@ async fn aws_request(State(state): State<Arc<AppState>>, request: Request) -> Re
     let (parts, body) = request.into_parts();
     // IAM and STS speak the Query protocol at the same endpoint (query/mod.rs).
     if query::is_query_request(&parts) {
-        return query::serve(&state, parts, body, &request_id).await;
+        // Recorded in the trail before it is answered (audit_event.rs).
+        return audit_event::serve_query(&state, parts, body, &request_id, started).await;
     }
     let operation = parts
         .headers
@@ -126,16 +145,33 @@ async fn aws_request(State(state): State<Arc<AppState>>, request: Request) -> Re
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let mut call = audit_event::CallInfo::default();
+    let mut request_body = Bytes::new();
     let result = match tokio::time::timeout(
         state.body_read_timeout,
         axum::body::to_bytes(body, MAX_BODY_BYTES),
     )
     .await
     {
-        Ok(Ok(body)) => handle(&state, &parts, &operation, body).await,
+        Ok(Ok(body)) => {
+            request_body = body.clone();
+            handle(&state, &parts, &operation, body, &mut call).await
+        }
         Ok(Err(_)) => Err(ApiError::BodyTooLarge(MAX_BODY_BYTES)),
         Err(_) => Err(ApiError::BodyTimeout),
     };
+    // The call's event is durable before the answer leaves (audit_event::record).
+    let result = audit_event::record(
+        &state,
+        &parts,
+        &request_id,
+        &operation,
+        &call,
+        &request_body,
+        result,
+        started,
+    )
+    .await;
     let mut response = match result {
         Ok(Some(json)) => (
             StatusCode::OK,
@@ -176,6 +212,7 @@ async fn handle(
     parts: &axum::http::request::Parts,
     target: &str,
     body: Bytes,
+    call: &mut audit_event::CallInfo,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     let headers = auth::request_headers(parts);
     let signed = RequestParts {
@@ -185,6 +222,26 @@ async fn handle(
         headers: &headers,
         body: &body,
     };
+    if let Some(operation) = target.strip_prefix(cloudtrail_api::TARGET_PREFIX) {
+        let caller = state
+            .auth
+            .authenticate(&signed, &["cloudtrail"], now_epoch_seconds())
+            .map_err(|failure| match failure {
+                auth::AuthFailure::Signature(e) => ApiError::Auth(e),
+                auth::AuthFailure::ExpiredToken => ApiError::ExpiredToken,
+            })?;
+        let caller = auth::with_transport(state.tls, parts, caller);
+        call.authenticated(audit_event::Service::CloudTrail, &caller, &signed);
+        let Some(trail) = state.trail.clone() else {
+            return Err(ApiError::NotImplemented(operation.to_string()));
+        };
+        let operation = operation.to_string();
+        return tokio::task::spawn_blocking(move || {
+            cloudtrail_api::dispatch(&trail, &caller, &operation, &body)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("operation task failed: {e}")))?;
+    }
     let caller = state
         .auth
         .authenticate(&signed, &["kms"], now_epoch_seconds())
@@ -193,6 +250,7 @@ async fn handle(
             auth::AuthFailure::ExpiredToken => ApiError::ExpiredToken,
         })?;
     let caller = auth::with_transport(state.tls, parts, caller);
+    call.authenticated(audit_event::Service::Kms, &caller, &signed);
     let Some(operation) = target.strip_prefix(KMS_TARGET_PREFIX) else {
         return Err(ApiError::UnknownOperation(if target.is_empty() {
             "Missing X-Amz-Target header: an AWS JSON request must name its operation.".to_string()

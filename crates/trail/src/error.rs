@@ -36,7 +36,10 @@ pub enum TrailError {
 }
 
 impl TrailError {
-    pub(crate) fn io(action: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> TrailError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> TrailError {
         let path = path.to_path_buf();
         move |source| TrailError::Io {
             action,

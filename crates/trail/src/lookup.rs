@@ -92,10 +92,12 @@ pub fn lookup(connection: &Connection, query: &LookupQuery) -> Result<LookupPage
     }
     sql.push_str(" ORDER BY e.sequence DESC LIMIT ?");
     let limit = query.max_results.max(1);
-    values.push(Value::Integer(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)));
+    values.push(Value::Integer(
+        i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX),
+    ));
     let mut statement = connection.prepare_cached(&sql)?;
     let rows = statement.query_map(rusqlite::params_from_iter(values), |row| {
-        Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        Ok((row.get::<_, i64>(0)?, crate::store::bytes_at(row, 1)?))
     })?;
     let mut events = Vec::new();
     for row in rows {

@@ -86,7 +86,9 @@ pub fn export_data_dir(
 
     let mut previous_object: Option<String> = None;
     for digest in &digests {
-        let first = digest.first_sequence().max(checkpoint.sequence.saturating_add(1));
+        let first = digest
+            .first_sequence()
+            .max(checkpoint.sequence.saturating_add(1));
         let records = if digest.last().sequence >= first {
             store::records_in(&connection, first, digest.last().sequence)?
         } else {
@@ -113,10 +115,14 @@ pub fn export_data_dir(
         previous_object = Some(object);
     }
     // Records after the newest digest: exported, but no digest vouches for them yet.
-    let signed_through = digests
-        .last()
-        .map_or(checkpoint.sequence, |d| d.last().sequence.max(checkpoint.sequence));
-    let tail = store::records_in(&connection, signed_through.saturating_add(1), i64::MAX as u64)?;
+    let signed_through = digests.last().map_or(checkpoint.sequence, |d| {
+        d.last().sequence.max(checkpoint.sequence)
+    });
+    let tail = store::records_in(
+        &connection,
+        signed_through.saturating_add(1),
+        i64::MAX as u64,
+    )?;
     if !tail.is_empty() {
         let (account, region) = names(&tail);
         if write_log_file(out_dir, &tail, &account, &region)?.is_some() {
@@ -143,7 +149,8 @@ fn names(records: &[ChainRecord]) -> (String, String) {
         .and_then(|record| serde_json::from_slice::<Names>(&record.event).ok())
         .map(|n| {
             (
-                n.recipient_account_id.unwrap_or_else(|| "000000000000".into()),
+                n.recipient_account_id
+                    .unwrap_or_else(|| "000000000000".into()),
                 n.aws_region.unwrap_or_else(|| "us-east-1".into()),
             )
         })

@@ -145,7 +145,10 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert_eq!(trusted_public_key(dir.path(), None).unwrap(), first);
-        assert_eq!(parse_public_key(&hex::encode(first.as_bytes())), Some(first));
+        assert_eq!(
+            parse_public_key(&hex::encode(first.as_bytes())),
+            Some(first)
+        );
         assert_eq!(parse_public_key(&first.to_pem()), Some(first));
     }
 }

@@ -206,8 +206,16 @@ pub fn load_checkpoint(connection: &Connection) -> Result<ChainHead, TrailError>
 }
 
 pub fn store_checkpoint(connection: &Connection, head: ChainHead) -> Result<(), TrailError> {
-    set_meta(connection, "checkpoint_sequence", &sql_sequence(head.sequence)?)?;
-    set_meta(connection, "checkpoint_hash", &head.hash.as_bytes().as_slice())?;
+    set_meta(
+        connection,
+        "checkpoint_sequence",
+        &sql_sequence(head.sequence)?,
+    )?;
+    set_meta(
+        connection,
+        "checkpoint_hash",
+        &head.hash.as_bytes().as_slice(),
+    )?;
     Ok(())
 }
 
@@ -241,16 +249,41 @@ fn hash_of(bytes: &[u8]) -> Sha256Hash {
     Sha256Hash::from_slice(bytes).unwrap_or(Sha256Hash::ZERO)
 }
 
+/// A column read as bytes whatever type it was stored as: someone editing the
+/// file may have turned a blob into text (or a number); verification must
+/// then report the record, not fail to read it.
+pub(crate) fn bytes_at(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Vec<u8>> {
+    use rusqlite::types::ValueRef;
+    Ok(match row.get_ref(index)? {
+        ValueRef::Blob(bytes) | ValueRef::Text(bytes) => bytes.to_vec(),
+        ValueRef::Integer(n) => n.to_string().into_bytes(),
+        ValueRef::Real(f) => f.to_string().into_bytes(),
+        ValueRef::Null => Vec::new(),
+    })
+}
+
+/// A sequence column; anything but a non-negative integer (tampering) reads
+/// as a sequence no record has.
+fn sequence_at(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<u64> {
+    use rusqlite::types::ValueRef;
+    Ok(match row.get_ref(index)? {
+        ValueRef::Integer(n) => u64::try_from(n).unwrap_or(u64::MAX),
+        _ => u64::MAX,
+    })
+}
+
 /// All digests, oldest first.
 pub fn load_digests(connection: &Connection) -> Result<Vec<Digest>, TrailError> {
-    let mut statement = connection.prepare("SELECT position, digest FROM digests ORDER BY position")?;
-    let rows = statement.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)))?;
+    let mut statement =
+        connection.prepare("SELECT position, digest FROM digests ORDER BY position")?;
+    let rows = statement.query_map([], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+    })?;
     let mut digests = Vec::new();
     for row in rows {
         let (position, bytes) = row?;
-        let digest = Digest::decode(&bytes).map_err(|e| {
-            TrailError::Malformed(format!("digest at position {position}: {e}"))
-        })?;
+        let digest = Digest::decode(&bytes)
+            .map_err(|e| TrailError::Malformed(format!("digest at position {position}: {e}")))?;
         digests.push(digest);
     }
     Ok(digests)
@@ -273,14 +306,11 @@ pub fn for_each_record(
         .prepare("SELECT sequence, previous_hash, hash, event FROM events ORDER BY position")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
-        let sequence: i64 = row.get(0)?;
-        let previous: Vec<u8> = row.get(1)?;
-        let hash: Vec<u8> = row.get(2)?;
-        let event: Vec<u8> = row.get(3)?;
+        let previous = bytes_at(row, 1)?;
+        let hash = bytes_at(row, 2)?;
+        let event = bytes_at(row, 3)?;
         let record = ChainRecord {
-            // A negative number can only come from tampering; it reads as a
-            // sequence no record has.
-            sequence: u64::try_from(sequence).unwrap_or(u64::MAX),
+            sequence: sequence_at(row, 0)?,
             previous_hash: hash_of(&previous),
             hash: hash_of(&hash),
             event,
@@ -305,17 +335,17 @@ pub fn records_in(
     )?;
     let rows = statement.query_map(params![sql_sequence(first)?, sql_sequence(last)?], |row| {
         Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, Vec<u8>>(1)?,
-            row.get::<_, Vec<u8>>(2)?,
-            row.get::<_, Vec<u8>>(3)?,
+            sequence_at(row, 0)?,
+            bytes_at(row, 1)?,
+            bytes_at(row, 2)?,
+            bytes_at(row, 3)?,
         ))
     })?;
     let mut records = Vec::new();
     for row in rows {
         let (sequence, previous, hash, event) = row?;
         records.push(ChainRecord {
-            sequence: u64::try_from(sequence).unwrap_or(u64::MAX),
+            sequence,
             previous_hash: hash_of(&previous),
             hash: hash_of(&hash),
             event,
@@ -332,7 +362,8 @@ pub fn prune_to(connection: &Connection, checkpoint: ChainHead) -> Result<u64, T
         "DELETE FROM event_resources WHERE sequence <= ?1",
         params![through],
     )?;
-    let deleted = connection.execute("DELETE FROM events WHERE sequence <= ?1", params![through])?;
+    let deleted =
+        connection.execute("DELETE FROM events WHERE sequence <= ?1", params![through])?;
     store_checkpoint(connection, checkpoint)?;
     Ok(deleted as u64)
 }

@@ -115,7 +115,14 @@ fn an_untouched_trail_verifies_across_restarts() {
     drop(trail); // Drop also signs a final digest.
     let report = fixture.verify();
     assert!(report.is_ok(), "{report}");
-    assert_eq!((report.records_read, report.signed_through, report.digests_verified), (8, 8, 2));
+    assert_eq!(
+        (
+            report.records_read,
+            report.signed_through,
+            report.digests_verified
+        ),
+        (8, 8, 2)
+    );
 }
 
 #[test]
@@ -173,7 +180,10 @@ fn a_deleted_event_is_found_at_its_position() {
     let fixture = ten_events();
     let (position, kind) = tampered(&fixture, "DELETE FROM events WHERE sequence = 6");
     assert_eq!(position, 5);
-    assert!(matches!(kind, ChainFaultKind::Missing { found: 7 }), "{kind:?}");
+    assert!(
+        matches!(kind, ChainFaultKind::Missing { found: 7 }),
+        "{kind:?}"
+    );
 }
 
 #[test]
@@ -186,7 +196,10 @@ fn reordered_events_are_found_at_the_first_moved_position() {
          UPDATE events SET position = 4 WHERE sequence = 3;",
     );
     assert_eq!(position, 2);
-    assert!(matches!(kind, ChainFaultKind::Reordered { found: 4 }), "{kind:?}");
+    assert!(
+        matches!(kind, ChainFaultKind::Reordered { found: 4 }),
+        "{kind:?}"
+    );
 }
 
 #[test]
@@ -200,7 +213,10 @@ fn an_inserted_event_is_found_at_its_position() {
          FROM events WHERE sequence = 2",
     );
     assert_eq!(position, 10);
-    assert!(matches!(kind, ChainFaultKind::Inserted { found: 2 }), "{kind:?}");
+    assert!(
+        matches!(kind, ChainFaultKind::Inserted { found: 2 }),
+        "{kind:?}"
+    );
 }
 
 #[test]
@@ -209,7 +225,15 @@ fn a_rewritten_tail_is_caught_by_the_signed_digest() {
     // Delete the last record: the chain alone cannot tell, the digest can.
     let (position, kind) = tampered(&fixture, "DELETE FROM events WHERE sequence = 10");
     assert_eq!(position, 9);
-    assert!(matches!(kind, ChainFaultKind::Truncated { anchored_sequence: 10 }), "{kind:?}");
+    assert!(
+        matches!(
+            kind,
+            ChainFaultKind::Truncated {
+                anchored_sequence: 10
+            }
+        ),
+        "{kind:?}"
+    );
 }
 
 #[test]
@@ -261,9 +285,18 @@ fn lookups_filter_by_each_attribute_newest_first_and_page() {
     assert_eq!(count(LookupAttribute::ReadOnly(false)), 5);
     assert_eq!(count(LookupAttribute::EventId("event-3".into())), 1);
     assert_eq!(count(LookupAttribute::Username("root".into())), 10);
-    assert_eq!(count(LookupAttribute::AccessKeyId("AKIAEXAMPLE".into())), 10);
-    assert_eq!(count(LookupAttribute::EventSource("kms.amazonaws.com".into())), 10);
-    assert_eq!(count(LookupAttribute::ResourceType("AWS::KMS::Key".into())), 10);
+    assert_eq!(
+        count(LookupAttribute::AccessKeyId("AKIAEXAMPLE".into())),
+        10
+    );
+    assert_eq!(
+        count(LookupAttribute::EventSource("kms.amazonaws.com".into())),
+        10
+    );
+    assert_eq!(
+        count(LookupAttribute::ResourceType("AWS::KMS::Key".into())),
+        10
+    );
     assert_eq!(
         count(LookupAttribute::ResourceName(format!(
             "arn:aws:kms:us-east-1:{ACCOUNT}:key/k1"
@@ -295,6 +328,9 @@ fn export_writes_gzipped_log_and_digest_files() {
     let summary = export_data_dir(fixture.dir.path(), out.path(), None)
         .unwrap()
         .unwrap();
-    assert_eq!((summary.log_files, summary.digest_files, summary.records), (1, 1, 10));
+    assert_eq!(
+        (summary.log_files, summary.digest_files, summary.records),
+        (1, 1, 10)
+    );
     assert!(summary.public_key_file.exists());
 }

@@ -125,7 +125,10 @@ impl Trail {
         })
     }
 
-    fn send<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<oneshot::Receiver<Result<T, TrailError>>, TrailError> {
+    fn send<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<oneshot::Receiver<Result<T, TrailError>>, TrailError> {
         let (reply, receiver) = oneshot::channel();
         let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
         sender
@@ -146,20 +149,26 @@ impl Trail {
     /// [`Trail::append`] for threads outside the async runtime.
     pub fn append_blocking(&self, entries: Vec<Entry>) -> Result<(), TrailError> {
         let receiver = self.send(|reply| Command::Append(entries, reply))?;
-        receiver.blocking_recv().map_err(|_| TrailError::WriterStopped)?
+        receiver
+            .blocking_recv()
+            .map_err(|_| TrailError::WriterStopped)?
     }
 
     /// Signs a digest of everything recorded so far (blocking).
     pub fn sign_digest(&self) -> Result<(), TrailError> {
         let receiver = self.send(Command::Digest)?;
-        receiver.blocking_recv().map_err(|_| TrailError::WriterStopped)?
+        receiver
+            .blocking_recv()
+            .map_err(|_| TrailError::WriterStopped)?
     }
 
     /// Prunes events covered by digests that ended at or before `cutoff`
     /// (blocking); returns how many events were deleted.
     pub fn prune(&self, cutoff: OffsetDateTime) -> Result<u64, TrailError> {
         let receiver = self.send(|reply| Command::Prune(cutoff, reply))?;
-        receiver.blocking_recv().map_err(|_| TrailError::WriterStopped)?
+        receiver
+            .blocking_recv()
+            .map_err(|_| TrailError::WriterStopped)?
     }
 
     /// Runs a lookup on the reader connection (blocking: call it from a
@@ -182,7 +191,9 @@ impl Trail {
     /// (blocking). Appends after this fail with [`TrailError::WriterStopped`].
     pub fn shutdown(&self) -> Result<(), TrailError> {
         let outcome = match self.send(Command::Shutdown) {
-            Ok(receiver) => receiver.blocking_recv().map_err(|_| TrailError::WriterStopped)?,
+            Ok(receiver) => receiver
+                .blocking_recv()
+                .map_err(|_| TrailError::WriterStopped)?,
             Err(error) => Err(error),
         };
         self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();

@@ -1,0 +1,285 @@
+//! Events built from requests: field by field, and never a secret.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use keyward_crypto::RootKey;
+use keyward_kms::{Caller, Clock, Kms};
+use keyward_store::{SqliteStore, Store};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use time::macros::datetime;
+
+use super::*;
+use crate::kms_api::dispatch;
+
+const ACCOUNT: &str = "111122223333";
+
+fn facts(operation: &str) -> RequestFacts {
+    RequestFacts {
+        event_source: "kms.amazonaws.com".into(),
+        event_name: operation.into(),
+        region: "us-east-1".into(),
+        source_ip: Some("127.0.0.1".into()),
+        user_agent: "test-agent".into(),
+        request_id: "req-1".into(),
+        access_key_id: Some("AKIAEXAMPLE".into()),
+        event_time: datetime!(2026-11-23 20:00 UTC),
+    }
+}
+
+fn to_json(event: &CloudTrailEvent) -> Value {
+    serde_json::from_slice(&event.encode().unwrap()).unwrap()
+}
+
+#[test]
+fn a_decrypt_event_has_the_fields_aws_writes() {
+    let key = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let response = json!({"KeyId": key, "Plaintext": "c2VjcmV0", "EncryptionAlgorithm": "SYMMETRIC_DEFAULT", "KeyMaterialId": "ab".repeat(32)}).to_string();
+    let request = json!({"CiphertextBlob": "AQID", "EncryptionContext": {"purpose": "test"}, "GrantTokens": ["tok"]}).to_string();
+    let events = kms_events(
+        &facts("Decrypt"),
+        &Caller::root(ACCOUNT),
+        request.as_bytes(),
+        Outcome::Success(Some(response.as_bytes())),
+    );
+    assert_eq!(events.len(), 1);
+    let event = to_json(&events[0]);
+    assert_eq!(event["eventName"], "Decrypt");
+    assert_eq!(event["eventSource"], "kms.amazonaws.com");
+    assert_eq!(event["readOnly"], true);
+    assert_eq!(event["responseElements"], Value::Null);
+    assert_eq!(
+        event["requestParameters"],
+        json!({"encryptionContext": {"purpose": "test"}, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"})
+    );
+    assert_eq!(
+        event["additionalEventData"]["keyMaterialId"],
+        "ab".repeat(32)
+    );
+    assert_eq!(
+        event["resources"],
+        json!([{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key}])
+    );
+    assert_eq!(
+        event["userIdentity"],
+        json!({"type": "Root", "principalId": ACCOUNT, "arn": format!("arn:aws:iam::{ACCOUNT}:root"), "accountId": ACCOUNT, "accessKeyId": "AKIAEXAMPLE"})
+    );
+    assert_eq!(event["recipientAccountId"], ACCOUNT);
+    assert_eq!(event["requestID"], "req-1");
+    let text = String::from_utf8(events[0].encode().unwrap()).unwrap();
+    assert!(!text.contains("c2VjcmV0") && !text.contains("AQID") && !text.contains("tok"));
+}
+
+#[test]
+fn a_failed_call_names_its_error_and_its_key() {
+    let key = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let request = json!({"KeyId": key, "Plaintext": "aGk=", "DryRun": true}).to_string();
+    let events = kms_events(
+        &facts("Encrypt"),
+        &Caller::root(ACCOUNT),
+        request.as_bytes(),
+        Outcome::Failure {
+            code: "DryRunOperationException",
+            message: Some("The request would have succeeded, but the DryRun option is set."),
+        },
+    );
+    let event = to_json(&events[0]);
+    assert_eq!(event["errorCode"], "DryRunOperationException");
+    assert_eq!(event["requestParameters"]["dryRun"], true);
+    assert_eq!(event["requestParameters"]["keyId"], key);
+    assert_eq!(
+        event["resources"][0]["ARN"],
+        format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{key}")
+    );
+}
+
+#[test]
+fn a_cross_account_call_is_recorded_once_per_account_with_a_shared_id() {
+    let key = "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let request = json!({"KeyId": key, "KeySpec": "AES_256"}).to_string();
+    let events = kms_events(
+        &facts("GenerateDataKey"),
+        &Caller::root(ACCOUNT),
+        request.as_bytes(),
+        Outcome::Failure {
+            code: "AccessDeniedException",
+            message: Some("no"),
+        },
+    );
+    assert_eq!(events.len(), 2);
+    let (a, b) = (to_json(&events[0]), to_json(&events[1]));
+    assert_eq!(a["recipientAccountId"], ACCOUNT);
+    assert_eq!(b["recipientAccountId"], "444455556666");
+    assert_eq!(a["sharedEventID"], b["sharedEventID"]);
+    assert_ne!(a["eventID"], b["eventID"]);
+}
+
+#[test]
+fn service_callers_are_aws_service_or_invoked_by() {
+    let service = Caller::service("emr-serverless.amazonaws.com", ACCOUNT, None);
+    assert_eq!(
+        serde_json::to_value(user_identity(&service, None)).unwrap(),
+        json!({"type": "AWSService", "invokedBy": "emr-serverless.amazonaws.com"})
+    );
+    let via = Caller::root(ACCOUNT).via_service("emr-serverless.amazonaws.com", None);
+    let events = kms_events(&facts("Encrypt"), &via, b"{}", Outcome::Success(None));
+    let event = to_json(&events[0]);
+    assert_eq!(
+        event["userIdentity"]["invokedBy"],
+        "emr-serverless.amazonaws.com"
+    );
+    assert_eq!(event["sourceIPAddress"], "emr-serverless.amazonaws.com");
+}
+
+#[test]
+fn query_events_log_names_but_never_secrets() {
+    let form = vec![
+        ("UserName".to_owned(), "alice".to_owned()),
+        ("SecretAccessKey".to_owned(), "SECRET".to_owned()),
+    ];
+    let mut facts = facts("CreateUser");
+    facts.event_source = "iam.amazonaws.com".into();
+    let event = to_json(&query_event(
+        &facts,
+        &Caller::root(ACCOUNT),
+        &form,
+        Outcome::Success(None),
+    ));
+    assert_eq!(event["requestParameters"], json!({"userName": "alice"}));
+    assert_eq!(event["readOnly"], false);
+}
+
+// --- The property: no secret reaches an event, through the real domain. ---
+
+struct Service {
+    _dir: tempfile::TempDir,
+    kms: Kms,
+    key_id: String,
+}
+
+fn service() -> Service {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+    let snapshot = store.load().unwrap();
+    let kms = Kms::open(
+        store,
+        &snapshot,
+        RootKey::generate().unwrap(),
+        "us-east-1",
+        Arc::new(Clock::new()),
+    )
+    .unwrap();
+    let created: Value = serde_json::from_slice(
+        &dispatch(&kms, &Caller::root(ACCOUNT), "CreateKey", b"{}")
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let key_id = created["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    Service {
+        _dir: dir,
+        kms,
+        key_id,
+    }
+}
+
+/// The forms a secret could take in an event.
+fn forms(secret: &[u8]) -> Vec<String> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+    let mut forms = vec![b64.trim_end_matches('=').to_owned(), hex::encode(secret)];
+    if let Ok(text) = std::str::from_utf8(secret) {
+        forms.push(text.to_owned());
+    }
+    forms.into_iter().filter(|f| f.len() >= 12).collect()
+}
+
+fn run(service: &Service, operation: &str, body: &Value, secrets: &mut Vec<Vec<u8>>) -> Vec<u8> {
+    let body = body.to_string();
+    let caller = Caller::root(ACCOUNT);
+    let result = dispatch(&service.kms, &caller, operation, body.as_bytes());
+    let mut events = match &result {
+        Ok(reply) => {
+            if let Some(reply) = reply {
+                let value: Value = serde_json::from_slice(reply).unwrap();
+                for member in ["Plaintext", "CiphertextBlob"] {
+                    if let Some(text) = value[member].as_str() {
+                        secrets.push(
+                            base64::engine::general_purpose::STANDARD
+                                .decode(text)
+                                .unwrap(),
+                        );
+                        secrets.push(text.as_bytes().to_vec());
+                    }
+                }
+            }
+            kms_events(
+                &facts(operation),
+                &caller,
+                body.as_bytes(),
+                Outcome::Success(reply.as_deref()),
+            )
+        }
+        Err(error) => {
+            let wire = error.wire();
+            kms_events(
+                &facts(operation),
+                &caller,
+                body.as_bytes(),
+                Outcome::Failure {
+                    code: wire.code,
+                    message: wire.message.as_deref(),
+                },
+            )
+        }
+    };
+    assert_eq!(events.len(), 1);
+    events.remove(0).encode().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_plaintext_blob_or_data_key_reaches_an_event(
+        plaintexts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 12..64), 1..4),
+        token in "[A-Za-z0-9]{20,30}",
+        context_value in "[a-z]{1,8}",
+    ) {
+        let service = service();
+        let mut secrets: Vec<Vec<u8>> = vec![token.as_bytes().to_vec()];
+        let mut stored: Vec<Vec<u8>> = Vec::new();
+        let context = json!({"purpose": context_value});
+        for plaintext in &plaintexts {
+            secrets.push(plaintext.clone());
+            let encoded = base64::engine::general_purpose::STANDARD.encode(plaintext);
+            let encrypt = json!({"KeyId": service.key_id, "Plaintext": encoded, "EncryptionContext": context});
+            let before = secrets.len();
+            stored.push(run(&service, "Encrypt", &encrypt, &mut secrets));
+            prop_assert!(secrets.len() > before, "Encrypt failed: {}", String::from_utf8_lossy(stored.last().unwrap()));
+            let blob = base64::engine::general_purpose::STANDARD.encode(&secrets[before]);
+            stored.push(run(&service, "Decrypt", &json!({"CiphertextBlob": blob, "EncryptionContext": context}), &mut secrets));
+            // A grant token (refused, as it is not one keyward issued) is not logged either.
+            stored.push(run(&service, "Decrypt", &json!({"CiphertextBlob": blob, "EncryptionContext": context, "GrantTokens": [token]}), &mut secrets));
+            stored.push(run(&service, "ReEncrypt", &json!({"CiphertextBlob": blob, "SourceEncryptionContext": context, "DestinationKeyId": service.key_id}), &mut secrets));
+            // A dry run and a failing call carry the plaintext too.
+            stored.push(run(&service, "Encrypt", &json!({"KeyId": service.key_id, "Plaintext": encoded, "DryRun": true}), &mut secrets));
+            stored.push(run(&service, "Encrypt", &json!({"KeyId": "alias/missing", "Plaintext": encoded}), &mut secrets));
+        }
+        stored.push(run(&service, "GenerateDataKey", &json!({"KeyId": service.key_id, "KeySpec": "AES_256", "EncryptionContext": context}), &mut secrets));
+        stored.push(run(&service, "GenerateDataKeyWithoutPlaintext", &json!({"KeyId": service.key_id, "NumberOfBytes": 32}), &mut secrets));
+        stored.push(run(&service, "GenerateRandom", &json!({"NumberOfBytes": 32}), &mut secrets));
+        let forms: Vec<String> = secrets.iter().flat_map(|s| forms(s)).collect();
+        for event in &stored {
+            for form in &forms {
+                prop_assert!(
+                    !event.windows(form.len()).any(|w| w == form.as_bytes()),
+                    "{form} found in {}", String::from_utf8_lossy(event)
+                );
+            }
+        }
+    }
+}
