@@ -74,6 +74,11 @@ pub struct Cli {
     /// `keyward-10stmt-100grants`), to show what authorization costs.
     #[arg(long)]
     pub authz_comparison: bool,
+    /// With --spawn-keyward: start a second keyward with the benchmark-only
+    /// switch `--benchmark-only-disable-trail` (target `keyward-trail-off`)
+    /// and measure both, to show what the durable audit trail costs.
+    #[arg(long, requires = "spawn_keyward")]
+    pub trail_comparison: bool,
 }
 
 /// One operation the load loop can send.
@@ -124,6 +129,7 @@ pub struct Plan {
     pub client_threads: usize,
     pub json: Option<PathBuf>,
     pub authz_comparison: bool,
+    pub trail_comparison: bool,
 }
 
 impl Cli {
@@ -183,6 +189,7 @@ impl Cli {
             client_threads,
             json: self.json,
             authz_comparison: self.authz_comparison,
+            trail_comparison: self.trail_comparison,
         })
     }
 }

@@ -74,6 +74,22 @@ fn run(plan: &Plan) -> anyhow::Result<u64> {
         targets.push(target);
     }
 
+    if plan.trail_comparison {
+        for spec in &plan.targets {
+            if let TargetSpec::SpawnKeyward(binary) = spec {
+                let spawned = crate::servers::spawn_keyward_with(
+                    binary,
+                    "keyward-trail-off",
+                    &["--benchmark-only-disable-trail"],
+                )?;
+                let target = spawned.target.clone();
+                _spawned.push(spawned);
+                eprintln!("{}: {} (Host {})", target.name, target.addr, target.host);
+                targets.push(target);
+            }
+        }
+    }
+
     if plan.authz_comparison {
         let heavy: Vec<Target> = targets
             .iter()

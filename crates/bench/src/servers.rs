@@ -44,13 +44,19 @@ impl Drop for Process {
 /// directory and signs with the admin credentials it writes there. Its log
 /// goes to `keyward.log` in the scratch directory (printed on failure).
 pub fn spawn_keyward(binary: &Path) -> anyhow::Result<Spawned> {
-    let scratch = scratch_dir("keyward")?;
+    spawn_keyward_with(binary, "keyward", &[])
+}
+
+/// [`spawn_keyward`] with extra `serve` arguments, measured as target `name`.
+pub fn spawn_keyward_with(binary: &Path, name: &str, extra: &[&str]) -> anyhow::Result<Spawned> {
+    let scratch = scratch_dir(name)?;
     let data_dir = scratch.join("data");
     let log_path = scratch.join("keyward.log");
     let log = std::fs::File::create(&log_path).context("creating keyward.log")?;
     let child = Command::new(binary)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)
@@ -76,7 +82,7 @@ pub fn spawn_keyward(binary: &Path) -> anyhow::Result<Spawned> {
         }
     };
     let credentials = Credentials::from_file(&data_dir.join("admin-credentials"), None)?;
-    let mut target = Target::from_url("keyward", &format!("http://{host}"), credentials)?;
+    let mut target = Target::from_url(name, &format!("http://{host}"), credentials)?;
     target.pid = Some(pid);
     Ok(Spawned {
         target,

@@ -172,7 +172,11 @@ const TOKEN_LEN: usize = TOKEN_PREFIX.len() + 32 + 16 + 16;
 
 /// A grant token: not secret (AWS: "not a secret"), it names the grant and
 /// its key; a fresh nonce makes each CreateGrant's token different, as AWS's.
-pub(crate) fn grant_token(grant_id_bytes: &[u8; 32], key_id: &[u8; 16], nonce: &[u8; 16]) -> String {
+pub(crate) fn grant_token(
+    grant_id_bytes: &[u8; 32],
+    key_id: &[u8; 16],
+    nonce: &[u8; 16],
+) -> String {
     let mut bytes = Vec::with_capacity(TOKEN_LEN);
     bytes.extend_from_slice(TOKEN_PREFIX);
     bytes.extend_from_slice(grant_id_bytes);

@@ -27,8 +27,8 @@ pub use clock::{Clock, DAY_MS, MAX_ADVANCE_MS};
 pub use error::{CiphertextProblem, InternalError, KmsError};
 pub use grants::GrantConstraints;
 pub use key::{default_key_policy, ENCRYPTION_ALGORITHM, KEY_SPEC, KEY_USAGE, ORIGIN};
+/// The policy language the domain evaluates, re-exported for callers that build [`Caller`]s.
+pub use keyward_policy as policy;
 pub use model::*;
 pub use ops::background::DueWork;
 pub use service::Kms;
-/// The policy language the domain evaluates, re-exported for callers that build [`Caller`]s.
-pub use keyward_policy as policy;

@@ -218,27 +218,27 @@ impl Kms {
             .iter()
             .map(|change| -> Result<Mutation, KmsError> {
                 Ok(match change {
-                Change::PutKey(key) => Mutation::PutKey(Box::new(key.to_row())),
-                Change::DeleteKey(key_id) => Mutation::DeleteKey {
-                    key_id: key_id.clone(),
-                },
-                Change::PutAlias(alias) => Mutation::PutAlias(alias.to_row()),
-                Change::DeleteAlias {
-                    account_id,
-                    alias_name,
-                } => Mutation::DeleteAlias {
-                    account_id: account_id.clone(),
-                    alias_name: alias_name.clone(),
-                },
-                Change::PutGrant(grant) => Mutation::PutDocument(DocumentRow {
-                    kind: GRANT_DOCUMENT.into(),
-                    id: grant.grant_id.clone(),
-                    doc: grant.to_document()?,
-                }),
-                Change::DeleteGrant(grant_id) => Mutation::DeleteDocument {
-                    kind: GRANT_DOCUMENT.into(),
-                    id: grant_id.clone(),
-                },
+                    Change::PutKey(key) => Mutation::PutKey(Box::new(key.to_row())),
+                    Change::DeleteKey(key_id) => Mutation::DeleteKey {
+                        key_id: key_id.clone(),
+                    },
+                    Change::PutAlias(alias) => Mutation::PutAlias(alias.to_row()),
+                    Change::DeleteAlias {
+                        account_id,
+                        alias_name,
+                    } => Mutation::DeleteAlias {
+                        account_id: account_id.clone(),
+                        alias_name: alias_name.clone(),
+                    },
+                    Change::PutGrant(grant) => Mutation::PutDocument(DocumentRow {
+                        kind: GRANT_DOCUMENT.into(),
+                        id: grant.grant_id.clone(),
+                        doc: grant.to_document()?,
+                    }),
+                    Change::DeleteGrant(grant_id) => Mutation::DeleteDocument {
+                        kind: GRANT_DOCUMENT.into(),
+                        id: grant_id.clone(),
+                    },
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

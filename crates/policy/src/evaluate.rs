@@ -12,8 +12,8 @@
 //! caller can explain a denial or write it to an audit log.
 
 use crate::context::{RequestContext, RequestPrincipal};
-use crate::principal::PrincipalMatching;
 use crate::document::Policy;
+use crate::principal::PrincipalMatching;
 use crate::statement::Effect;
 
 /// One policy's answer to one request.

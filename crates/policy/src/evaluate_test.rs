@@ -749,7 +749,11 @@ fn evaluate_as_tells_a_named_principal_from_its_account() {
     .unwrap();
     let alice_request = alice("kms:Decrypt");
     let own = |request: &RequestContext| {
-        policy.evaluate_as(request, request.principal(), PrincipalMatching::OwnIdentities)
+        policy.evaluate_as(
+            request,
+            request.principal(),
+            PrincipalMatching::OwnIdentities,
+        )
     };
     // Alice is allowed only through her account.
     assert!(matches!(policy.evaluate(&alice_request), Decision::Allow(ref s) if s.index == 0));
@@ -761,7 +765,11 @@ fn evaluate_as_tells_a_named_principal_from_its_account() {
     let root_request = RequestContext::new(root(ACCOUNT), "kms:Decrypt", KEY_ARN);
     assert!(matches!(own(&root_request), Decision::Allow(ref s) if s.index == 0));
     // A service principal matches its own name.
-    let svc = RequestContext::new(service("emr-serverless.amazonaws.com"), "kms:Decrypt", KEY_ARN);
+    let svc = RequestContext::new(
+        service("emr-serverless.amazonaws.com"),
+        "kms:Decrypt",
+        KEY_ARN,
+    );
     assert!(matches!(own(&svc), Decision::Allow(ref s) if s.index == 2));
     // Asking as the account, with Alice's request values.
     let account = RequestPrincipal::Account {

@@ -85,8 +85,7 @@ pub(crate) fn decide(kind: CallerKind, d: &Decisions) -> Outcome {
         // Root is its account: any statement naming the account names root.
         CallerKind::Root => allows(&d.key_policy),
         CallerKind::Principal if d.same_account => {
-            allows(&d.key_policy_by_name)
-                || (allows(&d.key_policy_for_account) && identity_allows)
+            allows(&d.key_policy_by_name) || (allows(&d.key_policy_for_account) && identity_allows)
         }
         CallerKind::Principal => allows(&d.key_policy) && identity_allows,
     };
@@ -118,13 +117,22 @@ pub(crate) fn decide_identity_only(kind: CallerKind, identity: &Decision) -> Out
 }
 
 /// AWS's AccessDeniedException text.
-pub(crate) fn message(principal_arn: &str, action: &str, resource: Option<&str>, why: Denial) -> String {
+pub(crate) fn message(
+    principal_arn: &str,
+    action: &str,
+    resource: Option<&str>,
+    why: Denial,
+) -> String {
     let on = resource
         .map(|arn| format!(" on resource: {arn}"))
         .unwrap_or_default();
     let because = match why {
-        Denial::ExplicitInResourcePolicy => "with an explicit deny in a resource-based policy".to_string(),
-        Denial::ExplicitInIdentityPolicy => "with an explicit deny in an identity-based policy".to_string(),
+        Denial::ExplicitInResourcePolicy => {
+            "with an explicit deny in a resource-based policy".to_string()
+        }
+        Denial::ExplicitInIdentityPolicy => {
+            "with an explicit deny in an identity-based policy".to_string()
+        }
         Denial::NoResourcePolicyAllows => {
             format!("because no resource-based policy allows the kms:{action} action")
         }
@@ -142,10 +150,16 @@ mod tests {
     use super::*;
 
     fn allow() -> Decision {
-        Decision::Allow(StatementRef { index: 0, sid: None })
+        Decision::Allow(StatementRef {
+            index: 0,
+            sid: None,
+        })
     }
     fn deny() -> Decision {
-        Decision::ExplicitDeny(StatementRef { index: 0, sid: None })
+        Decision::ExplicitDeny(StatementRef {
+            index: 0,
+            sid: None,
+        })
     }
     fn none() -> Decision {
         Decision::NotApplicable
@@ -175,33 +189,105 @@ mod tests {
     fn the_kms_combining_rule() {
         let rows: Vec<(CallerKind, Decisions, Outcome)> = vec![
             // Default key policy (allows the account), user with an identity policy.
-            (Principal, decisions(allow(), none(), allow(), allow(), true), Outcome::Allowed),
+            (
+                Principal,
+                decisions(allow(), none(), allow(), allow(), true),
+                Outcome::Allowed,
+            ),
             // ... without one: the identity half is missing.
-            (Principal, decisions(allow(), none(), allow(), none(), true), Outcome::NotAllowed(NoIdentityPolicyAllows)),
+            (
+                Principal,
+                decisions(allow(), none(), allow(), none(), true),
+                Outcome::NotAllowed(NoIdentityPolicyAllows),
+            ),
             // Key policy names the user: no identity policy needed.
-            (Principal, decisions(allow(), allow(), none(), none(), true), Outcome::Allowed),
+            (
+                Principal,
+                decisions(allow(), allow(), none(), none(), true),
+                Outcome::Allowed,
+            ),
             // Key policy names neither: identity policy alone is not enough.
-            (Principal, decisions(none(), none(), none(), allow(), true), Outcome::NotAllowed(NoResourcePolicyAllows)),
+            (
+                Principal,
+                decisions(none(), none(), none(), allow(), true),
+                Outcome::NotAllowed(NoResourcePolicyAllows),
+            ),
             // Explicit deny anywhere wins.
-            (Principal, decisions(deny(), allow(), allow(), allow(), true), Outcome::Denied(ExplicitInResourcePolicy)),
-            (Principal, decisions(allow(), allow(), allow(), deny(), true), Outcome::Denied(ExplicitInIdentityPolicy)),
+            (
+                Principal,
+                decisions(deny(), allow(), allow(), allow(), true),
+                Outcome::Denied(ExplicitInResourcePolicy),
+            ),
+            (
+                Principal,
+                decisions(allow(), allow(), allow(), deny(), true),
+                Outcome::Denied(ExplicitInIdentityPolicy),
+            ),
             // Root: the account statement is enough, identity implicit.
-            (Root, decisions(allow(), allow(), allow(), none(), true), Outcome::Allowed),
-            (Root, decisions(none(), none(), none(), none(), true), Outcome::NotAllowed(NoResourcePolicyAllows)),
-            (Root, decisions(deny(), none(), allow(), none(), true), Outcome::Denied(ExplicitInResourcePolicy)),
+            (
+                Root,
+                decisions(allow(), allow(), allow(), none(), true),
+                Outcome::Allowed,
+            ),
+            (
+                Root,
+                decisions(none(), none(), none(), none(), true),
+                Outcome::NotAllowed(NoResourcePolicyAllows),
+            ),
+            (
+                Root,
+                decisions(deny(), none(), allow(), none(), true),
+                Outcome::Denied(ExplicitInResourcePolicy),
+            ),
             // Cross-account: the key policy names the other account, and IAM there allows.
-            (Principal, decisions(allow(), none(), allow(), allow(), false), Outcome::Allowed),
-            (Principal, decisions(allow(), none(), allow(), none(), false), Outcome::NotAllowed(NoIdentityPolicyAllows)),
+            (
+                Principal,
+                decisions(allow(), none(), allow(), allow(), false),
+                Outcome::Allowed,
+            ),
+            (
+                Principal,
+                decisions(allow(), none(), allow(), none(), false),
+                Outcome::NotAllowed(NoIdentityPolicyAllows),
+            ),
             // Cross-account, key policy names the external user: IAM must still allow.
-            (Principal, decisions(allow(), allow(), none(), none(), false), Outcome::NotAllowed(NoIdentityPolicyAllows)),
-            (Principal, decisions(allow(), allow(), none(), allow(), false), Outcome::Allowed),
-            (Principal, decisions(none(), none(), none(), allow(), false), Outcome::NotAllowed(NoResourcePolicyAllows)),
+            (
+                Principal,
+                decisions(allow(), allow(), none(), none(), false),
+                Outcome::NotAllowed(NoIdentityPolicyAllows),
+            ),
+            (
+                Principal,
+                decisions(allow(), allow(), none(), allow(), false),
+                Outcome::Allowed,
+            ),
+            (
+                Principal,
+                decisions(none(), none(), none(), allow(), false),
+                Outcome::NotAllowed(NoResourcePolicyAllows),
+            ),
             // Cross-account root.
-            (Root, decisions(allow(), allow(), allow(), none(), false), Outcome::Allowed),
-            (Root, decisions(none(), none(), none(), none(), false), Outcome::NotAllowed(NoResourcePolicyAllows)),
+            (
+                Root,
+                decisions(allow(), allow(), allow(), none(), false),
+                Outcome::Allowed,
+            ),
+            (
+                Root,
+                decisions(none(), none(), none(), none(), false),
+                Outcome::NotAllowed(NoResourcePolicyAllows),
+            ),
             // A service principal: by the key policy alone.
-            (Service, decisions(allow(), allow(), none(), none(), true), Outcome::Allowed),
-            (Service, decisions(none(), none(), none(), allow(), true), Outcome::NotAllowed(NoResourcePolicyAllows)),
+            (
+                Service,
+                decisions(allow(), allow(), none(), none(), true),
+                Outcome::Allowed,
+            ),
+            (
+                Service,
+                decisions(none(), none(), none(), allow(), true),
+                Outcome::NotAllowed(NoResourcePolicyAllows),
+            ),
         ];
         for (i, (kind, d, expected)) in rows.into_iter().enumerate() {
             assert_eq!(decide(kind, &d), expected, "row {i}: {kind:?} {d:?}");

@@ -79,8 +79,10 @@ impl Ask {
         key: &str,
         values: impl IntoIterator<Item = V>,
     ) -> Ask {
-        self.values
-            .push((key.to_string(), values.into_iter().map(Into::into).collect()));
+        self.values.push((
+            key.to_string(),
+            values.into_iter().map(Into::into).collect(),
+        ));
         self
     }
 
@@ -97,7 +99,10 @@ impl Ask {
         }
         self.values.push((
             "kms:EncryptionContextKeys".to_string(),
-            context.keys().map(|k| ContextValue::String(k.clone())).collect(),
+            context
+                .keys()
+                .map(|k| ContextValue::String(k.clone()))
+                .collect(),
         ));
         self.encryption_context = Some(context);
         self
@@ -173,8 +178,11 @@ impl Kms {
         resource: &str,
         ask: &Ask,
     ) -> RequestContext {
-        let mut request =
-            RequestContext::new(caller.principal.clone(), format!("kms:{}", ask.action), resource);
+        let mut request = RequestContext::new(
+            caller.principal.clone(),
+            format!("kms:{}", ask.action),
+            resource,
+        );
         // Global condition keys
         // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
         // aws:PrincipalArn of a role session is its role's ARN.

@@ -198,7 +198,12 @@ impl Kms {
         let start = decode_marker(&request)?;
         self.authorize_without_key(caller, &Ask::new("ListAliases"), "*")?;
         let only_key = match key_id {
-            Some(k) => Some(self.resolve(caller, &k, Accepts::KeyOnly, false)?.0.key_id.clone()),
+            Some(k) => Some(
+                self.resolve(caller, &k, Accepts::KeyOnly, false)?
+                    .0
+                    .key_id
+                    .clone(),
+            ),
             None => None,
         };
         let mut aliases: Vec<AliasListEntry> = self

@@ -10,8 +10,8 @@ use keyward_crypto::{
     open, random_secret, seal, BlobHeader, EncryptionContext, Secret, BLOB_OVERHEAD,
 };
 
-use crate::error::CiphertextProblem;
 use crate::authz::Ask;
+use crate::error::CiphertextProblem;
 use crate::ids::Accepts;
 use crate::key::{Key, ENCRYPTION_ALGORITHM};
 use crate::ops::{check_grant_token_syntax, check_grant_tokens, check_key_id, finish_dry_run};

@@ -65,7 +65,9 @@ fn check_constraints(constraints: &GrantConstraints) -> Result<(), KmsError> {
     .flatten()
     {
         if map.len() > MAX_CONSTRAINT_PAIRS
-            || map.values().any(|v| v.chars().count() > MAX_CONSTRAINT_VALUE)
+            || map
+                .values()
+                .any(|v| v.chars().count() > MAX_CONSTRAINT_VALUE)
         {
             return Err(KmsError::ValidationMessage(format!(
                 "A grant constraint may hold at most {MAX_CONSTRAINT_PAIRS} encryption context pairs, each value at most {MAX_CONSTRAINT_VALUE} characters."
@@ -103,11 +105,23 @@ impl Kms {
         let mut v = Violations::new();
         check_key_id(&mut v, "keyId", &input.key_id);
         v.required("granteePrincipal", &input.grantee_principal);
-        principal_pattern(&mut v, "granteePrincipal", input.grantee_principal.as_deref());
-        principal_pattern(&mut v, "retiringPrincipal", input.retiring_principal.as_deref());
+        principal_pattern(
+            &mut v,
+            "granteePrincipal",
+            input.grantee_principal.as_deref(),
+        );
+        principal_pattern(
+            &mut v,
+            "retiringPrincipal",
+            input.retiring_principal.as_deref(),
+        );
         v.required("operations", &input.operations);
         for (i, op) in input.operations.iter().flatten().enumerate() {
-            v.one_of(&format!("operations.{}.member", i + 1), Some(op), GRANT_OPERATIONS);
+            v.one_of(
+                &format!("operations.{}.member", i + 1),
+                Some(op),
+                GRANT_OPERATIONS,
+            );
         }
         check_grant_tokens(&mut v, &input.grant_tokens);
         v.length("name", input.name.as_deref(), 1, 256);
@@ -128,9 +142,9 @@ impl Kms {
         if let Some(constraints) = &input.constraints {
             check_constraints(constraints)?;
         }
-        let constraints = input
-            .constraints
-            .filter(|c| c.encryption_context_subset.is_some() || c.encryption_context_equals.is_some());
+        let constraints = input.constraints.filter(|c| {
+            c.encryption_context_subset.is_some() || c.encryption_context_equals.is_some()
+        });
         let grantee = input.grantee_principal.unwrap_or_default();
 
         let writer = self.lock_writer();
@@ -265,7 +279,8 @@ impl Kms {
                     parent.operations.iter().any(|op| op == "CreateGrant")
                         && self.names_caller(&parent.grantee, caller, &request)
                         && operations.iter().all(|op| parent.operations.contains(op))
-                        && child.at_least_as_strict_as(parent.constraints.as_ref().unwrap_or(&empty))
+                        && child
+                            .at_least_as_strict_as(parent.constraints.as_ref().unwrap_or(&empty))
                 });
                 if within_a_parent {
                     return Ok(());
@@ -396,12 +411,7 @@ impl Kms {
     /// account that owns it (root), and principals of those accounts whose
     /// IAM policies allow `kms:RetireGrant`. A key policy does not count,
     /// and an IAM deny blocks.
-    fn authorize_retire(
-        &self,
-        caller: &Caller,
-        key: &Key,
-        grant: &Grant,
-    ) -> Result<(), KmsError> {
+    fn authorize_retire(&self, caller: &Caller, key: &Key, grant: &Grant) -> Result<(), KmsError> {
         let ask = Ask::new("RetireGrant");
         let request = self.request_context(caller, Some(key), &key.arn, &ask);
         let identity = crate::authz::identity_decision(&caller.identity_policies, &request);
@@ -418,7 +428,8 @@ impl Kms {
         }
         let named = |principal: &str| self.names_caller(principal, caller, &request);
         let is_retiring = grant.retiring.as_deref().is_some_and(named);
-        let is_grantee = grant.operations.iter().any(|op| op == "RetireGrant") && named(&grant.grantee);
+        let is_grantee =
+            grant.operations.iter().any(|op| op == "RetireGrant") && named(&grant.grantee);
         let accounts = [
             Some(grant.key_account.clone()),
             principal_account(&grant.grantee),
@@ -465,7 +476,9 @@ impl Kms {
     /// The grant `grant_id` of `key`.
     fn grant_on(&self, key: &Key, grant_id: &str) -> Result<std::sync::Arc<Grant>, KmsError> {
         if !is_grant_id(grant_id) {
-            return Err(KmsError::InvalidGrantId(format!("Invalid grant ID: {grant_id}")));
+            return Err(KmsError::InvalidGrantId(format!(
+                "Invalid grant ID: {grant_id}"
+            )));
         }
         self.read()
             .grants
@@ -489,9 +502,9 @@ fn is_grant_id(text: &str) -> bool {
 fn grant_id_bytes(grant_id: &str) -> Result<[u8; 32], KmsError> {
     let bytes = hex::decode(grant_id)
         .map_err(|_| crate::InternalError::Inconsistent(format!("grant id {grant_id}")))?;
-    bytes.try_into().map_err(|_| {
-        crate::InternalError::Inconsistent(format!("grant id {grant_id}")).into()
-    })
+    bytes
+        .try_into()
+        .map_err(|_| crate::InternalError::Inconsistent(format!("grant id {grant_id}")).into())
 }
 
 /// The account of an IAM/STS principal ARN.

@@ -156,7 +156,8 @@ impl Kms {
         let arn = self.key_arn(&caller.account_id, &key_id);
         let (policy, key_policy) = match input.policy {
             Some(policy) => {
-                let parsed = self.check_key_policy(caller, &policy, &arn, &caller.account_id, bypass)?;
+                let parsed =
+                    self.check_key_policy(caller, &policy, &arn, &caller.account_id, bypass)?;
                 (policy, parsed)
             }
             None => {

@@ -94,6 +94,6 @@ impl Kms {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod authz_tests;
+#[cfg(test)]
+mod tests;

@@ -88,10 +88,13 @@ impl Kms {
         }
         let policy =
             parse_key_policy(text).map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))?;
-        let unknown = policy.named_principals().into_iter().any(|name| match &name {
-            PrincipalName::Arn(_) => !self.directory.exists(&name),
-            _ => false,
-        });
+        let unknown = policy
+            .named_principals()
+            .into_iter()
+            .any(|name| match &name {
+                PrincipalName::Arn(_) => !self.directory.exists(&name),
+                _ => false,
+            });
         if unknown {
             return Err(KmsError::MalformedPolicyDocument(
                 "Policy contains a statement with one or more invalid principals.".into(),
@@ -162,7 +165,8 @@ impl Kms {
             v.length(&format!("tagKeys.{}.member", i + 1), Some(tag_key), 1, 128);
         }
         v.finish()?;
-        let ask = Ask::new("UntagResource").with_all("aws:TagKeys", tag_keys.iter().flatten().cloned());
+        let ask =
+            Ask::new("UntagResource").with_all("aws:TagKeys", tag_keys.iter().flatten().cloned());
         self.update_key(
             caller,
             key_id.as_deref().unwrap_or_default(),
