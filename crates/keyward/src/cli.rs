@@ -37,6 +37,9 @@ pub enum Command {
     /// Signed messages (the default suite) are not decrypted to stdout unless
     /// --allow-unverified-stdout is given.
     Decrypt(DecryptArgs),
+    /// Operator commands against a running server, signed as the default
+    /// account's root user (`keyward admin create-account`).
+    Admin(crate::admin::AdminArgs),
     /// Inspect the audit trail of a data directory (the server may be stopped).
     #[command(subcommand)]
     Trail(TrailCommand),

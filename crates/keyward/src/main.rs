@@ -2,6 +2,7 @@
 //! libraries; errors become an exit code here and nowhere else.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod bootstrap;
 mod cli;
 mod envelope_cli;
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => serve::run(args),
         cli::Command::Encrypt(args) => envelope_cli::run_encrypt(args),
         cli::Command::Decrypt(args) => envelope_cli::run_decrypt(args),
+        cli::Command::Admin(args) => admin::run(args),
         // Verification findings choose their own exit code (trail_cli.rs).
         cli::Command::Trail(command) => return trail_cli::run(command),
     };

@@ -1,0 +1,290 @@
+//! `keyward admin`: operator commands against a *running* server.
+//!
+//! The data directory is locked while the server runs, so these commands do
+//! not open it: they make a SigV4-signed call to the server as the default
+//! account's root user (the credentials `serve` wrote to
+//! `<data-dir>/admin-credentials`). The server refuses the call for anyone
+//! else with AccessDenied.
+//!
+//! `create-account` calls the keyward-specific Query action `CreateAccount`
+//! on the IAM endpoint (signed for `iam` in `us-east-1`, as IAM requests
+//! are), and writes the new account's root credentials as an AWS CLI
+//! credentials file (profile `default`, mode 0600).
+//!
+//! The HTTP client is deliberately minimal — one HTTP/1.1 request over a
+//! plain TCP connection — because the command is meant for the operator on
+//! the server's host (loopback). It does not speak TLS: for a server that
+//! only listens with TLS, run the command on a loopback listener.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use keyward_iam::sigv4::{format_amz_date, sign, RequestParts};
+use keyward_store::write_secret_file;
+use zeroize::Zeroizing;
+
+use clap::{Args, Subcommand};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest answer read back; a CreateAccount response is under 1 KiB.
+const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
+
+/// `keyward admin ...`.
+#[derive(Args, Debug)]
+pub struct AdminArgs {
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create another account with its own root access key, and write that
+    /// key as an AWS CLI credentials file (profile `default`, mode 0600).
+    CreateAccount(CreateAccountArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CreateAccountArgs {
+    /// The new account's 12-digit id (default: random).
+    #[arg(long)]
+    pub account_id: Option<String>,
+    /// The running server (plain HTTP on loopback).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:7478")]
+    pub endpoint_url: String,
+    /// The server's data directory, to find `admin-credentials` in.
+    #[arg(long, env = "KEYWARD_DATA_DIR", default_value = crate::cli::DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Credentials file of the default account's root user (default
+    /// `<data-dir>/admin-credentials`).
+    #[arg(long, value_name = "PATH")]
+    pub credentials_file: Option<PathBuf>,
+    /// Profile in the credentials file.
+    #[arg(long, default_value = "default")]
+    pub profile: String,
+    /// Region written to the new credentials file (default: the admin profile's).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Where to write the new account's credentials (default
+    /// `./account-<ID>-credentials`).
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(args: AdminArgs) -> anyhow::Result<()> {
+    match args.command {
+        AdminCommand::CreateAccount(args) => create_account(&args),
+    }
+}
+
+/// An access key pair (and region) from a credentials file profile.
+struct Profile {
+    access_key_id: String,
+    secret_access_key: Zeroizing<String>,
+    region: Option<String>,
+}
+
+fn read_profile(path: &Path, profile: &str) -> anyhow::Result<Profile> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    let mut in_profile = false;
+    let (mut access_key_id, mut secret, mut region) = (None, None, None);
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            in_profile = name.trim() == profile;
+            continue;
+        }
+        if !in_profile {
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=') {
+            let value = value.trim().to_string();
+            match key.trim() {
+                "aws_access_key_id" => access_key_id = Some(value),
+                "aws_secret_access_key" => secret = Some(Zeroizing::new(value)),
+                "region" => region = Some(value),
+                _ => {}
+            }
+        }
+    }
+    match (access_key_id, secret) {
+        (Some(access_key_id), Some(secret_access_key)) => Ok(Profile {
+            access_key_id,
+            secret_access_key,
+            region,
+        }),
+        _ => bail!(
+            "{} has no profile [{profile}] with aws_access_key_id and aws_secret_access_key",
+            path.display()
+        ),
+    }
+}
+
+fn form_component(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The text of `<tag>…</tag>` in `xml` (unescaped for the few entities AWS uses).
+fn element(xml: &str, tag: &str) -> Option<String> {
+    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = start + xml.get(start..)?.find(&format!("</{tag}>"))?;
+    Some(
+        xml.get(start..end)?
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
+}
+
+fn create_account(args: &CreateAccountArgs) -> anyhow::Result<()> {
+    let credentials_file = args
+        .credentials_file
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join(crate::bootstrap::CREDENTIALS_FILE));
+    let admin = read_profile(&credentials_file, &args.profile)?;
+    let mut body = "Action=CreateAccount&Version=2010-05-08".to_string();
+    if let Some(account_id) = &args.account_id {
+        body.push_str(&format!("&AccountId={}", form_component(account_id)));
+    }
+    let answer = signed_post(&args.endpoint_url, &admin, &body)?;
+    if answer.status != 200 {
+        let code = element(&answer.body, "Code").unwrap_or_else(|| "error".into());
+        let message = element(&answer.body, "Message").unwrap_or_else(|| answer.body.clone());
+        bail!("the server refused CreateAccount (HTTP {}): {code}: {message}", answer.status);
+    }
+    let (Some(account_id), Some(access_key_id), Some(secret)) = (
+        element(&answer.body, "AccountId"),
+        element(&answer.body, "AccessKeyId"),
+        element(&answer.body, "SecretAccessKey").map(Zeroizing::new),
+    ) else {
+        bail!("unexpected CreateAccount answer from the server");
+    };
+    let region = args
+        .region
+        .clone()
+        .or(admin.region)
+        .unwrap_or_else(|| crate::cli::DEFAULT_REGION.to_string());
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("account-{account_id}-credentials")));
+    let text = Zeroizing::new(format!(
+        "[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {}\nregion = {region}\n",
+        secret.as_str()
+    ));
+    write_secret_file(&output, text.as_bytes())
+        .with_context(|| format!("writing {}", output.display()))?;
+    println!(
+        "created account {account_id} (root access key {access_key_id}); credentials written to {}",
+        output.display()
+    );
+    Ok(())
+}
+
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+/// POSTs a form body to `endpoint`, signed as `profile` for IAM.
+fn signed_post(endpoint: &str, profile: &Profile, body: &str) -> anyhow::Result<Answer> {
+    let Some(authority) = endpoint
+        .strip_prefix("http://")
+        .map(|rest| rest.trim_end_matches('/'))
+    else {
+        bail!("--endpoint-url must be http://HOST:PORT (a loopback listener); TLS is not supported by keyward admin");
+    };
+    if authority.contains('/') {
+        bail!("--endpoint-url must have no path: {endpoint}");
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let amz_date = format_amz_date(now);
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    let headers = [
+        ("content-type", content_type),
+        ("host", authority),
+        ("x-amz-date", amz_date.as_str()),
+    ];
+    let parts = RequestParts {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    let authorization = sign(
+        &parts,
+        &profile.access_key_id,
+        &profile.secret_access_key,
+        "us-east-1",
+        "iam",
+        &amz_date,
+    );
+    let address = authority
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {authority}"))?
+        .next()
+        .with_context(|| format!("{authority} has no address"))?;
+    let mut stream = TcpStream::connect_timeout(&address, TIMEOUT)
+        .with_context(|| format!("connecting to {endpoint}"))?;
+    stream.set_read_timeout(Some(TIMEOUT)).context("socket")?;
+    stream.set_write_timeout(Some(TIMEOUT)).context("socket")?;
+    let request = format!(
+        "POST / HTTP/1.1\r\nhost: {authority}\r\ncontent-type: {content_type}\r\nx-amz-date: {amz_date}\r\nauthorization: {authorization}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .with_context(|| format!("sending to {endpoint}"))?;
+    let mut raw = Vec::new();
+    stream
+        .take(MAX_RESPONSE_BYTES)
+        .read_to_end(&mut raw)
+        .with_context(|| format!("reading the answer of {endpoint}"))?;
+    let raw = String::from_utf8_lossy(&raw);
+    let Some((head, rest)) = raw.split_once("\r\n\r\n") else {
+        bail!("malformed HTTP answer from {endpoint}");
+    };
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .with_context(|| format!("malformed HTTP status line from {endpoint}"))?;
+    let chunked = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"));
+    let body = if chunked { dechunk(rest) } else { rest.to_string() };
+    Ok(Answer { status, body })
+}
+
+/// Joins an HTTP/1.1 chunked body.
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size_line, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(after.get(..size).unwrap_or(after));
+        rest = after.get(size..).unwrap_or("").trim_start_matches("\r\n");
+    }
+    out
+}
