@@ -126,3 +126,61 @@ def test_stdin_stdout_with_the_sdk(server, kms, esdk):
     done = keyward(server, "decrypt", "--key", key, "-", "-o", "-", stdin=message)
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == plaintext
+
+
+def keyward_with_tty_stderr(server, *args: str, chunks: list[bytes], pause: float) -> bytes:
+    """Runs keyward with stderr on a pseudo-terminal, feeding stdin slowly;
+    returns what it drew on the terminal."""
+    import pty
+    import time
+
+    env = harness.clean_env({
+        "AWS_SHARED_CREDENTIALS_FILE": str(server.credentials_file),
+        "AWS_CONFIG_FILE": os.devnull,
+    })
+    command, *rest = args
+    cmd = [str(harness.keyward_bin()), command, "--endpoint-url", server.url, *rest]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=slave, env=env)
+    os.close(slave)
+    for chunk in chunks:
+        proc.stdin.write(chunk)
+        proc.stdin.flush()
+        time.sleep(pause)
+    proc.stdin.close()
+    drawn = b""
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the terminal's last writer is gone
+            break
+        if not data:
+            break
+        drawn += data
+    os.close(master)
+    assert proc.wait(timeout=60) == 0, drawn.decode(errors="replace")
+    return drawn
+
+
+def test_progress_is_drawn_on_a_terminal_unless_quiet(server, kms, tmp_path):
+    key = new_key(kms, server)
+    chunks = [os.urandom(1 << 20) for _ in range(4)]
+    drawn = keyward_with_tty_stderr(
+        server, "encrypt", "--key", key, "-", "-o", str(tmp_path / "msg"),
+        chunks=chunks, pause=0.3)
+    # A slow input (over half a second) gets a redrawn line, erased at the end.
+    assert b"\rencrypting stdin" in drawn.replace(b"\x1b[2K", b""), drawn
+    assert b"GB/s" in drawn
+    assert b"keyward: encrypted stdin into" in drawn
+
+    drawn = keyward_with_tty_stderr(
+        server, "encrypt", "-q", "--key", key, "-", "-o", str(tmp_path / "msg2"),
+        chunks=chunks, pause=0.3)
+    assert drawn == b"", drawn
+
+    # Not a terminal: no bar, whatever the input (stderr is a pipe here).
+    done = keyward(server, "encrypt", "--key", key, "-", "-o", str(tmp_path / "msg3"),
+                   stdin=b"".join(chunks))
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"\r" not in done.stderr and b"encrypting" not in done.stderr
