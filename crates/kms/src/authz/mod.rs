@@ -296,38 +296,23 @@ impl Kms {
         decide(kind, &decisions)
     }
 
-    /// Authorizes an action that has no key resource (CreateKey, ListKeys,
-    /// ListAliases, GenerateRandom, ListRetirableGrants): IAM alone decides.
-    pub(crate) fn authorize_without_key(
+    /// Authorizes by IAM alone: an action without a key resource (CreateKey,
+    /// ListKeys, ListAliases, GenerateRandom, ListRetirableGrants; `resource`
+    /// `None`, evaluated against `*`), or the alias half of an alias
+    /// operation (`resource` the alias ARN). The root user may; anyone else
+    /// needs an identity policy.
+    pub(crate) fn authorize_by_iam(
         &self,
         caller: &Caller,
         ask: &Ask,
-        resource: &str,
+        resource: Option<&str>,
     ) -> Result<(), KmsError> {
-        let request = self.request_context(caller, None, resource, ask);
+        let request = self.request_context(caller, None, resource.unwrap_or("*"), ask);
         let identity = identity_decision(&caller.identity_policies, &request);
         match decide_identity_only(caller_kind(caller), &identity) {
             Outcome::Allowed => Ok(()),
             Outcome::NotAllowed(why) | Outcome::Denied(why) => Err(KmsError::AccessDenied(
-                message(&caller.principal_arn, ask.action, None, why),
-            )),
-        }
-    }
-
-    /// Whether the caller's identity policies allow `ask` on `resource` (an
-    /// alias ARN, for the alias half of the alias operations). Root: yes.
-    pub(crate) fn authorize_identity(
-        &self,
-        caller: &Caller,
-        ask: &Ask,
-        resource: &str,
-    ) -> Result<(), KmsError> {
-        let request = self.request_context(caller, None, resource, ask);
-        let identity = identity_decision(&caller.identity_policies, &request);
-        match decide_identity_only(caller_kind(caller), &identity) {
-            Outcome::Allowed => Ok(()),
-            Outcome::NotAllowed(why) | Outcome::Denied(why) => Err(KmsError::AccessDenied(
-                message(&caller.principal_arn, ask.action, Some(resource), why),
+                message(&caller.principal_arn, ask.action, resource, why),
             )),
         }
     }

@@ -60,10 +60,10 @@ impl Kms {
             KeyOperation::Manage,
             Ask::new("CreateAlias"),
         )?;
-        self.authorize_identity(
+        self.authorize_by_iam(
             caller,
             &Ask::new("CreateAlias"),
-            &alias_arn(&self.region, &caller.account_id, &alias_name),
+            Some(&alias_arn(&self.region, &caller.account_id, &alias_name)),
         )?;
         {
             let state = self.read();
@@ -103,10 +103,10 @@ impl Kms {
         check_alias_prefix(&alias_name)?;
         let writer = self.lock_writer();
         let mut alias = self.existing_alias(caller, &alias_name)?;
-        self.authorize_identity(
+        self.authorize_by_iam(
             caller,
             &Ask::new("UpdateAlias"),
-            &alias_arn(&self.region, &caller.account_id, &alias_name),
+            Some(&alias_arn(&self.region, &caller.account_id, &alias_name)),
         )?;
         // Both keys: the one the alias leaves and the one it moves to.
         if let Some(current) = self.key_by_id(&alias.target_key_id) {
@@ -140,10 +140,10 @@ impl Kms {
         check_alias_prefix(&alias_name)?;
         let writer = self.lock_writer();
         let alias = self.existing_alias(caller, &alias_name)?;
-        self.authorize_identity(
+        self.authorize_by_iam(
             caller,
             &Ask::new("DeleteAlias"),
-            &alias_arn(&self.region, &caller.account_id, &alias_name),
+            Some(&alias_arn(&self.region, &caller.account_id, &alias_name)),
         )?;
         if let Some(key) = self.key_by_id(&alias.target_key_id) {
             self.authorize(caller, &key, &Ask::new("DeleteAlias"))?;
@@ -196,7 +196,7 @@ impl Kms {
         let limit = limit(&request, 50, 100, &mut v);
         v.finish()?;
         let start = decode_marker(&request)?;
-        self.authorize_without_key(caller, &Ask::new("ListAliases"), "*")?;
+        self.authorize_by_iam(caller, &Ask::new("ListAliases"), None)?;
         let only_key = match key_id {
             Some(k) => Some(
                 self.resolve(caller, &k, Accepts::KeyOnly, false)?

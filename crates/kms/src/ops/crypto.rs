@@ -431,7 +431,7 @@ impl Kms {
             ));
         }
         reject_recipient(recipient_present)?;
-        self.authorize_without_key(caller, &Ask::new("GenerateRandom"), "*")?;
+        self.authorize_by_iam(caller, &Ask::new("GenerateRandom"), None)?;
         random_secret(usize::try_from(n).unwrap_or(0)).map_err(KmsError::crypto)
     }
 }

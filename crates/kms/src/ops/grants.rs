@@ -356,7 +356,7 @@ impl Kms {
         let limit = limit(&request, 50, 100, &mut v);
         v.finish()?;
         let start = decode_marker(&request)?;
-        self.authorize_without_key(caller, &Ask::new("ListRetirableGrants"), "*")?;
+        self.authorize_by_iam(caller, &Ask::new("ListRetirableGrants"), None)?;
         let retiring = retiring_principal.unwrap_or_default();
         let state = self.read();
         let mut entries: Vec<GrantListEntry> = state

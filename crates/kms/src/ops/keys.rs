@@ -150,7 +150,7 @@ impl Kms {
             .with("kms:MultiRegion", false)
             .with("kms:BypassPolicyLockoutSafetyCheck", bypass)
             .with_request_tags(&tags);
-        self.authorize_without_key(caller, &ask, "*")?;
+        self.authorize_by_iam(caller, &ask, None)?;
         let key_uuid = uuid::Uuid::new_v4();
         let key_id = key_uuid.to_string();
         let arn = self.key_arn(&caller.account_id, &key_id);
@@ -227,7 +227,7 @@ impl Kms {
         let limit = limit(&request, 100, 1000, &mut v);
         v.finish()?;
         let start = decode_marker(&request)?;
-        self.authorize_without_key(caller, &Ask::new("ListKeys"), "*")?;
+        self.authorize_by_iam(caller, &Ask::new("ListKeys"), None)?;
         let mut keys: Vec<KeyListEntry> = self
             .read()
             .keys
