@@ -5,6 +5,10 @@
 # moto's server (`moto[server]` from PyPI), then measures keyward and moto
 # side by side in one run. Extra arguments go to keyward-bench, e.g.
 #   scripts/bench.sh --duration 5 --json bench.json
+# The cost of the durable audit trail (GenerateDataKey with the trail on and
+# off; the second keyward runs with the benchmark-only switch
+# --benchmark-only-disable-trail, target keyward-trail-off):
+#   scripts/bench.sh --trail-comparison --operations generate-data-key --concurrency 1,16,64
 # Run it on an otherwise idle machine: client and servers share the cores.
 set -euo pipefail
 

@@ -85,6 +85,7 @@ pub fn export_data_dir(
         .map_err(TrailError::io("write", &summary.public_key_file))?;
 
     let mut previous_object: Option<String> = None;
+    let mut used_objects = std::collections::HashSet::new();
     for digest in &digests {
         let first = digest
             .first_sequence()
@@ -101,7 +102,17 @@ pub fn export_data_dir(
             summary.log_files += 1;
             summary.records += records.len() as u64;
         }
-        let object = digest_object_key(&account, &region, EXPORT_TRAIL_NAME, digest.end_time());
+        let mut object = digest_object_key(&account, &region, EXPORT_TRAIL_NAME, digest.end_time());
+        // Digests can end in the same second (a shutdown right after a timed
+        // digest); CloudTrail's names have one-second resolution, so a later
+        // one gets a counter before the extension instead of overwriting.
+        let base = object.trim_end_matches(".json.gz").to_owned();
+        let mut counter = 1;
+        while used_objects.contains(&object) {
+            object = format!("{base}-{counter}.json.gz");
+            counter += 1;
+        }
+        used_objects.insert(object.clone());
         let file = DigestFile {
             aws_account_id: account,
             bucket: EXPORT_BUCKET.to_owned(),

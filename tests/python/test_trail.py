@@ -1,0 +1,388 @@
+"""The audit trail end to end: one CloudTrail event per call, field by field,
+for every KMS operation family and outcome (boto3 through the real server),
+IAM events without secrets, and `keyward trail verify/export/prune` on a
+stopped server's data directory, including tampering made directly in
+trail.sqlite (kms-api.md §12; issue 4)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+
+import boto3
+import botocore.config
+import pytest
+from botocore.exceptions import ClientError
+
+import harness
+from harness import unique
+
+ACCOUNT = harness.SERVER_ACCOUNT
+ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def client(server, service, creds=None):
+    creds = creds or server.admin_credentials()
+    session = boto3.session.Session(
+        aws_access_key_id=creds[0], aws_secret_access_key=creds[1],
+        region_name=server.server_region)
+    cfg = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"})
+    return session.client(service, endpoint_url=server.url, config=cfg)
+
+
+@pytest.fixture(scope="module")
+def ct(server):
+    return client(server, "cloudtrail")
+
+
+@pytest.fixture(scope="module")
+def iam(server):
+    return client(server, "iam")
+
+
+def request_id(result):
+    """The x-amzn-RequestId of a boto3 result or ClientError."""
+    meta = result.response if isinstance(result, ClientError) else result
+    return meta["ResponseMetadata"]["RequestId"]
+
+
+def events_of(ct, rid, event_name):
+    """Every stored event (parsed CloudTrailEvent) of the call `rid`."""
+    found = []
+    for page in ct.get_paginator("lookup_events").paginate(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": event_name}]):
+        for e in page["Events"]:
+            record = json.loads(e["CloudTrailEvent"])
+            if record.get("requestID") == rid:
+                found.append(record)
+    return found
+
+
+def the_event(ct, result, event_name):
+    events = events_of(ct, request_id(result), event_name)
+    assert len(events) == 1, events
+    return events[0]
+
+
+def failing(fn, **kwargs):
+    with pytest.raises(ClientError) as info:
+        fn(**kwargs)
+    return info.value
+
+
+def assert_root_caller(event, server):
+    identity = event["userIdentity"]
+    assert identity["type"] == "Root"
+    assert identity["arn"] == ROOT_ARN
+    assert identity["accountId"] == ACCOUNT
+    assert identity["principalId"] == ACCOUNT
+    assert identity["accessKeyId"] == server.admin_credentials()[0]
+    assert event["recipientAccountId"] == ACCOUNT
+    assert event["sourceIPAddress"] == "127.0.0.1"
+    assert event["userAgent"].startswith("Boto3/") or "botocore" in event["userAgent"]
+    assert event["eventType"] == "AwsApiCall"
+    assert event["eventCategory"] == "Management"
+    assert event["managementEvent"] is True
+    assert event["awsRegion"] == server.server_region
+
+
+def key_resource(server, key_id):
+    return [{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": server.key_arn(key_id)}]
+
+
+@pytest.fixture(scope="module")
+def key(kms):
+    return kms.create_key(Description="trail test key")["KeyMetadata"]["KeyId"]
+
+
+def test_create_key_logs_key_metadata(server, kms, ct):
+    result = kms.create_key(Description="made for the trail", Tags=[{"TagKey": "team", "TagValue": "a"}])
+    key_id = result["KeyMetadata"]["KeyId"]
+    event = the_event(ct, result, "CreateKey")
+    assert_root_caller(event, server)
+    assert event["eventSource"] == "kms.amazonaws.com"
+    assert event["readOnly"] is False
+    assert event["requestParameters"]["description"] == "made for the trail"
+    assert event["requestParameters"]["tags"] == [{"tagKey": "team", "tagValue": "a"}]
+    metadata = event["responseElements"]["keyMetadata"]
+    assert metadata["keyId"] == key_id
+    assert metadata["arn"] == server.key_arn(key_id)
+    assert metadata["aWSAccountId"] == ACCOUNT
+    assert metadata["keyState"] == "Enabled"
+    assert re.match(r"^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}:\d{2} [AP]M$", metadata["creationDate"])
+    assert event["resources"] == key_resource(server, key_id)
+    assert "errorCode" not in event
+
+
+def test_crypto_operations_log_parameters_but_no_response(server, kms, ct, key):
+    context = {"purpose": "trail", "tenant": "t1"}
+    encrypted = kms.encrypt(KeyId=key, Plaintext=b"hello trail", EncryptionContext=context)
+    event = the_event(ct, encrypted, "Encrypt")
+    assert_root_caller(event, server)
+    assert event["readOnly"] is True
+    assert event["requestParameters"] == {
+        "keyId": key, "encryptionContext": context, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+    assert event["responseElements"] is None
+    assert event["resources"] == key_resource(server, key)
+
+    decrypted = kms.decrypt(CiphertextBlob=encrypted["CiphertextBlob"], EncryptionContext=context)
+    event = the_event(ct, decrypted, "Decrypt")
+    assert event["requestParameters"] == {
+        "encryptionContext": context, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+    assert event["responseElements"] is None
+    assert HEX64.match(event["additionalEventData"]["keyMaterialId"])
+    assert event["resources"] == key_resource(server, key)
+
+    data_key = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext=context)
+    event = the_event(ct, data_key, "GenerateDataKey")
+    assert event["requestParameters"] == {"keyId": key, "encryptionContext": context, "keySpec": "AES_256"}
+    assert event["responseElements"] is None
+    assert HEX64.match(event["additionalEventData"]["keyMaterialId"])
+
+    without = kms.generate_data_key_without_plaintext(KeyId=key, NumberOfBytes=48)
+    event = the_event(ct, without, "GenerateDataKeyWithoutPlaintext")
+    assert event["requestParameters"] == {"keyId": key, "numberOfBytes": 48}
+    assert event["readOnly"] is True
+
+    other = kms.create_key()["KeyMetadata"]["KeyId"]
+    reencrypted = kms.re_encrypt(CiphertextBlob=encrypted["CiphertextBlob"],
+                                 SourceEncryptionContext=context, DestinationKeyId=other)
+    event = the_event(ct, reencrypted, "ReEncrypt")
+    assert event["requestParameters"]["destinationKeyId"] == other
+    assert event["requestParameters"]["sourceEncryptionContext"] == context
+    arns = {r["ARN"] for r in event["resources"]}
+    assert arns == {server.key_arn(key), server.key_arn(other)}
+    assert HEX64.match(event["additionalEventData"]["keyMaterialId"])
+
+    random = kms.generate_random(NumberOfBytes=16)
+    event = the_event(ct, random, "GenerateRandom")
+    assert event["requestParameters"] == {"numberOfBytes": 16}
+    assert event["responseElements"] is None
+    assert "resources" not in event
+
+    # None of the secrets appear anywhere in these events.
+    everything = "".join(e["CloudTrailEvent"] for page in ct.get_paginator("lookup_events").paginate()
+                         for e in page["Events"])
+    import base64
+    for secret in (encrypted["CiphertextBlob"], decrypted["Plaintext"], data_key["Plaintext"],
+                   data_key["CiphertextBlob"], random["Plaintext"]):
+        assert base64.b64encode(secret).decode()[:24] not in everything
+        assert secret.hex()[:24] not in everything
+
+
+def test_management_operations(server, kms, ct):
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    alias = f"alias/{unique('trail')}"
+    result = kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    event = the_event(ct, result, "CreateAlias")
+    assert event["requestParameters"] == {"aliasName": alias, "targetKeyId": key_id}
+    assert event["readOnly"] is False
+    assert event["responseElements"] is None
+
+    result = kms.describe_key(KeyId=alias)
+    event = the_event(ct, result, "DescribeKey")
+    assert event["requestParameters"] == {"keyId": alias}
+    assert event["readOnly"] is True
+    assert event["resources"] == key_resource(server, key_id)
+
+    result = kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    event = the_event(ct, result, "ScheduleKeyDeletion")
+    assert event["requestParameters"] == {"keyId": key_id, "pendingWindowInDays": 7}
+    elements = event["responseElements"]
+    assert elements["keyId"] == server.key_arn(key_id)
+    assert elements["keyState"] == "PendingDeletion"
+    assert elements["pendingWindowInDays"] == 7
+    assert isinstance(elements["deletionDate"], str)
+
+    result = kms.cancel_key_deletion(KeyId=key_id)
+    event = the_event(ct, result, "CancelKeyDeletion")
+    assert event["responseElements"] == {"keyId": server.key_arn(key_id)}
+
+
+def test_failures_are_recorded_with_their_error(server, kms, kms_raw, ct, key):
+    error = failing(kms.encrypt, KeyId=key, Plaintext=b"x", DryRun=True)
+    event = the_event(ct, error, "Encrypt")
+    assert event["errorCode"] == "DryRunOperationException"
+    assert event["errorMessage"] == "The request would have succeeded, but the DryRun option is set."
+    assert event["requestParameters"]["dryRun"] is True
+    assert event["resources"] == key_resource(server, key)
+
+    error = failing(kms.encrypt, KeyId="alias/does-not-exist", Plaintext=b"x")
+    event = the_event(ct, error, "Encrypt")
+    assert event["errorCode"] == "NotFoundException"
+    assert event["errorMessage"] == error.response["Error"]["Message"]
+    assert event["requestParameters"]["keyId"] == "alias/does-not-exist"
+
+    error = failing(kms_raw.generate_data_key, KeyId=key, NumberOfBytes=4096)
+    event = the_event(ct, error, "GenerateDataKey")
+    assert event["errorCode"] == "ValidationException"
+
+    disabled = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.disable_key(KeyId=disabled)
+    error = failing(kms.encrypt, KeyId=disabled, Plaintext=b"x")
+    event = the_event(ct, error, "Encrypt")
+    assert event["errorCode"] == "DisabledException"
+    assert event["resources"] == key_resource(server, disabled)
+
+
+def test_access_denied_is_recorded_with_the_users_identity(server, kms, ct, iam, key):
+    name = unique("trailuser")
+    iam.create_user(UserName=name)
+    access = iam.create_access_key(UserName=name)["AccessKey"]
+    user_kms = client(server, "kms", (access["AccessKeyId"], access["SecretAccessKey"]))
+    error = failing(user_kms.encrypt, KeyId=key, Plaintext=b"x")
+    assert error.response["Error"]["Code"] == "AccessDeniedException"
+    event = the_event(ct, error, "Encrypt")
+    assert event["errorCode"] == "AccessDeniedException"
+    identity = event["userIdentity"]
+    assert identity["type"] == "IAMUser"
+    assert identity["userName"] == name
+    assert identity["arn"] == f"arn:aws:iam::{ACCOUNT}:user/{name}"
+    assert identity["accessKeyId"] == access["AccessKeyId"]
+    assert identity["principalId"].startswith("AIDA")
+
+
+def test_iam_calls_are_recorded_without_secrets(server, ct, iam):
+    name = unique("iamtrail")
+    created = iam.create_user(UserName=name)
+    event = the_event(ct, created, "CreateUser")
+    assert event["eventSource"] == "iam.amazonaws.com"
+    assert event["requestParameters"] == {"userName": name}
+    assert event["readOnly"] is False
+    key = iam.create_access_key(UserName=name)
+    event = the_event(ct, key, "CreateAccessKey")
+    assert event["requestParameters"] == {"userName": name}
+    raw = (server.data_dir / "trail.sqlite").read_bytes()
+    for wal in server.data_dir.glob("trail.sqlite-wal"):
+        raw += wal.read_bytes()
+    assert key["AccessKey"]["SecretAccessKey"].encode() not in raw
+
+
+def test_unknown_operations_and_bad_signatures(server, ct):
+    response = harness.raw_call(server, "TrentService.NoSuchOperation", {})
+    rid = response.header("x-amzn-requestid")
+    events = events_of(ct, rid, "NoSuchOperation")
+    assert len(events) == 1 and events[0]["errorCode"] == response.error_type
+    # A request whose signature does not verify has no identity: not recorded.
+    bad = harness.raw_call(server, "TrentService.ListKeys", {}, creds=("AKIANOTAKEY0000000", "x"))
+    assert bad.status == 400
+    assert events_of(ct, bad.header("x-amzn-requestid"), "ListKeys") == []
+
+
+# -- keyward trail verify / export / prune ---------------------------------
+
+def trail_cli(*args):
+    return subprocess.run([str(harness.keyward_bin()), "trail", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def copy_data_dir(src, dst):
+    shutil.copytree(src, dst)
+    for lock in dst.glob("keyward.lock"):
+        lock.unlink()
+    return dst
+
+
+def tamper(data_dir, sql):
+    db = sqlite3.connect(data_dir / "trail.sqlite")
+    db.executescript(sql)
+    db.commit()
+    db.close()
+
+
+@pytest.fixture(scope="module")
+def stopped(server_factory_module, tmp_path_factory):
+    """A stopped server's data directory with ten recorded calls, restarted once."""
+    server, kms = server_factory_module
+    for i in range(5):
+        kms.create_key(Description=f"k{i}")
+    server.stop()
+    server.start()
+    kms = harness.kms_client(server)
+    for i in range(5):
+        kms.list_keys()
+    server.stop()
+    return server.data_dir
+
+
+@pytest.fixture(scope="module")
+def server_factory_module(work_dir):
+    s = harness.new_server(work_dir, account_id=ACCOUNT)
+    s.start()
+    yield s, harness.kms_client(s)
+    s.stop()
+
+
+def positions(data_dir):
+    db = sqlite3.connect(data_dir / "trail.sqlite")
+    rows = db.execute("SELECT position, sequence FROM events ORDER BY position").fetchall()
+    db.close()
+    return rows
+
+
+def test_verify_passes_on_an_untouched_trail_across_restarts(stopped):
+    result = trail_cli("verify", "--data-dir", str(stopped))
+    assert result.returncode == 0, result.stderr
+    assert "trail verified: 10 records" in result.stdout
+    assert "2 digests" in result.stdout
+
+
+@pytest.mark.parametrize("kind,sql,position,words", [
+    ("modify", "UPDATE events SET event = CAST(replace(CAST(event AS TEXT), 'k2', 'kX') AS BLOB) "
+               "WHERE sequence = 3", 2, "modified"),
+    ("delete", "DELETE FROM events WHERE sequence = 4", 3, "missing"),
+    ("reorder", None, 5, "out of order"),
+    # A copy of record 8 appended after the last record.
+    ("insert", "INSERT INTO events (position, sequence, previous_hash, hash, event, event_time, event_id, "
+               "event_name, event_source, account_id) SELECT (SELECT max(position) FROM events) + 1, "
+               "sequence, previous_hash, hash, event, event_time, event_id, event_name, event_source, "
+               "account_id FROM events WHERE sequence = 8", 10, "inserted"),
+])
+def test_verify_names_the_first_bad_position(stopped, tmp_path, kind, sql, position, words):
+    data_dir = copy_data_dir(stopped, tmp_path / kind)
+    if kind == "reorder":
+        # Swap the stored places of records 6 and 7.
+        rows = dict((seq, pos) for pos, seq in positions(data_dir))
+        sql = (f"UPDATE events SET position = -1 WHERE sequence = 6; "
+               f"UPDATE events SET position = {rows[6]} WHERE sequence = 7; "
+               f"UPDATE events SET position = {rows[7]} WHERE sequence = 6;")
+    tamper(data_dir, sql)
+    result = trail_cli("verify", "--data-dir", str(data_dir))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"first bad position: {position} " in result.stderr, result.stderr
+    assert words in result.stderr
+
+
+def test_export_writes_cloudtrail_log_and_digest_files(stopped, tmp_path):
+    out = tmp_path / "export"
+    result = trail_cli("export", "--data-dir", str(stopped), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    logs = sorted(out.glob(f"AWSLogs/{ACCOUNT}/CloudTrail/*/*/*/*/*.json.gz"))
+    digests = sorted(out.glob(f"AWSLogs/{ACCOUNT}/CloudTrail-Digest/*/*/*/*/*.json.gz"))
+    assert len(logs) == 2 and len(digests) == 2
+    records = [r for f in logs for r in json.loads(gzip.decompress(f.read_bytes()))["Records"]]
+    assert [r["eventName"] for r in records] == ["CreateKey"] * 5 + ["ListKeys"] * 5
+    digest = json.loads(gzip.decompress(digests[-1].read_bytes()))
+    assert digest["digestSignatureAlgorithm"] == "Ed25519"
+    assert digest["previousDigestSignature"]
+    assert (out / "trail-public-key.pem").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    # A tampered trail is not exported.
+    bad = copy_data_dir(stopped, tmp_path / "bad")
+    tamper(bad, "DELETE FROM events WHERE sequence = 2")
+    assert trail_cli("export", "--data-dir", str(bad), "--out", str(tmp_path / "x")).returncode == 1
+
+
+def test_verify_passes_after_pruning_and_with_an_external_public_key(stopped, tmp_path):
+    data_dir = copy_data_dir(stopped, tmp_path / "pruned")
+    key_file = tmp_path / "kept.pem"
+    key_file.write_text(trail_cli("public-key", "--data-dir", str(data_dir)).stdout)
+    result = trail_cli("prune", "--data-dir", str(data_dir), "--retention-days", "0")
+    assert result.returncode == 0 and "pruned 10 events" in result.stdout, result
+    result = trail_cli("verify", "--data-dir", str(data_dir), "--public-key", str(key_file))
+    assert result.returncode == 0, result.stderr
+    assert "0 records" in result.stdout
