@@ -156,6 +156,12 @@ fn create_account(args: &CreateAccountArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| args.data_dir.join(crate::bootstrap::CREDENTIALS_FILE));
     let admin = read_profile(&credentials_file, &args.profile)?;
+    // The secret is shown once: make sure it can be written before asking for it.
+    if let Some(parent) = args.output.as_deref().and_then(Path::parent) {
+        if !parent.as_os_str().is_empty() && !parent.is_dir() {
+            bail!("{} is not a directory", parent.display());
+        }
+    }
     let mut body = "Action=CreateAccount&Version=2010-05-08".to_string();
     if let Some(account_id) = &args.account_id {
         body.push_str(&format!("&AccountId={}", form_component(account_id)));
@@ -182,6 +188,14 @@ fn create_account(args: &CreateAccountArgs) -> anyhow::Result<()> {
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("account-{account_id}-credentials")));
+    // `write_secret_file` syncs the parent directory, which a bare file name lacks.
+    let output = if output.is_absolute() {
+        output
+    } else {
+        std::env::current_dir()
+            .context("finding the current directory")?
+            .join(output)
+    };
     let text = Zeroizing::new(format!(
         "[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {}\nregion = {region}\n",
         secret.as_str()
