@@ -1,0 +1,173 @@
+"""`aws cloudtrail lookup-events --endpoint-url ...` against keyward: each
+lookup attribute, a time range, paging, the input checks, and the
+`cloudtrail:LookupEvents` permission (botocore cloudtrail/2013-11-01)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import botocore.config
+import pytest
+from botocore.exceptions import ClientError
+
+import harness
+from harness import unique
+
+ACCOUNT = harness.SERVER_ACCOUNT
+
+
+def client(server, service, creds=None):
+    creds = creds or server.admin_credentials()
+    session = boto3.session.Session(
+        aws_access_key_id=creds[0], aws_secret_access_key=creds[1],
+        region_name=server.server_region)
+    cfg = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"})
+    return session.client(service, endpoint_url=server.url, config=cfg)
+
+
+@pytest.fixture(scope="module")
+def setup(server, kms):
+    """A few calls with known attributes."""
+    started = int(time.time()) - 1
+    key = kms.create_key(Description="lookup")["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key, Plaintext=b"x")["CiphertextBlob"]
+    kms.decrypt(CiphertextBlob=blob)
+    for _ in range(3):
+        kms.generate_data_key(KeyId=key, KeySpec="AES_128")
+    return {"key": key, "arn": server.key_arn(key), "start": started}
+
+
+def lookup(aws, *args):
+    result = aws("cloudtrail", "lookup-events", *args)
+    assert result.returncode == 0, result.stderr
+    return result.json["Events"]
+
+
+def attribute(key, value):
+    return ["--lookup-attributes", f"AttributeKey={key},AttributeValue={value}"]
+
+
+def test_event_name_newest_first_with_the_record_as_a_string(aws, setup):
+    events = lookup(aws, *attribute("EventName", "GenerateDataKey"))
+    assert len(events) == 3
+    assert all(e["EventName"] == "GenerateDataKey" for e in events)
+    times = [e["EventTime"] for e in events]
+    assert times == sorted(times, reverse=True)
+    first = events[0]
+    assert first["EventSource"] == "kms.amazonaws.com"
+    assert first["ReadOnly"] == "true"
+    assert first["Username"] == "root"
+    assert first["Resources"] == [{"ResourceType": "AWS::KMS::Key", "ResourceName": setup["arn"]}]
+    record = json.loads(first["CloudTrailEvent"])
+    assert record["eventID"] == first["EventId"]
+    assert record["requestParameters"]["keySpec"] == "AES_128"
+
+
+def test_each_lookup_attribute(server, aws, setup):
+    by_arn = lookup(aws, *attribute("ResourceName", setup["arn"]))
+    assert {e["EventName"] for e in by_arn} == {"CreateKey", "Encrypt", "Decrypt", "GenerateDataKey"}
+    assert len(by_arn) == 6
+    assert len(lookup(aws, *attribute("ResourceType", "AWS::KMS::Key"))) >= 6
+    sources = lookup(aws, *attribute("EventSource", "kms.amazonaws.com"))
+    assert sources and all(e["EventSource"] == "kms.amazonaws.com" for e in sources)
+    users = lookup(aws, *attribute("Username", "root"))
+    assert users and all(e["Username"] == "root" for e in users)
+    access_key = server.admin_credentials()[0]
+    keys = lookup(aws, *attribute("AccessKeyId", access_key))
+    assert keys and all(e["AccessKeyId"] == access_key for e in keys)
+    writes = lookup(aws, *attribute("ReadOnly", "false"))
+    assert writes and all(e["ReadOnly"] == "false" for e in writes)
+    assert "CreateKey" in {e["EventName"] for e in writes}
+    one = by_arn[0]["EventId"]
+    by_id = lookup(aws, *attribute("EventId", one))
+    assert [e["EventId"] for e in by_id] == [one]
+
+
+def test_a_time_range(aws, setup):
+    now = int(time.time()) + 1
+    inside = lookup(aws, "--start-time", str(setup["start"]), "--end-time", str(now),
+                    *attribute("ResourceName", setup["arn"]))
+    assert len(inside) == 6
+    assert lookup(aws, "--start-time", str(setup["start"] - 7200), "--end-time", str(setup["start"] - 3600),
+                  *attribute("ResourceName", setup["arn"])) == []
+    assert lookup(aws, "--start-time", str(now + 3600), *attribute("ResourceName", setup["arn"])) == []
+
+
+def test_paging_with_the_cli_and_boto3(server, aws, setup):
+    first = aws("cloudtrail", "lookup-events", "--no-paginate", "--max-results", "2",
+                *attribute("ResourceName", setup["arn"]))
+    assert first.returncode == 0, first.stderr
+    page = first.json
+    assert len(page["Events"]) == 2 and page["NextToken"]
+    seen = [e["EventId"] for e in page["Events"]]
+    token = page["NextToken"]
+    while token:
+        nxt = aws("cloudtrail", "lookup-events", "--no-paginate", "--max-results", "2",
+                  "--next-token", token, *attribute("ResourceName", setup["arn"]))
+        assert nxt.returncode == 0, nxt.stderr
+        body = nxt.json
+        seen += [e["EventId"] for e in body["Events"]]
+        token = body.get("NextToken")
+    assert len(seen) == len(set(seen)) == 6
+    # The CLI's own pagination (--page-size) sees the same events.
+    everything = lookup(aws, "--page-size", "1", *attribute("ResourceName", setup["arn"]))
+    assert [e["EventId"] for e in everything] == seen
+    # boto3's paginator too.
+    ct = client(server, "cloudtrail")
+    pages = ct.get_paginator("lookup_events").paginate(
+        LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": setup["arn"]}],
+        PaginationConfig={"PageSize": 4})
+    assert [e["EventId"] for p in pages for e in p["Events"]] == seen
+
+
+def test_invalid_input_is_refused_as_cloudtrail_does(server):
+    ct = client(server, "cloudtrail")
+    with pytest.raises(ClientError) as info:
+        ct.lookup_events(LookupAttributes=[
+            {"AttributeKey": "EventName", "AttributeValue": "Decrypt"},
+            {"AttributeKey": "Username", "AttributeValue": "root"}])
+    assert info.value.response["Error"]["Code"] == "InvalidLookupAttributesException"
+    with pytest.raises(ClientError) as info:
+        ct.lookup_events(StartTime=2_000_000_000, EndTime=1_000_000_000)
+    assert info.value.response["Error"]["Code"] == "InvalidTimeRangeException"
+    with pytest.raises(ClientError) as info:
+        ct.lookup_events(MaxResults=51)
+    assert info.value.response["Error"]["Code"] == "InvalidMaxResultsException"
+    with pytest.raises(ClientError) as info:
+        ct.lookup_events(NextToken="not-a-token")
+    assert info.value.response["Error"]["Code"] == "InvalidNextTokenException"
+
+
+def test_reading_the_trail_needs_cloudtrail_lookup_events(server, setup):
+    iam = client(server, "iam")
+    name = unique("reader")
+    iam.create_user(UserName=name)
+    access = iam.create_access_key(UserName=name)["AccessKey"]
+    creds = (access["AccessKeyId"], access["SecretAccessKey"])
+    with pytest.raises(ClientError) as info:
+        client(server, "cloudtrail", creds).lookup_events(MaxResults=1)
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "cloudtrail:LookupEvents" in info.value.response["Error"]["Message"]
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "cloudtrail:LookupEvents", "Resource": "*"}]}
+    iam.put_user_policy(UserName=name, PolicyName="read-trail", PolicyDocument=json.dumps(policy))
+    events = client(server, "cloudtrail", creds).lookup_events(
+        LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": setup["arn"]}])["Events"]
+    assert len(events) == 6
+    # The denied attempt is itself in the trail, under the user's name.
+    denied = client(server, "cloudtrail").lookup_events(
+        LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": name}])["Events"]
+    records = [json.loads(e["CloudTrailEvent"]) for e in denied]
+    assert any(r["eventName"] == "LookupEvents" and r.get("errorCode") == "AccessDeniedException"
+               and r["eventSource"] == "cloudtrail.amazonaws.com" for r in records)
+
+
+def test_another_accounts_events_are_not_visible(server_factory):
+    """A dev server's default account sees its events; a second account none of them."""
+    s = server_factory.start(dev=True)
+    kms = harness.kms_client(s)
+    kms.create_key()
+    ct = client(s, "cloudtrail", s.default_credentials())
+    assert any(e["EventName"] == "CreateKey" for e in ct.lookup_events()["Events"])
