@@ -21,6 +21,7 @@ mod deletion;
 mod dry_run;
 mod durability;
 mod envelope_cli;
+mod identity;
 mod key_lifecycle;
 mod raw_protocol;
 mod rotation;
