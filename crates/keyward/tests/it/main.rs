@@ -26,4 +26,5 @@ mod key_lifecycle;
 mod raw_protocol;
 mod rotation;
 mod tags_and_policy;
+mod trail;
 mod wire;
