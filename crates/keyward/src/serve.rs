@@ -33,6 +33,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         clock.now_ms(),
     )?;
     let store: Arc<dyn keyward_store::Store> = data_dir.store.clone();
+    // Identities share the store, the root key and the clock with the KMS
+    // (the dev clock expires STS sessions too).
+    let identities = Arc::new(
+        Identities::open(
+            Arc::clone(&store),
+            &snapshot,
+            data_dir.root_key.clone(),
+            Arc::clone(&clock),
+            &identity.account_id,
+        )
+        .context("loading identities")?,
+    );
+    // The KMS asks the identity domain whether principals named in key
+    // policies and grants exist (AWS refuses ones that do not).
+    let directory: Arc<dyn keyward_kms::PrincipalDirectory> = identities.clone();
     let kms = Arc::new(
         Kms::open(
             store,
@@ -41,19 +56,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             &identity.region,
             Arc::clone(&clock),
         )
-        .context("loading keys")?,
-    );
-    // Identities share the store, the root key and the clock with the KMS
-    // (the dev clock expires STS sessions too).
-    let identities = Arc::new(
-        Identities::open(
-            data_dir.store.clone(),
-            &snapshot,
-            data_dir.root_key.clone(),
-            Arc::clone(&clock),
-            &identity.account_id,
-        )
-        .context("loading identities")?,
+        .context("loading keys")?
+        .with_directory(directory),
     );
     drop(snapshot);
     let auth = Authenticator::new(Arc::clone(&identities), settings.dev, &identity.region);
