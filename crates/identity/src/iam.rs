@@ -121,7 +121,11 @@ pub(crate) fn malformed(error: &PolicyError) -> IdentityError {
 
 fn check_policy_document(text: &str, member: &str) -> Result<(), IdentityError> {
     if text.is_empty() {
-        return Err(validation(text, member, "have length greater than or equal to 1"));
+        return Err(validation(
+            text,
+            member,
+            "have length greater than or equal to 1",
+        ));
     }
     if text.chars().count() > MAX_POLICY_DOCUMENT_CHARS {
         return Err(IdentityError::Validation(format!(
@@ -202,7 +206,11 @@ impl Identities {
     }
 
     /// GetUser; without a name, the calling user (the root user for root).
-    pub fn get_user(&self, caller: &Caller, user_name: Option<&str>) -> Result<User, IdentityError> {
+    pub fn get_user(
+        &self,
+        caller: &Caller,
+        user_name: Option<&str>,
+    ) -> Result<User, IdentityError> {
         let name = match (user_name, &caller.username) {
             (Some(name), _) => name.to_string(),
             (None, Some(own)) => own.clone(),
@@ -256,7 +264,9 @@ impl Identities {
             state
                 .users
                 .iter()
-                .filter(|((account, _), u)| *account == caller.account_id && u.path.starts_with(prefix))
+                .filter(|((account, _), u)| {
+                    *account == caller.account_id && u.path.starts_with(prefix)
+                })
                 .map(|((_, name), u)| (name.clone(), (**u).clone())),
             request.marker,
             request.max_items,
@@ -326,10 +336,7 @@ impl Identities {
         let (user, resource) = {
             let state = self.read();
             (
-                state
-                    .users
-                    .get(&key_of(&caller.account_id, &name))
-                    .cloned(),
+                state.users.get(&key_of(&caller.account_id, &name)).cloned(),
                 self.user_resource(&state, &caller.account_id, &name),
             )
         };
@@ -635,7 +642,9 @@ impl Identities {
             state
                 .roles
                 .iter()
-                .filter(|((account, _), r)| *account == caller.account_id && r.path.starts_with(prefix))
+                .filter(|((account, _), r)| {
+                    *account == caller.account_id && r.path.starts_with(prefix)
+                })
                 .map(|((_, name), r)| (name.clone(), (**r).clone())),
             request.marker,
             request.max_items,
@@ -827,7 +836,11 @@ impl Identities {
         let key = {
             let state = self.read();
             let owner = self.owner_name(&state, kind, account_id, owner_name)?;
-            let key = (account_id.clone(), owner.to_lowercase(), policy_name.to_string());
+            let key = (
+                account_id.clone(),
+                owner.to_lowercase(),
+                policy_name.to_string(),
+            );
             if !kind.policies(&state).contains_key(&key) {
                 return Err(IdentityError::NoSuchEntity(format!(
                     "The {} policy with name {policy_name} cannot be found.",

@@ -34,7 +34,11 @@ fn is_name_char(c: char) -> bool {
 /// A user, role or policy name: `[\w+=,.@-]+`, 1..=`max` characters.
 pub(crate) fn check_name(value: &str, member: &str, max: usize) -> Result<(), IdentityError> {
     if value.is_empty() {
-        return Err(validation(value, member, "have length greater than or equal to 1"));
+        return Err(validation(
+            value,
+            member,
+            "have length greater than or equal to 1",
+        ));
     }
     if value.chars().count() > max {
         return Err(validation(
@@ -57,10 +61,18 @@ pub(crate) fn check_name(value: &str, member: &str, max: usize) -> Result<(), Id
 pub(crate) fn check_session_name(value: &str) -> Result<(), IdentityError> {
     let member = "roleSessionName";
     if value.chars().count() < 2 {
-        return Err(validation(value, member, "have length greater than or equal to 2"));
+        return Err(validation(
+            value,
+            member,
+            "have length greater than or equal to 2",
+        ));
     }
     if value.chars().count() > 64 {
-        return Err(validation(value, member, "have length less than or equal to 64"));
+        return Err(validation(
+            value,
+            member,
+            "have length less than or equal to 64",
+        ));
     }
     if !value.chars().all(is_name_char) {
         return Err(validation(
@@ -76,10 +88,18 @@ pub(crate) fn check_session_name(value: &str) -> Result<(), IdentityError> {
 pub(crate) fn check_path(value: &str) -> Result<(), IdentityError> {
     let member = "path";
     if value.is_empty() {
-        return Err(validation(value, member, "have length greater than or equal to 1"));
+        return Err(validation(
+            value,
+            member,
+            "have length greater than or equal to 1",
+        ));
     }
     if value.len() > 512 {
-        return Err(validation(value, member, "have length less than or equal to 512"));
+        return Err(validation(
+            value,
+            member,
+            "have length less than or equal to 512",
+        ));
     }
     let well_formed = value == "/"
         || (value.len() >= 3
@@ -136,7 +156,10 @@ pub(crate) fn new_account_id() -> Result<String, IdentityError> {
     Ok(format!(
         "{}{}",
         random_text(b"12345678", 1)?,
-        random_text(b"0123456789012345678901234567890123456789012345678901234567890123", 11)?
+        random_text(
+            b"0123456789012345678901234567890123456789012345678901234567890123",
+            11
+        )?
     ))
 }
 
@@ -197,8 +220,13 @@ mod tests {
         assert!(check_name("alice.b+c=d,e@f-g_h", "userName", 64).is_ok());
         assert!(check_name("", "userName", 64).is_err());
         assert!(check_name(&"a".repeat(65), "userName", 64).is_err());
-        let error = check_name("bad name", "userName", 64).unwrap_err().to_string();
-        assert_eq!(error, r"1 validation error detected: Value 'bad name' at 'userName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]+");
+        let error = check_name("bad name", "userName", 64)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            r"1 validation error detected: Value 'bad name' at 'userName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]+"
+        );
         assert!(check_path("/").is_ok());
         assert!(check_path("/a/b/").is_ok());
         for bad in ["", "a/", "/a", "//x y/"] {

@@ -97,7 +97,9 @@ impl Identities {
     ) -> Result<Identities, IdentityError> {
         let mut state = State::default();
         for row in &snapshot.accounts {
-            state.accounts.insert(row.account_id.clone(), row.created_ms);
+            state
+                .accounts
+                .insert(row.account_id.clone(), row.created_ms);
         }
         for doc in &snapshot.documents {
             let what = format!("{} {}", doc.kind, doc.id);
@@ -349,7 +351,11 @@ fn access_key_from_row(
     })
 }
 
-fn document<T: serde::Serialize>(kind: &str, id: String, doc: &T) -> Result<Mutation, IdentityError> {
+fn document<T: serde::Serialize>(
+    kind: &str,
+    id: String,
+    doc: &T,
+) -> Result<Mutation, IdentityError> {
     let text = serde_json::to_string(doc).map_err(record_error(format!("{kind} {id}")))?;
     Ok(Mutation::PutDocument(DocumentRow {
         kind: kind.to_string(),

@@ -35,7 +35,10 @@ use zeroize::Zeroizing;
 use crate::authorize::{access_denied, identity_verdict, request_context};
 use crate::error::{CredentialError, IdentityError};
 use crate::model::{CallerIdentity, Role, SessionCredentials};
-use crate::names::{access_key_id, assumed_role_arn, check_session_name, parse_role_arn, secret_access_key, validation};
+use crate::names::{
+    access_key_id, assumed_role_arn, check_session_name, parse_role_arn, secret_access_key,
+    validation,
+};
 use crate::service::Identities;
 
 /// Distinguishes our tokens from others (dev mode accepts foreign ones).

@@ -60,7 +60,10 @@ impl Fixture {
                 .put_user_policy(&self.root(), name, &format!("p{i}"), policy)
                 .unwrap();
         }
-        let key = self.ids.create_access_key(&self.root(), Some(name)).unwrap();
+        let key = self
+            .ids
+            .create_access_key(&self.root(), Some(name))
+            .unwrap();
         self.ids
             .resolve(&key.metadata.access_key_id, None)
             .unwrap()
@@ -78,7 +81,14 @@ impl Fixture {
 fn open(store: &Arc<SqliteStore>, root_key: &RootKey, clock: &Arc<Clock>) -> Identities {
     let snapshot = store.load().unwrap();
     let store: Arc<dyn Store> = store.clone();
-    Identities::open(store, &snapshot, root_key.clone(), Arc::clone(clock), ACCOUNT).unwrap()
+    Identities::open(
+        store,
+        &snapshot,
+        root_key.clone(),
+        Arc::clone(clock),
+        ACCOUNT,
+    )
+    .unwrap()
 }
 
 fn allow(action: &str, resource: &str) -> String {
@@ -164,7 +174,10 @@ fn users_are_created_listed_found_and_deleted_durably() {
     assert_eq!(f.ids.get_user(&root, Some("Alice")).unwrap(), alice);
     let all = f.ids.list_users(&root, &ListRequest::default()).unwrap();
     assert_eq!(
-        all.items.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+        all.items
+            .iter()
+            .map(|u| u.name.as_str())
+            .collect::<Vec<_>>(),
         ["alice", "bob"]
     );
     let eng = f
@@ -266,7 +279,10 @@ fn access_keys_authenticate_until_deactivated_or_deleted() {
         .list_access_keys(&root, Some("alice"), &ListRequest::default())
         .unwrap();
     assert_eq!(keys.items.len(), 2);
-    assert!(keys.items.iter().all(|k| k.active && k.user_name.as_deref() == Some("alice")));
+    assert!(keys
+        .items
+        .iter()
+        .all(|k| k.active && k.user_name.as_deref() == Some("alice")));
 
     f.ids
         .update_access_key(&root, Some("alice"), &first.metadata.access_key_id, false)
@@ -341,7 +357,10 @@ fn inline_policies_round_trip_and_are_validated() {
     f.ids.put_user_policy(&root, "alice", "enc", &doc).unwrap();
     f.reopen();
     let (owner, policy) = f.ids.get_user_policy(&root, "ALICE", "enc").unwrap();
-    assert_eq!((owner.as_str(), policy.name.as_str(), policy.text.as_str()), ("alice", "enc", doc.as_str()));
+    assert_eq!(
+        (owner.as_str(), policy.name.as_str(), policy.text.as_str()),
+        ("alice", "enc", doc.as_str())
+    );
     assert_eq!(
         f.ids
             .list_user_policies(&root, "alice", &ListRequest::default())
@@ -390,7 +409,9 @@ fn inline_policies_round_trip_and_are_validated() {
         "Maximum policy size of 2048 bytes exceeded for user alice",
     );
     let spaced = format!("{}{}", " ".repeat(5000), doc);
-    f.ids.put_user_policy(&root, "alice", "spaced", &spaced).unwrap();
+    f.ids
+        .put_user_policy(&root, "alice", "spaced", &spaced)
+        .unwrap();
     check_err(
         f.ids.delete_user(&root, "alice"),
         "DeleteConflict",
@@ -426,13 +447,7 @@ fn iam_calls_need_an_identity_policy_except_for_root() {
         "AccessDenied",
         "User: arn:aws:iam::111122223333:user/nobody is not authorized to perform: iam:GetUser on resource: arn:aws:iam::111122223333:user/ghost because no identity-based policy allows the iam:GetUser action",
     );
-    let admin = f.user(
-        "admin",
-        &[
-            &allow("iam:*", "*"),
-            &deny("iam:DeleteUser"),
-        ],
-    );
+    let admin = f.user("admin", &[&allow("iam:*", "*"), &deny("iam:DeleteUser")]);
     f.ids.create_user(&admin, "x", None).unwrap();
     check_err(
         f.ids.delete_user(&admin, "x"),
@@ -442,7 +457,10 @@ fn iam_calls_need_an_identity_policy_except_for_root() {
     // A policy variable: users may manage their own keys only.
     let own = f.user(
         "self",
-        &[&allow("iam:*AccessKey*", "arn:aws:iam::111122223333:user/${aws:username}")],
+        &[&allow(
+            "iam:*AccessKey*",
+            "arn:aws:iam::111122223333:user/${aws:username}",
+        )],
     );
     f.ids.create_access_key(&own, None).unwrap();
     assert!(matches!(
@@ -451,7 +469,12 @@ fn iam_calls_need_an_identity_policy_except_for_root() {
     ));
     // Only the root user names no user for its own keys; a role session must.
     let root_caller = f.root();
-    assert!(f.ids.get_user(&root_caller, None).unwrap().arn.ends_with(":root"));
+    assert!(f
+        .ids
+        .get_user(&root_caller, None)
+        .unwrap()
+        .arn
+        .ends_with(":root"));
 }
 
 #[test]
@@ -461,14 +484,25 @@ fn roles_are_validated_and_stored() {
     let doc = trust("arn:aws:iam::111122223333:root");
     let role = f
         .ids
-        .create_role(&root, "ops", Some("/team/"), &doc, Some("operators"), Some(7200))
+        .create_role(
+            &root,
+            "ops",
+            Some("/team/"),
+            &doc,
+            Some("operators"),
+            Some(7200),
+        )
         .unwrap();
     assert_eq!(role.arn, "arn:aws:iam::111122223333:role/team/ops");
     assert!(role.role_id.starts_with("AROA"));
     f.reopen();
     let got = f.ids.get_role(&root, "OPS").unwrap();
     assert_eq!(
-        (got.trust_policy_text.as_str(), got.max_session_duration, got.description.as_deref()),
+        (
+            got.trust_policy_text.as_str(),
+            got.max_session_duration,
+            got.description.as_deref()
+        ),
         (doc.as_str(), 7200, Some("operators"))
     );
     check_err(
@@ -482,12 +516,20 @@ fn roles_are_validated_and_stored() {
         "1 validation error detected: Value '60' at 'maxSessionDuration' failed to satisfy constraint: Member must have value greater than or equal to 3600",
     );
     check_err(
-        f.ids.create_role(&root, "r", None, &allow("sts:AssumeRole", "*"), None, None),
+        f.ids
+            .create_role(&root, "r", None, &allow("sts:AssumeRole", "*"), None, None),
         "MalformedPolicyDocument",
         "Missing required field Principal",
     );
     check_err(
-        f.ids.create_role(&root, "r", None, &trust("arn:aws:iam::111122223333:user/ghost"), None, None),
+        f.ids.create_role(
+            &root,
+            "r",
+            None,
+            &trust("arn:aws:iam::111122223333:user/ghost"),
+            None,
+            None,
+        ),
         "MalformedPolicyDocument",
         "Invalid principal in policy: \"AWS\":\"arn:aws:iam::111122223333:user/ghost\"",
     );
@@ -503,8 +545,14 @@ fn roles_are_validated_and_stored() {
         "MalformedPolicyDocument",
         "Has prohibited field Resource",
     );
-    let long = trust(&format!("arn:aws:iam::111122223333:root\"}},\"Sid\":\"{}", "s".repeat(2100)));
-    assert!(f.ids.create_role(&root, "r", None, &long, None, None).is_err());
+    let long = trust(&format!(
+        "arn:aws:iam::111122223333:root\"}},\"Sid\":\"{}",
+        "s".repeat(2100)
+    ));
+    assert!(f
+        .ids
+        .create_role(&root, "r", None, &long, None, None)
+        .is_err());
     f.ids
         .put_role_policy(&root, "ops", "use", &allow("kms:*", "*"))
         .unwrap();
@@ -517,7 +565,14 @@ fn roles_are_validated_and_stored() {
             .items,
         ["use"]
     );
-    assert_eq!(f.ids.list_roles(&root, &ListRequest::default()).unwrap().items.len(), 1);
+    assert_eq!(
+        f.ids
+            .list_roles(&root, &ListRequest::default())
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     check_err(
         f.ids.delete_role(&root, "ops"),
         "DeleteConflict",
@@ -565,13 +620,38 @@ fn assume_role_follows_trust_and_identity_policies() {
     let cases: Vec<(&str, &String, &Caller, bool)> = vec![
         ("trust names the user", &by_user, &named, true),
         ("trust names another user", &by_user, &plain, false),
-        ("account trust, no identity policy", &by_account, &plain, false),
-        ("account trust, identity policy", &by_account, &allowed, true),
+        (
+            "account trust, no identity policy",
+            &by_account,
+            &plain,
+            false,
+        ),
+        (
+            "account trust, identity policy",
+            &by_account,
+            &allowed,
+            true,
+        ),
         ("account trust, identity deny", &by_account, &denied, false),
         ("account trust, root", &by_account, &root, true),
-        ("cross-account root, trusted account", &by_other, &other_root, true),
-        ("cross-account root, untrusted", &by_account, &other_root, false),
-        ("cross-account user with policy", &by_other, &other_user, true),
+        (
+            "cross-account root, trusted account",
+            &by_other,
+            &other_root,
+            true,
+        ),
+        (
+            "cross-account root, untrusted",
+            &by_account,
+            &other_root,
+            false,
+        ),
+        (
+            "cross-account user with policy",
+            &by_other,
+            &other_user,
+            true,
+        ),
         ("same account not trusted", &by_other, &root, false),
         ("trust denies the user", &denying, &allowed, false),
         ("trust allows account, other user", &denying, &root, true),
@@ -611,7 +691,8 @@ fn assume_role_follows_trust_and_identity_policies() {
         "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
     );
     check_err(
-        f.ids.assume_role(&root, "not-an-arn-but-long-enough", "s1", None),
+        f.ids
+            .assume_role(&root, "not-an-arn-but-long-enough", "s1", None),
         "Validation",
         "Request ARN is invalid",
     );
@@ -625,10 +706,19 @@ fn session_tokens_are_sealed_expire_and_survive_restarts() {
     f.ids
         .put_role_policy(&root, "ops", "use", &allow("kms:*", "*"))
         .unwrap();
-    let session = f.ids.assume_role(&root, &role_arn, "alice@example.com", Some(900)).unwrap();
+    let session = f
+        .ids
+        .assume_role(&root, &role_arn, "alice@example.com", Some(900))
+        .unwrap();
     assert!(session.access_key_id.starts_with("ASIA"));
-    assert_eq!(session.arn, "arn:aws:sts::111122223333:assumed-role/ops/alice@example.com");
-    assert!(session.assumed_role_id.starts_with("AROA") && session.assumed_role_id.ends_with(":alice@example.com"));
+    assert_eq!(
+        session.arn,
+        "arn:aws:sts::111122223333:assumed-role/ops/alice@example.com"
+    );
+    assert!(
+        session.assumed_role_id.starts_with("AROA")
+            && session.assumed_role_id.ends_with(":alice@example.com")
+    );
     f.reopen();
     let resolved = f
         .ids
@@ -660,7 +750,9 @@ fn session_tokens_are_sealed_expire_and_survive_restarts() {
         Some(CredentialError::InvalidSessionToken)
     );
     assert_eq!(
-        f.ids.resolve(&session.access_key_id, Some("FwoGZXIvYXdzEJr//////////")).err(),
+        f.ids
+            .resolve(&session.access_key_id, Some("FwoGZXIvYXdzEJr//////////"))
+            .err(),
         Some(CredentialError::InvalidSessionToken)
     );
     // Another root key (another keyward) cannot open it.
@@ -676,7 +768,11 @@ fn session_tokens_are_sealed_expire_and_survive_restarts() {
     f.ids
         .put_role_policy(&root, "ops", "use", &allow("kms:*", "*"))
         .unwrap();
-    let caller = f.ids.resolve(&session.access_key_id, Some(token)).unwrap().caller;
+    let caller = f
+        .ids
+        .resolve(&session.access_key_id, Some(token))
+        .unwrap()
+        .caller;
     assert!(caller.identity_policies.is_empty());
     // Expiry by the service clock.
     assert!(f.clock.advance_ms(899_000));
@@ -687,8 +783,20 @@ fn session_tokens_are_sealed_expire_and_survive_restarts() {
         Some(CredentialError::ExpiredSessionToken)
     );
     // A session needs an identity policy to assume a role trusted by its account.
-    let session = f.ids.assume_role(&root, &f.ids.get_role(&root, "ops").unwrap().arn, "s1", None).unwrap();
-    let chained = f.ids.resolve(&session.access_key_id, Some(&session.session_token)).unwrap().caller;
+    let session = f
+        .ids
+        .assume_role(
+            &root,
+            &f.ids.get_role(&root, "ops").unwrap().arn,
+            "s1",
+            None,
+        )
+        .unwrap();
+    let chained = f
+        .ids
+        .resolve(&session.access_key_id, Some(&session.session_token))
+        .unwrap()
+        .caller;
     let ops_arn = f.ids.get_role(&root, "ops").unwrap().arn;
     check_err(
         f.ids.assume_role(&chained, &ops_arn, "s2", Some(3600)),
@@ -708,14 +816,20 @@ fn the_principal_directory_knows_identities() {
         (PrincipalName::Everyone, true),
         (PrincipalName::Account("999988887777".into()), true),
         (PrincipalName::Account("12345".into()), false),
-        (PrincipalName::Service("kinesisanalytics.amazonaws.com".into()), true),
+        (
+            PrincipalName::Service("kinesisanalytics.amazonaws.com".into()),
+            true,
+        ),
         (arn("arn:aws:iam::111122223333:user/eng/alice"), true),
         (arn("arn:aws:iam::111122223333:user/alice"), false),
         (arn("arn:aws:iam::111122223333:user/eng/bob"), false),
         (arn("arn:aws:iam::444455556666:user/eng/alice"), false),
         (arn("arn:aws:iam::111122223333:role/ops"), true),
         (arn("arn:aws:iam::111122223333:role/x/ops"), false),
-        (arn("arn:aws:sts::111122223333:assumed-role/ops/any-session"), true),
+        (
+            arn("arn:aws:sts::111122223333:assumed-role/ops/any-session"),
+            true,
+        ),
         (arn("arn:aws:sts::111122223333:assumed-role/nope/s"), false),
         (arn("arn:aws:iam::111122223333:root"), true),
         (arn("arn:aws:sts::111122223333:federated-user/x"), false),

@@ -37,6 +37,10 @@ pub(crate) fn parse_trust_policy(text: &str) -> Result<Policy, IdentityError> {
             members.insert("Resource".into(), serde_json::Value::String("*".into()));
         }
     }
-    Policy::parse(&document.to_string(), PolicyKind::Resource, PARSE_LIMIT_BYTES)
-        .map_err(|e| malformed(&e))
+    Policy::parse(
+        &document.to_string(),
+        PolicyKind::Resource,
+        PARSE_LIMIT_BYTES,
+    )
+    .map_err(|e| malformed(&e))
 }

@@ -170,7 +170,10 @@ fn create_account(args: &CreateAccountArgs) -> anyhow::Result<()> {
     if answer.status != 200 {
         let code = element(&answer.body, "Code").unwrap_or_else(|| "error".into());
         let message = element(&answer.body, "Message").unwrap_or_else(|| answer.body.clone());
-        bail!("the server refused CreateAccount (HTTP {}): {code}: {message}", answer.status);
+        bail!(
+            "the server refused CreateAccount (HTTP {}): {code}: {message}",
+            answer.status
+        );
     }
     let (Some(account_id), Some(access_key_id), Some(secret)) = (
         element(&answer.body, "AccountId"),
@@ -281,10 +284,15 @@ fn signed_post(endpoint: &str, profile: &Profile, body: &str) -> anyhow::Result<
         .nth(1)
         .and_then(|s| s.parse::<u16>().ok())
         .with_context(|| format!("malformed HTTP status line from {endpoint}"))?;
-    let chunked = head
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_string() };
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
     Ok(Answer { status, body })
 }
 

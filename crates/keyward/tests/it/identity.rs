@@ -17,7 +17,11 @@ type Creds = (String, String, Option<String>);
 
 fn admin(server: &TestServer) -> Creds {
     let credentials = server.admin_credentials();
-    (credentials.access_key_id, credentials.secret_access_key, None)
+    (
+        credentials.access_key_id,
+        credentials.secret_access_key,
+        None,
+    )
 }
 
 /// A form-encoded Query request, signed for `service` in us-east-1.
@@ -52,7 +56,9 @@ async fn query(server: &TestServer, creds: &Creds, service: &str, form: &str) ->
         .copied()
         .collect();
     sent.push(("authorization", &authorization));
-    server.raw_request("POST", "/", &sent, form.as_bytes()).await
+    server
+        .raw_request("POST", "/", &sent, form.as_bytes())
+        .await
 }
 
 /// `<tag>text</tag>` of an XML answer.
@@ -95,7 +101,13 @@ fn kms_with(server: &TestServer, creds: &Creds) -> aws_sdk_kms::Client {
 /// A user with a `kms:*` inline policy and an access key.
 async fn user_with_key(server: &TestServer, name: &str) -> Creds {
     let root = admin(server);
-    let created = query(server, &root, "iam", &format!("Action=CreateUser&Version=2010-05-08&UserName={name}")).await;
+    let created = query(
+        server,
+        &root,
+        "iam",
+        &format!("Action=CreateUser&Version=2010-05-08&UserName={name}"),
+    )
+    .await;
     assert_eq!(created.status, 200, "{}", created.body_text());
     let put = query(
         server,
@@ -108,9 +120,19 @@ async fn user_with_key(server: &TestServer, name: &str) -> Creds {
     )
     .await;
     assert_eq!(put.status, 200, "{}", put.body_text());
-    let key = query(server, &root, "iam", &format!("Action=CreateAccessKey&Version=2010-05-08&UserName={name}")).await;
+    let key = query(
+        server,
+        &root,
+        "iam",
+        &format!("Action=CreateAccessKey&Version=2010-05-08&UserName={name}"),
+    )
+    .await;
     assert_eq!(key.status, 200, "{}", key.body_text());
-    (element(&key, "AccessKeyId"), element(&key, "SecretAccessKey"), None)
+    (
+        element(&key, "AccessKeyId"),
+        element(&key, "SecretAccessKey"),
+        None,
+    )
 }
 
 #[tokio::test]
@@ -119,9 +141,21 @@ async fn a_users_key_signs_kms_calls_until_it_is_deactivated() {
     let alice = user_with_key(&server, "alice").await;
     let kms = kms_with(&server, &alice);
     let key = kms.create_key().send().await.must("CreateKey");
-    assert_eq!(key.key_metadata().unwrap().aws_account_id(), Some(ACCOUNT_ID));
-    let who = query(&server, &alice, "sts", "Action=GetCallerIdentity&Version=2011-06-15").await;
-    assert_eq!(element(&who, "Arn"), format!("arn:aws:iam::{ACCOUNT_ID}:user/alice"));
+    assert_eq!(
+        key.key_metadata().unwrap().aws_account_id(),
+        Some(ACCOUNT_ID)
+    );
+    let who = query(
+        &server,
+        &alice,
+        "sts",
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    )
+    .await;
+    assert_eq!(
+        element(&who, "Arn"),
+        format!("arn:aws:iam::{ACCOUNT_ID}:user/alice")
+    );
 
     let deactivate = query(
         &server,
@@ -140,7 +174,13 @@ async fn a_users_key_signs_kms_calls_until_it_is_deactivated() {
         "UnrecognizedClientException",
         "The security token included in the request is invalid.",
     );
-    let refused = query(&server, &alice, "sts", "Action=GetCallerIdentity&Version=2011-06-15").await;
+    let refused = query(
+        &server,
+        &alice,
+        "sts",
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    )
+    .await;
     assert_eq!(refused.status, 403);
     assert_eq!(element(&refused, "Code"), "InvalidClientTokenId");
 }
@@ -191,11 +231,17 @@ async fn session_credentials_sign_kms_calls_survive_restarts_and_expire() {
         Some(element(&assumed, "SessionToken")),
     );
     let kms = kms_with(&server, &session);
-    kms.create_key().send().await.must("CreateKey as the session");
+    kms.create_key()
+        .send()
+        .await
+        .must("CreateKey as the session");
 
     server.restart().await;
     let kms = kms_with(&server, &session);
-    kms.list_keys().send().await.must("ListKeys after a restart");
+    kms.list_keys()
+        .send()
+        .await
+        .must("ListKeys after a restart");
 
     server.advance_clock(901).await;
     assert_failure(
@@ -203,6 +249,15 @@ async fn session_credentials_sign_kms_calls_survive_restarts_and_expire() {
         "ExpiredTokenException",
         "The security token included in the request is expired",
     );
-    let expired = query(&server, &session, "sts", "Action=GetCallerIdentity&Version=2011-06-15").await;
-    assert_eq!((expired.status, element(&expired, "Code")), (403, "ExpiredToken".to_owned()));
+    let expired = query(
+        &server,
+        &session,
+        "sts",
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    )
+    .await;
+    assert_eq!(
+        (expired.status, element(&expired, "Code")),
+        (403, "ExpiredToken".to_owned())
+    );
 }

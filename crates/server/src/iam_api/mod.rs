@@ -303,7 +303,11 @@ fn write_names(xml: &mut Xml, page: &Page<String>) {
 fn write_paging<T>(xml: &mut Xml, page: &Page<T>) {
     xml.text(
         "IsTruncated",
-        if page.marker.is_some() { "true" } else { "false" },
+        if page.marker.is_some() {
+            "true"
+        } else {
+            "false"
+        },
     )
     .optional("Marker", page.marker.as_deref());
 }

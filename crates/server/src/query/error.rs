@@ -94,7 +94,9 @@ impl QueryError {
             QueryService::Iam => "ServiceFailure",
             QueryService::Sts => "InternalFailure",
         };
-        let internal_message = "The request processing has failed because of an unknown error, exception or failure.".to_string();
+        let internal_message =
+            "The request processing has failed because of an unknown error, exception or failure."
+                .to_string();
         let (code, status, message) = match self {
             QueryError::Identity(e) => {
                 let message = e.to_string();
@@ -211,39 +213,102 @@ mod tests {
     #[test]
     fn the_query_error_table() {
         let cases: Vec<(QueryError, &str, u16)> = vec![
-            (IdentityError::NoSuchEntity("x".into()).into(), "NoSuchEntity", 404),
-            (IdentityError::EntityAlreadyExists("x".into()).into(), "EntityAlreadyExists", 409),
-            (IdentityError::DeleteConflict("x".into()).into(), "DeleteConflict", 409),
-            (IdentityError::LimitExceeded("x".into()).into(), "LimitExceeded", 409),
-            (IdentityError::Validation("x".into()).into(), "ValidationError", 400),
-            (IdentityError::MalformedPolicyDocument("x".into()).into(), "MalformedPolicyDocument", 400),
-            (IdentityError::AccessDenied("x".into()).into(), "AccessDenied", 403),
             (
-                IdentityError::Internal(keyward_identity::InternalError::Inconsistent("secret".into())).into(),
+                IdentityError::NoSuchEntity("x".into()).into(),
+                "NoSuchEntity",
+                404,
+            ),
+            (
+                IdentityError::EntityAlreadyExists("x".into()).into(),
+                "EntityAlreadyExists",
+                409,
+            ),
+            (
+                IdentityError::DeleteConflict("x".into()).into(),
+                "DeleteConflict",
+                409,
+            ),
+            (
+                IdentityError::LimitExceeded("x".into()).into(),
+                "LimitExceeded",
+                409,
+            ),
+            (
+                IdentityError::Validation("x".into()).into(),
+                "ValidationError",
+                400,
+            ),
+            (
+                IdentityError::MalformedPolicyDocument("x".into()).into(),
+                "MalformedPolicyDocument",
+                400,
+            ),
+            (
+                IdentityError::AccessDenied("x".into()).into(),
+                "AccessDenied",
+                403,
+            ),
+            (
+                IdentityError::Internal(keyward_identity::InternalError::Inconsistent(
+                    "secret".into(),
+                ))
+                .into(),
                 "ServiceFailure",
                 500,
             ),
-            (QueryError::Auth(AuthError::Missing), "MissingAuthenticationToken", 403),
-            (QueryError::Auth(AuthError::Incomplete("x".into())), "IncompleteSignature", 400),
-            (QueryError::Auth(AuthError::UnknownAccessKey), "InvalidClientTokenId", 403),
-            (QueryError::Auth(AuthError::Mismatch), "SignatureDoesNotMatch", 403),
+            (
+                QueryError::Auth(AuthError::Missing),
+                "MissingAuthenticationToken",
+                403,
+            ),
+            (
+                QueryError::Auth(AuthError::Incomplete("x".into())),
+                "IncompleteSignature",
+                400,
+            ),
+            (
+                QueryError::Auth(AuthError::UnknownAccessKey),
+                "InvalidClientTokenId",
+                403,
+            ),
+            (
+                QueryError::Auth(AuthError::Mismatch),
+                "SignatureDoesNotMatch",
+                403,
+            ),
             (QueryError::ExpiredToken, "ExpiredToken", 403),
-            (QueryError::InvalidAction("Nope".into()), "InvalidAction", 400),
+            (
+                QueryError::InvalidAction("Nope".into()),
+                "InvalidAction",
+                400,
+            ),
             (QueryError::MissingAction, "MissingAction", 400),
-            (QueryError::MissingParameter("userName".into()), "ValidationError", 400),
+            (
+                QueryError::MissingParameter("userName".into()),
+                "ValidationError",
+                400,
+            ),
             (QueryError::Internal("secret".into()), "ServiceFailure", 500),
         ];
         for (error, code, status) in cases {
             let wire = error.wire(QueryService::Iam);
-            assert_eq!((wire.code, wire.status.as_u16()), (code, status), "{error:?}");
+            assert_eq!(
+                (wire.code, wire.status.as_u16()),
+                (code, status),
+                "{error:?}"
+            );
             assert!(!wire.message.contains("secret"), "{error:?}");
         }
         assert_eq!(
-            QueryError::InvalidAction("Nope".into()).wire(QueryService::Sts).message,
+            QueryError::InvalidAction("Nope".into())
+                .wire(QueryService::Sts)
+                .message,
             "Could not find operation Nope for version 2011-06-15"
         );
         assert_eq!(
-            QueryError::Internal("x".into()).wire(QueryService::Sts).code,
+            QueryError::Internal("x".into())
+                .wire(QueryService::Sts)
+                .code,
             "InternalFailure"
         );
     }

@@ -159,11 +159,14 @@ fn authenticate(
     };
     let caller = state
         .auth
-        .authenticate(&signed, &[service.signing_name()], crate::now_epoch_seconds())
+        .authenticate(
+            &signed,
+            &[service.signing_name()],
+            crate::now_epoch_seconds(),
+        )
         .map_err(|failure| match failure {
             AuthFailure::Signature(e) => QueryError::Auth(e),
             AuthFailure::ExpiredToken => QueryError::ExpiredToken,
         })?;
     Ok(crate::auth::with_transport(state.tls, parts, caller))
 }
-
