@@ -1,5 +1,6 @@
-//! The IAM operations: users, access keys, roles and inline policies, one
-//! method per AWS operation, with AWS's validation, quotas and messages.
+//! The IAM operations on users, access keys and roles (inline policies are in
+//! `policies.rs`), one method per AWS operation, with AWS's validation,
+//! quotas and messages.
 //!
 //! Every operation authorizes first (`authorize.rs`: root may do anything in
 //! its account, others need an identity policy) and only then looks the
@@ -14,20 +15,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use keyward_kms::Caller;
-use keyward_policy::{Policy, PolicyError, PolicyKind, PrincipalName, StatementError};
+use keyward_policy::{Policy, PolicyError, PrincipalName, StatementError};
 use zeroize::Zeroizing;
 
 use crate::authorize::authorize;
 use crate::directory::principal_exists;
 use crate::error::IdentityError;
-use crate::model::{
-    AccessKey, AccessKeyMetadata, InlinePolicy, KeyOwner, NewAccessKey, Page, Role, User,
-};
+use crate::model::{AccessKey, AccessKeyMetadata, KeyOwner, NewAccessKey, Page, Role, User};
 use crate::names::{
     access_key_id, check_name, check_path, role_arn, root_arn, secret_access_key, unique_id,
     user_arn, validation,
 };
-use crate::service::{Change, Identities, State, PARSE_LIMIT_BYTES};
+use crate::service::{Change, Identities, State};
 
 pub const MAX_USERS_PER_ACCOUNT: usize = 5000;
 pub const MAX_ROLES_PER_ACCOUNT: usize = 1000;
@@ -54,7 +53,7 @@ enum KeyTarget {
 }
 
 /// IAM counts policy size without white space.
-fn policy_chars(text: &str) -> usize {
+pub(crate) fn policy_chars(text: &str) -> usize {
     text.chars().filter(|c| !c.is_whitespace()).count()
 }
 
@@ -77,7 +76,7 @@ fn check_max_items(max_items: Option<i64>) -> Result<usize, IdentityError> {
 
 /// One page of `items` (sorted by key), after `marker` (the last key of the
 /// previous page; opaque to clients).
-fn page<T: Clone>(
+pub(crate) fn page<T: Clone>(
     items: impl Iterator<Item = (String, T)>,
     marker: Option<&str>,
     max_items: Option<i64>,
@@ -119,7 +118,7 @@ pub(crate) fn malformed(error: &PolicyError) -> IdentityError {
     IdentityError::MalformedPolicyDocument(message)
 }
 
-fn check_policy_document(text: &str, member: &str) -> Result<(), IdentityError> {
+pub(crate) fn check_policy_document(text: &str, member: &str) -> Result<(), IdentityError> {
     if text.is_empty() {
         return Err(validation(
             text,
@@ -135,11 +134,11 @@ fn check_policy_document(text: &str, member: &str) -> Result<(), IdentityError> 
     Ok(())
 }
 
-fn no_such_user(name: &str) -> IdentityError {
+pub(crate) fn no_such_user(name: &str) -> IdentityError {
     IdentityError::NoSuchEntity(format!("The user with name {name} cannot be found."))
 }
 
-fn no_such_role(name: &str) -> IdentityError {
+pub(crate) fn no_such_role(name: &str) -> IdentityError {
     IdentityError::NoSuchEntity(format!("The role with name {name} cannot be found."))
 }
 
@@ -149,7 +148,7 @@ fn no_such_key(access_key_id: &str) -> IdentityError {
     ))
 }
 
-fn key_of(account_id: &str, name: &str) -> (String, String) {
+pub(crate) fn key_of(account_id: &str, name: &str) -> (String, String) {
     (account_id.to_string(), name.to_lowercase())
 }
 
@@ -158,7 +157,7 @@ impl Identities {
 
     /// The ARN a request about user `name` is authorized against: the user's
     /// own when it exists, else the default-path ARN.
-    fn user_resource(&self, state: &State, account_id: &str, name: &str) -> String {
+    pub(crate) fn user_resource(&self, state: &State, account_id: &str, name: &str) -> String {
         state
             .users
             .get(&key_of(account_id, name))
@@ -504,7 +503,7 @@ impl Identities {
 
     // ----- roles -----------------------------------------------------------
 
-    fn role_resource(&self, state: &State, account_id: &str, name: &str) -> String {
+    pub(crate) fn role_resource(&self, state: &State, account_id: &str, name: &str) -> String {
         state
             .roles
             .get(&key_of(account_id, name))
@@ -674,313 +673,5 @@ impl Identities {
             }
         }
         self.commit(&writer, vec![Change::DeleteRole(key)])
-    }
-
-    // ----- inline policies -------------------------------------------------
-
-    /// Put{User,Role}Policy: validate, check the aggregate quota, store.
-    fn put_inline_policy(
-        &self,
-        caller: &Caller,
-        kind: OwnerKind,
-        owner_name: &str,
-        policy_name: &str,
-        document: &str,
-    ) -> Result<(), IdentityError> {
-        check_name(owner_name, kind.member(), 128)?;
-        check_name(policy_name, "policyName", 128)?;
-        check_policy_document(document, "policyDocument")?;
-        let account_id = &caller.account_id;
-        let resource = self.owner_resource(kind, account_id, owner_name);
-        authorize(caller, kind.action("Put"), &resource, self.now_ms())?;
-        let policy = Policy::parse(document, PolicyKind::Identity, PARSE_LIMIT_BYTES)
-            .map_err(|e| malformed(&e))?;
-        let writer = self.lock_writer();
-        let owner = {
-            let state = self.read();
-            let owner = self.owner_name(&state, kind, account_id, owner_name)?;
-            let lower = owner.to_lowercase();
-            let others: usize = kind
-                .policies(&state)
-                .iter()
-                .filter(|((a, o, n), _)| *a == *account_id && *o == lower && n != policy_name)
-                .map(|(_, p)| policy_chars(&p.text))
-                .sum();
-            if others + policy_chars(document) > kind.quota() {
-                return Err(IdentityError::LimitExceeded(format!(
-                    "Maximum policy size of {} bytes exceeded for {} {owner}",
-                    kind.quota(),
-                    kind.noun()
-                )));
-            }
-            owner
-        };
-        let policy = InlinePolicy {
-            name: policy_name.to_string(),
-            text: document.to_string(),
-            policy: Arc::new(policy),
-        };
-        let change = match kind {
-            OwnerKind::User => Change::PutUserPolicy {
-                account_id: account_id.clone(),
-                owner,
-                policy,
-            },
-            OwnerKind::Role => Change::PutRolePolicy {
-                account_id: account_id.clone(),
-                owner,
-                policy,
-            },
-        };
-        self.commit(&writer, vec![change])
-    }
-
-    fn owner_resource(&self, kind: OwnerKind, account_id: &str, name: &str) -> String {
-        let state = self.read();
-        match kind {
-            OwnerKind::User => self.user_resource(&state, account_id, name),
-            OwnerKind::Role => self.role_resource(&state, account_id, name),
-        }
-    }
-
-    /// The owner's name as created, or NoSuchEntity.
-    fn owner_name(
-        &self,
-        state: &State,
-        kind: OwnerKind,
-        account_id: &str,
-        name: &str,
-    ) -> Result<String, IdentityError> {
-        let key = key_of(account_id, name);
-        match kind {
-            OwnerKind::User => state
-                .users
-                .get(&key)
-                .map(|u| u.name.clone())
-                .ok_or_else(|| no_such_user(name)),
-            OwnerKind::Role => state
-                .roles
-                .get(&key)
-                .map(|r| r.name.clone())
-                .ok_or_else(|| no_such_role(name)),
-        }
-    }
-
-    fn get_inline_policy(
-        &self,
-        caller: &Caller,
-        kind: OwnerKind,
-        owner_name: &str,
-        policy_name: &str,
-    ) -> Result<(String, InlinePolicy), IdentityError> {
-        check_name(owner_name, kind.member(), 128)?;
-        check_name(policy_name, "policyName", 128)?;
-        let account_id = &caller.account_id;
-        let resource = self.owner_resource(kind, account_id, owner_name);
-        authorize(caller, kind.action("Get"), &resource, self.now_ms())?;
-        let state = self.read();
-        let owner = self.owner_name(&state, kind, account_id, owner_name)?;
-        kind.policies(&state)
-            .get(&(
-                account_id.clone(),
-                owner.to_lowercase(),
-                policy_name.to_string(),
-            ))
-            .map(|p| (owner.clone(), (**p).clone()))
-            .ok_or_else(|| {
-                IdentityError::NoSuchEntity(format!(
-                    "The {} policy with name {policy_name} cannot be found.",
-                    kind.noun()
-                ))
-            })
-    }
-
-    fn list_inline_policies(
-        &self,
-        caller: &Caller,
-        kind: OwnerKind,
-        owner_name: &str,
-        request: &ListRequest<'_>,
-    ) -> Result<Page<String>, IdentityError> {
-        check_name(owner_name, kind.member(), 128)?;
-        let account_id = &caller.account_id;
-        let resource = self.owner_resource(kind, account_id, owner_name);
-        authorize(caller, kind.action("List"), &resource, self.now_ms())?;
-        let state = self.read();
-        let lower = self
-            .owner_name(&state, kind, account_id, owner_name)?
-            .to_lowercase();
-        page(
-            kind.policies(&state)
-                .keys()
-                .filter(|(a, o, _)| *a == *account_id && *o == lower)
-                .map(|(_, _, name)| (name.clone(), name.clone())),
-            request.marker,
-            request.max_items,
-        )
-    }
-
-    fn delete_inline_policy(
-        &self,
-        caller: &Caller,
-        kind: OwnerKind,
-        owner_name: &str,
-        policy_name: &str,
-    ) -> Result<(), IdentityError> {
-        check_name(owner_name, kind.member(), 128)?;
-        check_name(policy_name, "policyName", 128)?;
-        let account_id = &caller.account_id;
-        let resource = self.owner_resource(kind, account_id, owner_name);
-        authorize(caller, kind.action("Delete"), &resource, self.now_ms())?;
-        let writer = self.lock_writer();
-        let key = {
-            let state = self.read();
-            let owner = self.owner_name(&state, kind, account_id, owner_name)?;
-            let key = (
-                account_id.clone(),
-                owner.to_lowercase(),
-                policy_name.to_string(),
-            );
-            if !kind.policies(&state).contains_key(&key) {
-                return Err(IdentityError::NoSuchEntity(format!(
-                    "The {} policy with name {policy_name} cannot be found.",
-                    kind.noun()
-                )));
-            }
-            key
-        };
-        let change = match kind {
-            OwnerKind::User => Change::DeleteUserPolicy(key),
-            OwnerKind::Role => Change::DeleteRolePolicy(key),
-        };
-        self.commit(&writer, vec![change])
-    }
-
-    pub fn put_user_policy(
-        &self,
-        caller: &Caller,
-        user_name: &str,
-        policy_name: &str,
-        document: &str,
-    ) -> Result<(), IdentityError> {
-        self.put_inline_policy(caller, OwnerKind::User, user_name, policy_name, document)
-    }
-
-    /// GetUserPolicy: the user's name as created, and the policy.
-    pub fn get_user_policy(
-        &self,
-        caller: &Caller,
-        user_name: &str,
-        policy_name: &str,
-    ) -> Result<(String, InlinePolicy), IdentityError> {
-        self.get_inline_policy(caller, OwnerKind::User, user_name, policy_name)
-    }
-
-    pub fn list_user_policies(
-        &self,
-        caller: &Caller,
-        user_name: &str,
-        request: &ListRequest<'_>,
-    ) -> Result<Page<String>, IdentityError> {
-        self.list_inline_policies(caller, OwnerKind::User, user_name, request)
-    }
-
-    pub fn delete_user_policy(
-        &self,
-        caller: &Caller,
-        user_name: &str,
-        policy_name: &str,
-    ) -> Result<(), IdentityError> {
-        self.delete_inline_policy(caller, OwnerKind::User, user_name, policy_name)
-    }
-
-    pub fn put_role_policy(
-        &self,
-        caller: &Caller,
-        role_name: &str,
-        policy_name: &str,
-        document: &str,
-    ) -> Result<(), IdentityError> {
-        self.put_inline_policy(caller, OwnerKind::Role, role_name, policy_name, document)
-    }
-
-    pub fn get_role_policy(
-        &self,
-        caller: &Caller,
-        role_name: &str,
-        policy_name: &str,
-    ) -> Result<(String, InlinePolicy), IdentityError> {
-        self.get_inline_policy(caller, OwnerKind::Role, role_name, policy_name)
-    }
-
-    pub fn list_role_policies(
-        &self,
-        caller: &Caller,
-        role_name: &str,
-        request: &ListRequest<'_>,
-    ) -> Result<Page<String>, IdentityError> {
-        self.list_inline_policies(caller, OwnerKind::Role, role_name, request)
-    }
-
-    pub fn delete_role_policy(
-        &self,
-        caller: &Caller,
-        role_name: &str,
-        policy_name: &str,
-    ) -> Result<(), IdentityError> {
-        self.delete_inline_policy(caller, OwnerKind::Role, role_name, policy_name)
-    }
-}
-
-/// Users and roles share the inline-policy operations.
-#[derive(Clone, Copy)]
-enum OwnerKind {
-    User,
-    Role,
-}
-
-type PolicyMap = BTreeMap<crate::service::PolicyKey, Arc<InlinePolicy>>;
-
-impl OwnerKind {
-    fn member(self) -> &'static str {
-        match self {
-            OwnerKind::User => "userName",
-            OwnerKind::Role => "roleName",
-        }
-    }
-
-    fn noun(self) -> &'static str {
-        match self {
-            OwnerKind::User => "user",
-            OwnerKind::Role => "role",
-        }
-    }
-
-    fn quota(self) -> usize {
-        match self {
-            OwnerKind::User => MAX_USER_POLICY_CHARS,
-            OwnerKind::Role => MAX_ROLE_POLICY_CHARS,
-        }
-    }
-
-    /// `iam:PutUserPolicy` and friends.
-    fn action(self, verb: &str) -> &'static str {
-        match (self, verb) {
-            (OwnerKind::User, "Put") => "iam:PutUserPolicy",
-            (OwnerKind::User, "Get") => "iam:GetUserPolicy",
-            (OwnerKind::User, "List") => "iam:ListUserPolicies",
-            (OwnerKind::User, _) => "iam:DeleteUserPolicy",
-            (OwnerKind::Role, "Put") => "iam:PutRolePolicy",
-            (OwnerKind::Role, "Get") => "iam:GetRolePolicy",
-            (OwnerKind::Role, "List") => "iam:ListRolePolicies",
-            (OwnerKind::Role, _) => "iam:DeleteRolePolicy",
-        }
-    }
-
-    fn policies(self, state: &State) -> &PolicyMap {
-        match self {
-            OwnerKind::User => &state.user_policies,
-            OwnerKind::Role => &state.role_policies,
-        }
     }
 }

@@ -26,6 +26,7 @@ mod error;
 mod iam;
 mod model;
 mod names;
+mod policies;
 mod records;
 mod service;
 mod sts;
