@@ -43,12 +43,8 @@ impl Identities {
                     .users
                     .get(&entity)
                     .ok_or(CredentialError::UnknownAccessKey)?;
-                let identity_policies = state
-                    .user_policies
-                    .iter()
-                    .filter(|((account, owner, _), _)| *account == entity.0 && *owner == entity.1)
-                    .map(|(_, p)| Arc::clone(&p.policy))
-                    .collect();
+                let identity_policies =
+                    Identities::owner_policies(&state.user_policies, &entity.0, &entity.1);
                 Caller {
                     account_id: user.account_id.clone(),
                     principal_arn: user.arn.clone(),

@@ -204,6 +204,27 @@ impl Identities {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The policies of one owner, by a range scan: this runs on every
+    /// request of a user or role session, so it must not walk all policies.
+    pub(crate) fn owner_policies(
+        policies: &BTreeMap<PolicyKey, Arc<InlinePolicy>>,
+        account_id: &str,
+        owner_lowercase: &str,
+    ) -> Vec<Arc<Policy>> {
+        let start = (
+            account_id.to_string(),
+            owner_lowercase.to_string(),
+            String::new(),
+        );
+        policies
+            .range(start..)
+            .take_while(|((account, owner, _), _)| {
+                account == account_id && owner == owner_lowercase
+            })
+            .map(|(_, p)| Arc::clone(&p.policy))
+            .collect()
+    }
+
     pub(crate) fn lock_writer(&self) -> MutexGuard<'_, ()> {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }

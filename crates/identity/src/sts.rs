@@ -206,15 +206,11 @@ impl Identities {
         }
         // The role's current policies, only if it is still the same role: a
         // deleted role's sessions keep authenticating but are allowed nothing.
-        let identity_policies = self
-            .read()
-            .role_policies
-            .iter()
-            .filter(|((account, role, _), _)| {
-                *account == claims.account_id && *role == claims.role_name.to_lowercase()
-            })
-            .map(|(_, p)| Arc::clone(&p.policy))
-            .collect();
+        let identity_policies = Identities::owner_policies(
+            &self.read().role_policies,
+            &claims.account_id,
+            &claims.role_name.to_lowercase(),
+        );
         let same_role = self
             .read()
             .roles
