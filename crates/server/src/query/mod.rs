@@ -170,3 +170,93 @@ fn authenticate(
         })?;
     Ok(crate::auth::with_transport(state.tls, parts, caller))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut builder = axum::http::Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    fn signed_for(service: &str) -> String {
+        format!("AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261123/us-east-1/{service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=00")
+    }
+
+    /// Which requests the Query protocol takes, and for which service.
+    #[test]
+    fn routing() {
+        let iam = signed_for("iam");
+        let sts = signed_for("sts");
+        let kms = signed_for("kms");
+        let form = (
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        );
+        let cases: Vec<(Parts, bool, QueryService)> = vec![
+            (
+                parts("POST", "/", &[("authorization", &iam), form]),
+                true,
+                QueryService::Iam,
+            ),
+            (
+                parts("POST", "/", &[("authorization", &sts)]),
+                true,
+                QueryService::Sts,
+            ),
+            (
+                parts("GET", "/?Action=ListUsers", &[("authorization", &iam)]),
+                true,
+                QueryService::Iam,
+            ),
+            // KMS requests stay KMS requests, whatever their body type.
+            (
+                parts("POST", "/", &[("authorization", &kms), form]),
+                false,
+                QueryService::Iam,
+            ),
+            (
+                parts(
+                    "POST",
+                    "/",
+                    &[
+                        ("authorization", &iam),
+                        ("x-amz-target", "TrentService.ListKeys"),
+                    ],
+                ),
+                false,
+                QueryService::Iam,
+            ),
+            // Unsigned: by content type or a GET with an Action.
+            (parts("POST", "/", &[form]), true, QueryService::Iam),
+            (
+                parts("GET", "/?Action=GetCallerIdentity", &[]),
+                true,
+                QueryService::Iam,
+            ),
+            (
+                parts(
+                    "POST",
+                    "/",
+                    &[("content-type", "application/x-amz-json-1.1")],
+                ),
+                false,
+                QueryService::Iam,
+            ),
+            (parts("GET", "/", &[]), false, QueryService::Iam),
+        ];
+        for (request, is_query, service) in cases {
+            assert_eq!(is_query_request(&request), is_query, "{request:?}");
+            if is_query && scope_service(&request).is_some() {
+                assert_eq!(service_of(&request, None), service, "{request:?}");
+            }
+        }
+        let unsigned = parts("POST", "/", &[form]);
+        assert_eq!(service_of(&unsigned, Some("AssumeRole")), QueryService::Sts);
+        assert_eq!(service_of(&unsigned, Some("CreateUser")), QueryService::Iam);
+    }
+}
