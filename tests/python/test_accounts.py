@@ -100,3 +100,42 @@ def test_a_server_that_is_not_running_is_a_clear_error(server_factory, tmp_path)
     s.stop()
     failed = admin(s, "--output", str(tmp_path / "x"))
     assert failed.returncode != 0 and "connecting to" in failed.stderr, failed.stderr
+
+
+def test_create_account_over_tls_trusts_only_the_given_certificate(server_factory, tmp_path):
+    import shutil
+    if shutil.which("openssl") is None:
+        raise AssertionError("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-days", "2",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True)
+    s = server_factory.start(extra_args=["--tls-cert", str(cert), "--tls-key", str(key)])
+    url = f"https://127.0.0.1:{s.port}"
+    base = [str(harness.keyward_bin()), "admin", "create-account", "--endpoint-url", url,
+            "--data-dir", str(s.data_dir)]
+    untrusted = subprocess.run(base + ["-o", str(tmp_path / "no")], capture_output=True, text=True,
+                               env=harness.clean_env(), timeout=60)
+    assert untrusted.returncode != 0 and "--ca-bundle" in untrusted.stderr, untrusted.stderr
+    other = tmp_path / "other.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-subj", "/CN=localhost", "-days", "2", "-keyout", str(tmp_path / "other.key"),
+         "-out", str(other)],
+        check=True, capture_output=True)
+    wrong = subprocess.run(base + ["--ca-bundle", str(other), "-o", str(tmp_path / "no")],
+                           capture_output=True, text=True, env=harness.clean_env(), timeout=60)
+    assert wrong.returncode != 0 and "certificate" in wrong.stderr, wrong.stderr
+    out = tmp_path / "tls-account"
+    done = subprocess.run(base + ["--ca-bundle", str(cert), "--account-id", "777788889999",
+                                  "-o", str(out)],
+                          capture_output=True, text=True, env=harness.clean_env(), timeout=60)
+    assert done.returncode == 0, done.stderr
+    creds = dict(line.split(" = ", 1) for line in out.read_text().splitlines() if " = " in line)
+    sts = boto3.session.Session(
+        aws_access_key_id=creds["aws_access_key_id"],
+        aws_secret_access_key=creds["aws_secret_access_key"],
+        region_name="us-east-1").client("sts", endpoint_url=url, verify=str(cert))
+    assert sts.get_caller_identity()["Account"] == "777788889999"
