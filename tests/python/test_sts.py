@@ -187,3 +187,20 @@ def test_sessions_survive_a_restart(server_factory):
     c = client(s, "sts").assume_role(RoleArn=arn, RoleSessionName="kept")["Credentials"]
     s.restart()
     assert session_client(s, "sts", c).get_caller_identity()["Arn"].endswith(f"/{role}/kept")
+
+
+def test_external_id_and_session_policies(server, iam):
+    role = unique("vendor")
+    document = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": server.account}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "ext-123"}}}]}
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(document))["Role"]["Arn"]
+    sts = client(server, "sts")
+    expect_error(sts.assume_role, "AccessDenied", status=403, RoleArn=arn, RoleSessionName="s1")
+    expect_error(sts.assume_role, "AccessDenied", status=403, RoleArn=arn, RoleSessionName="s1",
+                 ExternalId="ext-999")
+    assert sts.assume_role(RoleArn=arn, RoleSessionName="s1", ExternalId="ext-123")["Credentials"]
+    # Session policies would narrow the session; keyward refuses rather than ignore them.
+    expect_error(sts.assume_role, "ValidationError",
+                 "Session policies (Policy, PolicyArns) are not supported by keyward.",
+                 RoleArn=arn, RoleSessionName="s1", ExternalId="ext-123", Policy=allow("kms:Decrypt"))

@@ -75,6 +75,40 @@ impl Identities {
         role_session_name: &str,
         duration_seconds: Option<i64>,
     ) -> Result<SessionCredentials, IdentityError> {
+        self.assume_role_with_external_id(
+            caller,
+            role_arn,
+            role_session_name,
+            duration_seconds,
+            None,
+        )
+    }
+
+    /// [`Identities::assume_role`] with the `ExternalId` a trust policy may
+    /// require (`"Condition": {"StringEquals": {"sts:ExternalId": …}}`,
+    /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_common-scenarios_third-party.html>).
+    pub fn assume_role_with_external_id(
+        &self,
+        caller: &Caller,
+        role_arn: &str,
+        role_session_name: &str,
+        duration_seconds: Option<i64>,
+        external_id: Option<&str>,
+    ) -> Result<SessionCredentials, IdentityError> {
+        if let Some(external_id) = external_id {
+            // externalIdType: 2..1224 characters of [\w+=,.@:\/-].
+            let ok = (2..=1224).contains(&external_id.chars().count())
+                && external_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
+            if !ok {
+                return Err(validation(
+                    external_id,
+                    "externalId",
+                    r"satisfy regular expression pattern: [\w+=,.@:\/-]*",
+                ));
+            }
+        }
         if !(20..=2048).contains(&role_arn.len()) {
             return Err(validation(
                 role_arn,
@@ -113,8 +147,11 @@ impl Identities {
             .filter(|r| r.arn == role_arn)
             .cloned()
             .ok_or_else(denied)?;
-        let context = request_context(caller, "sts:AssumeRole", role_arn, now_ms)
+        let mut context = request_context(caller, "sts:AssumeRole", role_arn, now_ms)
             .with_value("sts:RoleSessionName", role_session_name);
+        if let Some(external_id) = external_id {
+            context = context.with_value("sts:ExternalId", external_id);
+        }
         if !trust_allows(&role, caller, &context) {
             return Err(denied());
         }

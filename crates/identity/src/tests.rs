@@ -882,3 +882,30 @@ fn only_the_default_root_creates_accounts() {
         "arn:aws:iam::444455556666:user/alice"
     );
 }
+
+#[test]
+fn a_trust_policy_can_require_an_external_id() {
+    let f = Fixture::new();
+    let root = f.root();
+    let arn = f.role(
+        "vendor",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},
+            "Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"ext-123"}}}]}"#,
+    );
+    for (external_id, allowed) in [
+        (None, false),
+        (Some("ext-999"), false),
+        (Some("ext-123"), true),
+    ] {
+        let result = f
+            .ids
+            .assume_role_with_external_id(&root, &arn, "s1", None, external_id);
+        assert_eq!(result.is_ok(), allowed, "{external_id:?}");
+    }
+    check_err(
+        f.ids
+            .assume_role_with_external_id(&root, &arn, "s1", None, Some("bad id")),
+        "Validation",
+        r"1 validation error detected: Value 'bad id' at 'externalId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@:\/-]*",
+    );
+}

@@ -4,6 +4,10 @@
 //! `AssumeRoleResult` holds `Credentials` (AccessKeyId, SecretAccessKey,
 //! SessionToken, Expiration) and `AssumedRoleUser` (AssumedRoleId, Arn);
 //! `GetCallerIdentityResult` holds UserId, Account, Arn.
+//!
+//! AssumeRole honours `ExternalId` (as `sts:ExternalId` in the trust
+//! policy's conditions); session tags, `SourceIdentity` and MFA members are
+//! ignored; session policies are refused (see below).
 
 use keyward_kms::Caller;
 
@@ -25,11 +29,20 @@ pub fn dispatch(
     let mut xml = Xml::new();
     match request.action.as_str() {
         "AssumeRole" => {
-            let session = identities.assume_role(
+            // Session policies narrow a session's permissions; ignoring them
+            // would grant more than the caller asked for, so they are refused
+            // until the authorization core can intersect them.
+            if request.get("Policy").is_some() || request.get("PolicyArns.member.1.arn").is_some() {
+                return Err(QueryError::InvalidParameter(
+                    "Session policies (Policy, PolicyArns) are not supported by keyward.".into(),
+                ));
+            }
+            let session = identities.assume_role_with_external_id(
                 caller,
                 request.required("RoleArn", "roleArn")?,
                 request.required("RoleSessionName", "roleSessionName")?,
                 request.integer("DurationSeconds", "durationSeconds")?,
+                request.get("ExternalId"),
             )?;
             xml.open("Credentials")
                 .text("AccessKeyId", &session.access_key_id)
