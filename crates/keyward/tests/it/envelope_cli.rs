@@ -796,3 +796,53 @@ async fn decrypt_refuses_more_encrypted_data_keys_than_allowed() {
     );
     assert_success(&output, "two keys allowed");
 }
+
+/// A key policy that denies the caller names access denied as the cause, on
+/// encrypt and on decrypt, and leaves no output file.
+#[tokio::test]
+async fn access_denied_by_the_key_policy_is_named_as_the_cause() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let kms = server.kms_client();
+    let key = create_key(&kms).await;
+    let files = Files::new(&plaintext());
+    let output = files.run(&server, &["encrypt", "--key", key.key_id()], "plain", "msg");
+    assert_success(&output, "encrypt before the policy change");
+
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Account administers the key",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{}:root", crate::harness::ACCOUNT_ID)},
+                "Action": "kms:*",
+                "Resource": "*"
+            },
+            {
+                "Sid": "Nobody uses it for data",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": "*"
+            }
+        ]
+    });
+    kms.put_key_policy()
+        .key_id(key.key_id())
+        .policy_name("default")
+        .policy(policy.to_string())
+        .send()
+        .await
+        .must("PutKeyPolicy");
+
+    let output = files.run(
+        &server,
+        &["encrypt", "--key", key.key_id()],
+        "plain",
+        "denied.msg",
+    );
+    assert_failure_says(&output, "access to the KMS key was denied");
+    let output = files.run(&server, &["decrypt", "--key", key.key_id()], "msg", "out");
+    assert_failure_says(&output, "access to the KMS key was denied");
+    assert_eq!(files_in(files.dir.path()), ["msg", "plain"]);
+}
