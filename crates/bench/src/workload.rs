@@ -202,5 +202,9 @@ async fn call_raw(
     if status != http::StatusCode::OK {
         bail!("HTTP {status}: {}", String::from_utf8_lossy(&answer));
     }
+    // Operations without output members (PutKeyPolicy) answer an empty body.
+    if answer.is_empty() {
+        return Ok(Value::Null);
+    }
     serde_json::from_slice(&answer).context("the answer is not JSON")
 }
