@@ -204,3 +204,16 @@ def test_external_id_and_session_policies(server, iam):
     expect_error(sts.assume_role, "ValidationError",
                  "Session policies (Policy, PolicyArns) are not supported by keyward.",
                  RoleArn=arn, RoleSessionName="s1", ExternalId="ext-123", Policy=allow("kms:Decrypt"))
+
+
+def test_update_assume_role_policy_with_the_cli(server, aws, iam):
+    name, creds = new_user(iam)
+    role = unique("upd")
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust(
+        f"arn:aws:iam::{server.account}:root"))["Role"]["Arn"]
+    sts = client(server, "sts", creds)
+    expect_error(sts.assume_role, "AccessDenied", status=403, RoleArn=arn, RoleSessionName="s1")
+    updated = aws("iam", "update-assume-role-policy", "--role-name", role, "--policy-document",
+                  trust(f"arn:aws:iam::{server.account}:user/{name}"))
+    assert updated.returncode == 0, updated
+    assert sts.assume_role(RoleArn=arn, RoleSessionName="s1")["AssumedRoleUser"]["Arn"].endswith("/s1")

@@ -650,6 +650,35 @@ impl Identities {
         )
     }
 
+    /// UpdateAssumeRolePolicy: replaces the trust policy. Existing sessions
+    /// are unaffected (they were allowed when issued), as in AWS.
+    pub fn update_assume_role_policy(
+        &self,
+        caller: &Caller,
+        role_name: &str,
+        trust_policy: &str,
+    ) -> Result<(), IdentityError> {
+        check_name(role_name, "roleName", 64)?;
+        let resource = self.role_resource(&self.read(), &caller.account_id, role_name);
+        authorize(
+            caller,
+            "iam:UpdateAssumeRolePolicy",
+            &resource,
+            self.now_ms(),
+        )?;
+        let parsed = self.trust_policy(trust_policy)?;
+        let writer = self.lock_writer();
+        let mut role = self
+            .read()
+            .roles
+            .get(&key_of(&caller.account_id, role_name))
+            .map(|r| (**r).clone())
+            .ok_or_else(|| no_such_role(role_name))?;
+        role.trust_policy_text = trust_policy.to_string();
+        role.trust_policy = parsed;
+        self.commit(&writer, vec![Change::PutRole(role)])
+    }
+
     pub fn delete_role(&self, caller: &Caller, role_name: &str) -> Result<(), IdentityError> {
         check_name(role_name, "roleName", 64)?;
         let account_id = &caller.account_id;

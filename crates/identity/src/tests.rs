@@ -909,3 +909,27 @@ fn a_trust_policy_can_require_an_external_id() {
         r"1 validation error detected: Value 'bad id' at 'externalId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@:\/-]*",
     );
 }
+
+#[test]
+fn a_trust_policy_can_be_replaced() {
+    let f = Fixture::new();
+    let root = f.root();
+    let alice = f.user("alice", &[]);
+    let arn = f.role("ops", &trust("arn:aws:iam::111122223333:root"));
+    assert!(f.ids.assume_role(&alice, &arn, "s1", None).is_err());
+    f.ids
+        .update_assume_role_policy(&root, "ops", &trust("arn:aws:iam::111122223333:user/alice"))
+        .unwrap();
+    assert!(f.ids.assume_role(&alice, &arn, "s1", None).is_ok());
+    check_err(
+        f.ids
+            .update_assume_role_policy(&root, "nope", &trust("111122223333")),
+        "NoSuchEntity",
+        "The role with name nope cannot be found.",
+    );
+    check_err(
+        f.ids.update_assume_role_policy(&root, "ops", "{"),
+        "MalformedPolicyDocument",
+        "Syntax errors in policy.",
+    );
+}

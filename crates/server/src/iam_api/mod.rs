@@ -31,6 +31,7 @@ pub const ACTIONS: &[&str] = &[
     "GetRole",
     "ListRoles",
     "DeleteRole",
+    "UpdateAssumeRolePolicy",
     "PutUserPolicy",
     "GetUserPolicy",
     "ListUserPolicies",
@@ -158,6 +159,14 @@ pub fn dispatch(
             xml.close("Roles");
             write_paging(&mut xml, &page);
             true
+        }
+        "UpdateAssumeRolePolicy" => {
+            identities.update_assume_role_policy(
+                caller,
+                request.required("RoleName", "roleName")?,
+                request.required("PolicyDocument", "policyDocument")?,
+            )?;
+            false
         }
         "DeleteRole" => {
             identities.delete_role(caller, request.required("RoleName", "roleName")?)?;
