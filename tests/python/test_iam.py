@@ -266,3 +266,16 @@ def test_dev_mode_unknown_keys_are_root_and_known_keys_are_verified(dev_server):
     iam.update_access_key(UserName=name, AccessKeyId=creds[0], Status="Inactive")
     expect_error(client(dev_server, "sts", creds).get_caller_identity,
                  "InvalidClientTokenId", INVALID_TOKEN, status=403)
+
+
+def test_get_requests_with_a_query_string(server, iam):
+    name = unique("get")
+    iam.create_user(UserName=name)
+    url = f"{server.url}/?Action=GetUser&Version=2010-05-08&UserName={name}"
+    request = AWSRequest(method="GET", url=url, headers={"Host": f"127.0.0.1:{server.port}"})
+    SigV4Auth(Credentials(*server.admin_credentials()), "iam", "us-east-1").add_auth(request)
+    path = url[len(server.url):]
+    response = harness.send(server, dict(request.headers.items()), b"", method="GET", path=path)
+    assert response.status == 200, response.body
+    assert f"<UserName>{name}</UserName>".encode() in response.body
+    assert response.body.startswith(b'<GetUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">')
