@@ -324,8 +324,9 @@ async fn a_request_altered_after_signing_is_rejected() {
 
 #[tokio::test]
 async fn an_unknown_session_token_is_rejected() {
-    // keyward issues no temporary credentials yet, so any X-Amz-Security-Token
-    // is unknown; AWS answers UnrecognizedClientException (kms-api.md §1.3).
+    // A session token keyward did not seal (STS tokens are sealed with the
+    // root key) is unknown, even next to a valid long-term key; AWS answers
+    // UnrecognizedClientException (kms-api.md §1.3).
     let server = TestServer::start(ServerOptions::signed()).await;
     let credentials = server.admin_credentials();
     let with_token = aws_sdk_kms::config::Credentials::new(
