@@ -49,6 +49,21 @@ pub(crate) struct ConditionBlock {
     clauses: Vec<Clause>,
 }
 
+impl ConditionBlock {
+    /// Adds the keys the clauses test, and those their values' variables
+    /// read, to `keys`.
+    pub(crate) fn collect_keys(&self, keys: &mut Vec<String>) {
+        for clause in &self.clauses {
+            keys.push(clause.key.as_str().to_owned());
+            for value in &clause.values {
+                if let PolicyValue::Text(template) = value {
+                    template.collect_keys(keys);
+                }
+            }
+        }
+    }
+}
+
 /// One operator applied to one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Clause {

@@ -198,6 +198,11 @@ impl ConditionKey {
     pub(crate) fn new(name: &str) -> ConditionKey {
         ConditionKey(name.to_lowercase())
     }
+
+    /// The key's name, lower-cased.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl RequestContext {

@@ -48,6 +48,8 @@ pub struct Policy {
     version: PolicyVersion,
     id: Option<String>,
     pub(crate) statements: Vec<Statement>,
+    /// Every condition key the document reads, lower-cased, sorted, once each.
+    condition_keys: Vec<String>,
 }
 
 impl Policy {
@@ -166,11 +168,57 @@ impl Policy {
             }
             statements.push(statement);
         }
+        let mut condition_keys = Vec::new();
+        for statement in &statements {
+            statement.collect_keys(&mut condition_keys);
+        }
+        condition_keys.sort();
+        condition_keys.dedup();
         Ok(Policy {
             kind,
             version,
             id,
             statements,
+            condition_keys,
+        })
+    }
+
+    /// Every condition key the document reads (in `Condition` elements and
+    /// through policy variables), lower-cased, sorted, once each. A caller
+    /// that builds request contexts can skip the keys no policy in play
+    /// reads: evaluation never looks at them.
+    pub fn condition_keys(&self) -> &[String] {
+        &self.condition_keys
+    }
+
+    /// Whether the document reads `key` (any case). Allocation-free: it is
+    /// asked once per candidate key per request.
+    pub fn reads_key(&self, key: &str) -> bool {
+        if !key.is_ascii() {
+            // Keys are stored with Unicode lower-casing; only ASCII takes the fast path.
+            return self
+                .condition_keys
+                .binary_search(&key.to_lowercase())
+                .is_ok();
+        }
+        self.condition_keys
+            .binary_search_by(|k| compare_lowercase(k, key))
+            .is_ok()
+    }
+
+    /// Whether the document reads a key starting with `prefix` (any case),
+    /// such as `kms:EncryptionContext:`.
+    pub fn reads_key_prefix(&self, prefix: &str) -> bool {
+        if !prefix.is_ascii() {
+            let prefix = prefix.to_lowercase();
+            return self.condition_keys.iter().any(|k| k.starts_with(&prefix));
+        }
+        let start = self
+            .condition_keys
+            .partition_point(|k| compare_lowercase(k, prefix) == std::cmp::Ordering::Less);
+        self.condition_keys.get(start).is_some_and(|k| {
+            k.len() >= prefix.len()
+                && k.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
         })
     }
 
@@ -212,4 +260,12 @@ impl Policy {
         }
         names
     }
+}
+
+/// Orders a stored (lower-case) key against `other` as if `other` were
+/// lower-cased too.
+fn compare_lowercase(stored: &str, other: &str) -> std::cmp::Ordering {
+    stored
+        .bytes()
+        .cmp(other.bytes().map(|b| b.to_ascii_lowercase()))
 }

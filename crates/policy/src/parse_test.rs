@@ -522,3 +522,48 @@ fn statement_errors_are_typed() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn condition_keys_lists_every_key_a_document_reads() {
+    let policy = crate::Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"arn:aws:kms:*:*:key/${aws:PrincipalTag/Team}",
+             "Condition":{"StringEquals":{"kms:EncryptionContext:App":"${aws:username}","aws:SourceAccount":"1"},
+                          "Bool":{"aws:SecureTransport":"true"}}},
+            {"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*",
+             "Condition":{"StringEquals":{"aws:SourceAccount":"2"}}}]}"#,
+        crate::PolicyKind::Resource,
+        32_768,
+    )
+    .unwrap();
+    assert_eq!(
+        policy.condition_keys(),
+        [
+            "aws:principaltag/team",
+            "aws:securetransport",
+            "aws:sourceaccount",
+            "aws:username",
+            "kms:encryptioncontext:app",
+        ]
+    );
+    assert!(policy.reads_key("AWS:SourceAccount"));
+    assert!(!policy.reads_key("aws:SourceArn"));
+    assert!(policy.reads_key_prefix("kms:EncryptionContext:"));
+    assert!(!policy.reads_key_prefix("aws:ResourceTag/"));
+    let plain = crate::Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}"#,
+        crate::PolicyKind::Resource,
+        32_768,
+    )
+    .unwrap();
+    assert!(plain.condition_keys().is_empty());
+    let unicode = crate::Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:ÜBER":"x"}}}}"#,
+        crate::PolicyKind::Resource,
+        32_768,
+    )
+    .unwrap();
+    assert!(unicode.reads_key("kms:EncryptionContext:über"));
+    assert!(unicode.reads_key("KMS:ENCRYPTIONCONTEXT:ÜBER"));
+    assert!(unicode.reads_key_prefix("kms:encryptioncontext:"));
+}

@@ -196,6 +196,19 @@ impl Statement {
         })
     }
 
+    /// Adds every condition key the statement reads — in `Condition`, and
+    /// through variables in `Condition` values and `Resource` — to `keys`.
+    pub(crate) fn collect_keys(&self, keys: &mut Vec<String>) {
+        if let Some(Listed::Only(templates) | Listed::AllBut(templates)) = &self.resource {
+            for template in templates {
+                template.collect_keys(keys);
+            }
+        }
+        if let Some(condition) = &self.condition {
+            condition.collect_keys(keys);
+        }
+    }
+
     /// Whether every element of the statement matches the request.
     pub(crate) fn applies_to(
         &self,

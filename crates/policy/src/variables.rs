@@ -46,6 +46,15 @@ enum TemplatePart {
 }
 
 impl Template {
+    /// Adds the keys this template's variables read to `keys`.
+    pub(crate) fn collect_keys(&self, keys: &mut Vec<String>) {
+        for part in &self.parts {
+            if let TemplatePart::Variable { key, .. } = part {
+                keys.push(key.as_str().to_owned());
+            }
+        }
+    }
+
     /// Reads `text`, recognising variables only if `variables_enabled` (policy
     /// version `2012-10-17`).
     pub(crate) fn parse(text: &str, variables_enabled: bool) -> Result<Template, StatementError> {

@@ -132,6 +132,30 @@ impl Ask {
     }
 }
 
+/// A request context under construction, holding only keys some policy in
+/// play reads.
+struct ContextBuilder<'a> {
+    request: RequestContext,
+    policies: Vec<&'a Policy>,
+}
+
+impl ContextBuilder<'_> {
+    fn reads(&self, key: &str) -> bool {
+        self.policies.iter().any(|p| p.reads_key(key))
+    }
+
+    fn reads_prefix(&self, prefix: &str) -> bool {
+        self.policies.iter().any(|p| p.reads_key_prefix(prefix))
+    }
+
+    /// Sets single-valued `key`, computing the value only if it is read.
+    fn set<V: Into<ContextValue>>(&mut self, key: &str, value: impl FnOnce() -> V) {
+        if self.reads(key) {
+            self.request.set_values(key, [value()]);
+        }
+    }
+}
+
 /// The `aws:PrincipalType` value of a principal.
 fn principal_type(principal: &RequestPrincipal) -> Option<&'static str> {
     match principal {
@@ -170,90 +194,112 @@ pub(crate) fn identity_decision(policies: &[Arc<Policy>], request: &RequestConte
 
 impl Kms {
     /// The request context of `ask` by `caller` on `resource` (`key`'s ARN,
-    /// or `*` for actions without a key).
+    /// or `*` for actions without a key), for evaluating `resource_policy`
+    /// and the caller's identity policies.
+    ///
+    /// Only the keys one of those policies reads are filled in: evaluation
+    /// never looks at the others, and most key policies read none, so the
+    /// hot path does not build twenty values to use none of them.
     pub(crate) fn request_context(
         &self,
         caller: &Caller,
         key: Option<&Key>,
         resource: &str,
         ask: &Ask,
+        resource_policy: Option<&Policy>,
     ) -> RequestContext {
-        let mut request = RequestContext::new(
-            caller.principal.clone(),
-            format!("kms:{}", ask.action),
-            resource,
-        );
+        let mut c = ContextBuilder {
+            request: RequestContext::new(
+                caller.principal.clone(),
+                format!("kms:{}", ask.action),
+                resource,
+            ),
+            policies: resource_policy
+                .into_iter()
+                .chain(caller.identity_policies.iter().map(|p| &**p))
+                .collect(),
+        };
+        if c.policies.iter().all(|p| p.condition_keys().is_empty()) {
+            return c.request;
+        }
         // Global condition keys
         // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
         // aws:PrincipalArn of a role session is its role's ARN.
         let principal_arn = match &caller.principal {
-            RequestPrincipal::AssumedRole { role_arn, .. } => Some(role_arn.clone()),
+            RequestPrincipal::AssumedRole { role_arn, .. } => Some(role_arn.as_str()),
             RequestPrincipal::Service { .. } => None,
-            _ => Some(caller.principal_arn.clone()),
+            _ => Some(caller.principal_arn.as_str()),
         };
         if let Some(arn) = principal_arn {
-            request.set_values("aws:PrincipalArn", [arn]);
-            request.set_values("aws:PrincipalAccount", [caller.account_id.clone()]);
+            c.set("aws:PrincipalArn", || arn.to_string());
+            c.set("aws:PrincipalAccount", || caller.account_id.clone());
         }
         if let Some(kind) = principal_type(&caller.principal) {
-            request.set_values("aws:PrincipalType", [kind]);
+            c.set("aws:PrincipalType", || kind);
         }
         let is_service = matches!(caller.principal, RequestPrincipal::Service { .. });
-        request.set_values("aws:PrincipalIsAWSService", [is_service]);
+        c.set("aws:PrincipalIsAWSService", || is_service);
         if let RequestPrincipal::Service { name } = &caller.principal {
-            request.set_values("aws:PrincipalServiceName", [name.clone()]);
+            c.set("aws:PrincipalServiceName", || name.clone());
         }
-        request.set_values("aws:userid", [caller.user_id.clone()]);
+        c.set("aws:userid", || caller.user_id.clone());
         if let Some(username) = &caller.username {
-            request.set_values("aws:username", [username.clone()]);
+            c.set("aws:username", || username.clone());
         }
         // AWS leaves aws:SourceIp out of calls a service makes from its own network.
         if let (Some(ip), None) = (caller.source_ip, &caller.service_call) {
-            request.set_values("aws:SourceIp", [ip]);
+            c.set("aws:SourceIp", || ip);
         }
-        request.set_values("aws:SecureTransport", [caller.secure_transport]);
-        let now_ms = self.clock.now_ms();
-        if let Ok(now) = time::OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000)) {
-            request.set_values("aws:CurrentTime", [now]);
+        c.set("aws:SecureTransport", || caller.secure_transport);
+        let now_s = self.clock.now_ms().div_euclid(1000);
+        if let Ok(now) = time::OffsetDateTime::from_unix_timestamp(now_s) {
+            c.set("aws:CurrentTime", || now);
         }
-        request.set_values("aws:EpochTime", [now_ms.div_euclid(1000)]);
-        request.set_values("aws:ViaAWSService", [caller.service_call.is_some()]);
+        c.set("aws:EpochTime", || now_s);
+        c.set("aws:ViaAWSService", || caller.service_call.is_some());
         if let Some(call) = &caller.service_call {
             if let Some(arn) = &call.source_arn {
-                request.set_values("aws:SourceArn", [arn.clone()]);
+                c.set("aws:SourceArn", || arn.clone());
             }
             if let Some(account) = &call.source_account {
-                request.set_values("aws:SourceAccount", [account.clone()]);
+                c.set("aws:SourceAccount", || account.clone());
             }
             if call.mode == ServiceMode::ForCaller {
-                request.set_values("kms:ViaService", [call.via_service_value(&self.region)]);
-                request.set_values("aws:CalledVia", [call.service.clone()]);
+                c.set("kms:ViaService", || call.via_service_value(&self.region));
+                c.set("aws:CalledVia", || call.service.clone());
             }
         }
-        request.set_values("kms:CallerAccount", [caller.account_id.clone()]);
+        c.set("kms:CallerAccount", || caller.account_id.clone());
         if let Some(key) = key {
             // Key properties, present on every key-resource operation.
-            request.set_values("kms:KeySpec", [KEY_SPEC]);
-            request.set_values("kms:CustomerMasterKeySpec", [KEY_SPEC]);
-            request.set_values("kms:KeyUsage", [KEY_USAGE]);
-            request.set_values("kms:CustomerMasterKeyUsage", [KEY_USAGE]);
-            request.set_values("kms:KeyOrigin", [ORIGIN]);
-            request.set_values("kms:MultiRegion", [false]);
-            for (tag, value) in &key.tags {
-                request.set_values(&format!("aws:ResourceTag/{tag}"), [value.clone()]);
+            c.set("kms:KeySpec", || KEY_SPEC);
+            c.set("kms:CustomerMasterKeySpec", || KEY_SPEC);
+            c.set("kms:KeyUsage", || KEY_USAGE);
+            c.set("kms:CustomerMasterKeyUsage", || KEY_USAGE);
+            c.set("kms:KeyOrigin", || ORIGIN);
+            c.set("kms:MultiRegion", || false);
+            if c.reads_prefix("aws:ResourceTag/") {
+                for (tag, value) in &key.tags {
+                    c.set(&format!("aws:ResourceTag/{tag}"), || value.clone());
+                }
             }
-            request.set_values("kms:ResourceAliases", self.alias_names_of(&key.key_id));
+            if c.reads("kms:ResourceAliases") {
+                let aliases = self.alias_names_of(&key.key_id);
+                c.request.set_values("kms:ResourceAliases", aliases);
+            }
         }
         for (name, values) in &ask.values {
-            request.set_values(name, values.iter().cloned());
+            if c.reads(name) {
+                c.request.set_values(name, values.iter().cloned());
+            }
         }
-        request
+        c.request
     }
 
     /// Authorizes `ask` by `caller` on `key`: key policy, identity policies,
     /// then the key's grants.
     pub(crate) fn authorize(&self, caller: &Caller, key: &Key, ask: &Ask) -> Result<(), KmsError> {
-        let request = self.request_context(caller, Some(key), &key.arn, ask);
+        let request = self.request_context(caller, Some(key), &key.arn, ask, Some(&key.key_policy));
         match self.policy_outcome(caller, &key.key_policy, &key.account_id, &request) {
             Outcome::Allowed => Ok(()),
             Outcome::NotAllowed(_) if self.grant_allows(caller, key, ask, &request).is_some() => {
@@ -307,7 +353,7 @@ impl Kms {
         ask: &Ask,
         resource: Option<&str>,
     ) -> Result<(), KmsError> {
-        let request = self.request_context(caller, None, resource.unwrap_or("*"), ask);
+        let request = self.request_context(caller, None, resource.unwrap_or("*"), ask, None);
         let identity = identity_decision(&caller.identity_policies, &request);
         match decide_identity_only(caller_kind(caller), &identity) {
             Outcome::Allowed => Ok(()),

@@ -1277,3 +1277,31 @@ fn global_condition_keys_carry_the_callers_facts() {
         );
     }
 }
+
+#[test]
+#[ignore = "timing probe, run by hand with --release --ignored"]
+fn authz_cost_probe() {
+    let f = fixture();
+    let key = f.default_key();
+    let root = Caller::root(ACCOUNT);
+    let n = 200_000;
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        f.generate(
+            &root,
+            &key.key_id,
+            &[("purpose", "bench"), ("tenant", "acme")],
+        )
+        .unwrap();
+    }
+    let per = started.elapsed() / n;
+    let k = f.kms.read().keys.get(&key.key_id).cloned().unwrap();
+    let ask = crate::authz::Ask::new("GenerateDataKey")
+        .with_encryption_context(Some(&ctx(&[("purpose", "bench"), ("tenant", "acme")])));
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        f.kms.authorize(&root, &k, &ask).unwrap();
+    }
+    let auth = started.elapsed() / n;
+    println!("GenerateDataKey in the domain: {per:?} per call; authorize alone: {auth:?}");
+}

@@ -266,7 +266,7 @@ impl Kms {
         operations: &[String],
         constraints: Option<&GrantConstraints>,
     ) -> Result<(), KmsError> {
-        let request = self.request_context(caller, Some(key), &key.arn, ask);
+        let request = self.request_context(caller, Some(key), &key.arn, ask, Some(&key.key_policy));
         let why = match self.policy_outcome(caller, &key.key_policy, &key.account_id, &request) {
             Outcome::Allowed => return Ok(()),
             Outcome::Denied(why) => why,
@@ -413,7 +413,7 @@ impl Kms {
     /// and an IAM deny blocks.
     fn authorize_retire(&self, caller: &Caller, key: &Key, grant: &Grant) -> Result<(), KmsError> {
         let ask = Ask::new("RetireGrant");
-        let request = self.request_context(caller, Some(key), &key.arn, &ask);
+        let request = self.request_context(caller, Some(key), &key.arn, &ask, None);
         let identity = crate::authz::identity_decision(&caller.identity_policies, &request);
         let denial = |why| {
             KmsError::AccessDenied(crate::authz::message(

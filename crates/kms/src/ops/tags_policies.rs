@@ -102,7 +102,7 @@ impl Kms {
         }
         if !bypass_lockout_check {
             let ask = Ask::new("PutKeyPolicy").with("kms:BypassPolicyLockoutSafetyCheck", false);
-            let request = self.request_context(caller, None, key_arn, &ask);
+            let request = self.request_context(caller, None, key_arn, &ask, Some(&policy));
             if self.policy_outcome(caller, &policy, key_account, &request) != Outcome::Allowed {
                 return Err(KmsError::MalformedPolicyDocument(
                     "The new key policy will not allow you to update the key policy in the future."
