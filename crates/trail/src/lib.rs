@@ -11,8 +11,8 @@
 //! ```
 //!
 //! Invariants:
-//! - [`Trail::append`] returns only after the events are committed with
-//!   `synchronous=FULL` (fsynced). A failed batch is reported to every waiter
+//! - [`Trail::append`] returns only after the events are committed and the
+//!   WAL holding them is fsynced. A failed batch is reported to every waiter
 //!   and leaves no hole in the chain.
 //! - Only the writer thread writes; lookups read through their own connection
 //!   and see committed batches only.

@@ -67,12 +67,12 @@ pub fn lookup(connection: &Connection, query: &LookupQuery) -> Result<LookupPage
             LookupAttribute::AccessKeyId(v) => (" AND e.access_key_id = ?", Value::Text(v.clone())),
             LookupAttribute::ReadOnly(v) => (" AND e.read_only = ?", Value::Integer(i64::from(*v))),
             LookupAttribute::ResourceType(v) => (
-                " AND e.sequence IN (SELECT sequence FROM event_resources WHERE resource_type = ?)",
-                Value::Text(v.clone()),
+                " AND instr(e.resources, ?) > 0",
+                Value::Text(format!("\n{v}\t")),
             ),
             LookupAttribute::ResourceName(v) => (
-                " AND e.sequence IN (SELECT sequence FROM event_resources WHERE resource_name = ?)",
-                Value::Text(v.clone()),
+                " AND instr(e.resources, ?) > 0",
+                Value::Text(format!("\t{v}\n")),
             ),
         };
         sql.push_str(clause);

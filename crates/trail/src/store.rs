@@ -24,6 +24,12 @@ pub const TRAIL_FILE: &str = "trail.sqlite";
 
 const SCHEMA_VERSION: i64 = 1;
 
+/// One table of records with their lookup columns and a single secondary
+/// index (by sequence), because every index is paid for on the durable path
+/// of every call: each one adds dirty pages to the group commit that the
+/// fsync must write. LookupEvents scans newest-first by sequence and filters
+/// the columns (AWS's LookupEvents is itself limited to 2 calls per second);
+/// `resources` holds `\n<type>\t<ARN>\n` per resource.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
     position      INTEGER PRIMARY KEY,
@@ -38,24 +44,10 @@ CREATE TABLE IF NOT EXISTS events (
     username      TEXT,
     access_key_id TEXT,
     read_only     INTEGER,
-    account_id    TEXT NOT NULL
+    account_id    TEXT NOT NULL,
+    resources     TEXT
 );
 CREATE INDEX IF NOT EXISTS events_sequence ON events(sequence);
-CREATE INDEX IF NOT EXISTS events_account ON events(account_id, sequence);
-CREATE INDEX IF NOT EXISTS events_time ON events(account_id, event_time);
-CREATE INDEX IF NOT EXISTS events_name ON events(event_name, sequence);
-CREATE INDEX IF NOT EXISTS events_source ON events(event_source, sequence);
-CREATE INDEX IF NOT EXISTS events_username ON events(username, sequence);
-CREATE INDEX IF NOT EXISTS events_access_key ON events(access_key_id, sequence);
-CREATE INDEX IF NOT EXISTS events_event_id ON events(event_id);
-CREATE TABLE IF NOT EXISTS event_resources (
-    sequence      INTEGER NOT NULL,
-    resource_type TEXT NOT NULL,
-    resource_name TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS resources_name ON event_resources(resource_name, sequence);
-CREATE INDEX IF NOT EXISTS resources_type ON event_resources(resource_type, sequence);
-CREATE INDEX IF NOT EXISTS resources_sequence ON event_resources(sequence);
 CREATE TABLE IF NOT EXISTS digests (
     position INTEGER PRIMARY KEY,
     digest   BLOB NOT NULL
@@ -138,11 +130,8 @@ pub fn insert_records(
 ) -> Result<(), TrailError> {
     let mut event = connection.prepare_cached(
         "INSERT INTO events (sequence, previous_hash, hash, event, event_time, event_id,
-             event_name, event_source, username, access_key_id, read_only, account_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?;
-    let mut resource = connection.prepare_cached(
-        "INSERT INTO event_resources (sequence, resource_type, resource_name) VALUES (?1, ?2, ?3)",
+             event_name, event_source, username, access_key_id, read_only, account_id, resources)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     for (record, index) in records {
         let sequence = sql_sequence(record.sequence)?;
@@ -159,12 +148,26 @@ pub fn insert_records(
             index.access_key_id,
             index.read_only,
             index.account_id,
+            resources_column(&index.resources),
         ])?;
-        for (resource_type, resource_name) in &index.resources {
-            resource.execute(params![sequence, resource_type, resource_name])?;
-        }
     }
     Ok(())
+}
+
+/// `\n<type>\t<ARN>\n` per resource (`None` without resources), so that a
+/// lookup matches one name or one type with `instr`.
+fn resources_column(resources: &[(String, String)]) -> Option<String> {
+    if resources.is_empty() {
+        return None;
+    }
+    let mut column = String::from("\n");
+    for (resource_type, name) in resources {
+        column.push_str(resource_type);
+        column.push('\t');
+        column.push_str(name);
+        column.push('\n');
+    }
+    Some(column)
 }
 
 pub(crate) fn sql_sequence(sequence: u64) -> Result<i64, TrailError> {
@@ -358,10 +361,6 @@ pub fn records_in(
 /// caller's transaction.
 pub fn prune_to(connection: &Connection, checkpoint: ChainHead) -> Result<u64, TrailError> {
     let through = sql_sequence(checkpoint.sequence)?;
-    connection.execute(
-        "DELETE FROM event_resources WHERE sequence <= ?1",
-        params![through],
-    )?;
     let deleted =
         connection.execute("DELETE FROM events WHERE sequence <= ?1", params![through])?;
     store_checkpoint(connection, checkpoint)?;

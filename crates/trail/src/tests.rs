@@ -334,3 +334,39 @@ fn export_writes_gzipped_log_and_digest_files() {
     );
     assert!(summary.public_key_file.exists());
 }
+
+/// Group-commit throughput with 64 concurrent appenders (run with
+/// `cargo test -p keyward-trail --release -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn group_commit_throughput() {
+    let fixture = Fixture::new();
+    let trail = Arc::new(fixture.open());
+    let started = std::time::Instant::now();
+    let per_thread = 1000;
+    let threads: Vec<_> = (0..64)
+        .map(|t| {
+            let trail = Arc::clone(&trail);
+            let now = fixture.now();
+            std::thread::spawn(move || {
+                for i in 0..per_thread {
+                    let mut e = event(t * 100_000 + i, now);
+                    e.event_id = format!("{:08x}-{t}-{i}", (t * 7919 + i * 104_729) % 0xffff_ffff);
+                    trail
+                        .append_blocking(vec![Entry::new(&e).unwrap()])
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{} events in {:?}: {:.0}/s",
+        64 * per_thread,
+        elapsed,
+        (64 * per_thread) as f64 / elapsed.as_secs_f64()
+    );
+}
