@@ -367,7 +367,8 @@ def test_export_writes_cloudtrail_log_and_digest_files(stopped, tmp_path):
     assert len(logs) == 2 and len(digests) == 2
     records = [r for f in logs for r in json.loads(gzip.decompress(f.read_bytes()))["Records"]]
     assert [r["eventName"] for r in records] == ["CreateKey"] * 5 + ["ListKeys"] * 5
-    digest = json.loads(gzip.decompress(digests[-1].read_bytes()))
+    files = [json.loads(gzip.decompress(f.read_bytes())) for f in digests]
+    digest = max(files, key=lambda d: d["keywardFirstSequence"])
     assert digest["digestSignatureAlgorithm"] == "Ed25519"
     assert digest["previousDigestSignature"]
     assert (out / "trail-public-key.pem").read_text().startswith("-----BEGIN PUBLIC KEY-----")

@@ -1005,13 +1005,6 @@ pub async fn serve_query(
             return response;
         }
     };
-    let response = crate::query::serve(
-        state,
-        parts.clone(),
-        axum::body::Body::from(bytes.clone()),
-        request_id,
-    )
-    .await;
 
     let body_text = std::str::from_utf8(&bytes).unwrap_or_default();
     let query = parts.uri.query().unwrap_or_default();
@@ -1034,11 +1027,20 @@ pub async fn serve_query(
         headers: &headers,
         body: &bytes,
     };
+    // Established before the call runs: the call may deactivate or delete
+    // the very access key it was signed with.
     let caller = state
         .auth
         .authenticate(&signed, &[service], crate::now_epoch_seconds())
         .ok()
         .map(|caller| crate::auth::with_transport(state.tls, &parts, caller));
+    let response = crate::query::serve(
+        state,
+        parts.clone(),
+        axum::body::Body::from(bytes.clone()),
+        request_id,
+    )
+    .await;
     let (response_parts, response_body) = response.into_parts();
     let response_bytes = axum::body::to_bytes(response_body, usize::MAX)
         .await

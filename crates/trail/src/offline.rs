@@ -109,7 +109,7 @@ pub fn export_data_dir(
         let base = object.trim_end_matches(".json.gz").to_owned();
         let mut counter = 1;
         while used_objects.contains(&object) {
-            object = format!("{base}-{counter}.json.gz");
+            object = format!("{base}_{counter}.json.gz");
             counter += 1;
         }
         used_objects.insert(object.clone());

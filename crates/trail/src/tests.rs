@@ -23,13 +23,18 @@ fn event(n: u64, at: i64) -> CloudTrailEvent {
             .with_access_key_id("AKIAEXAMPLE"),
         event_time: OffsetDateTime::from_unix_timestamp(at).unwrap(),
         event_source: "kms.amazonaws.com".into(),
-        event_name: if n % 2 == 0 { "Encrypt" } else { "CreateKey" }.into(),
+        event_name: if n.is_multiple_of(2) {
+            "Encrypt"
+        } else {
+            "CreateKey"
+        }
+        .into(),
         aws_region: "us-east-1".into(),
         source_ip_address: "127.0.0.1".into(),
         user_agent: "test".into(),
         request_id: format!("req-{n}"),
         event_id: format!("event-{n}"),
-        read_only: n % 2 == 0,
+        read_only: n.is_multiple_of(2),
         recipient_account_id: ACCOUNT.into(),
     })
     .with_request_parameters(KmsRequestParameters {

@@ -344,6 +344,9 @@ fn checkpoint_loop(path: &Path, stop: &mpsc::Receiver<()>) {
     checkpoint("TRUNCATE");
 }
 
+/// The sync thread's queue of committed batches, and the thread.
+type SyncThread = (mpsc::Sender<Vec<Reply<()>>>, JoinHandle<()>);
+
 /// Largest number of events in one transaction: bounds the time a batch
 /// holds its waiters, not the throughput.
 const MAX_BATCH_EVENTS: usize = 4096;
@@ -365,7 +368,7 @@ struct Writer {
     /// A commit was handed to the sync thread and is not yet on disk.
     sync_busy: bool,
     /// Committed batches go here; see [`sync_loop`].
-    syncer: Option<(mpsc::Sender<Vec<Reply<()>>>, JoinHandle<()>)>,
+    syncer: Option<SyncThread>,
     wal_path: PathBuf,
     connection: Connection,
     key: DigestSigningKey,
