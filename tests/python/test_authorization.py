@@ -301,3 +301,54 @@ def test_inactive_access_key_is_rejected(server, kms, iam):
     iam.update_access_key(UserName=name, AccessKeyId=creds[0], Status="Inactive")
     expect_error(user.list_keys, "UnrecognizedClientException",
                  "The security token included in the request is invalid.")
+
+
+def test_seed_002_key_policy_as_the_submitting_user(server, kms, iam, tmp_path):
+    """Seed 002's key policy, its statements as published (placeholders filled
+    in). From outside, the user may DescribeKey but not use the key directly:
+    GenerateDataKey/Decrypt need kms:ViaService, which only the service inside
+    keyward can set (its allowed path is tested in process, by
+    crates/server/tests/service_principals.rs)."""
+    iam.create_user(UserName="user-name")
+    key_material = iam.create_access_key(UserName="user-name")["AccessKey"]
+    creds = (key_material["AccessKeyId"], key_material["SecretAccessKey"])
+    app = f"arn:aws:emr-serverless:us-east-1:{ACCOUNT}:/applications/application-id"
+    statements = [
+        {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"},
+        json.loads(
+            '{ "Effect": "Allow", "Principal":{ "Service": "emr-serverless.amazonaws.com" }, '
+            '"Action": [ "kms:Decrypt", "kms:GenerateDataKey" ], "Resource": "*", "Condition": '
+            '{ "StringLike": { "aws:SourceArn": "APP" }, "StringEquals": '
+            '{ "kms:EncryptionContext:applicationId": "application-id", "aws:SourceAccount": "ACCOUNT" } } }'
+            .replace("APP", app).replace("ACCOUNT", ACCOUNT)),
+        json.loads(
+            '{ "Sid": "Enable DescribeKey", "Effect": "Allow", "Principal":{ "AWS": '
+            '"arn:aws:iam::111122223333:user/user-name" }, "Action": [ "kms:DescribeKey" ], "Resource": "*" }'),
+        json.loads(
+            '{ "Sid": "Enable GDK and Decrypt", "Effect": "Allow", "Principal":{ "AWS": '
+            '"arn:aws:iam::111122223333:user/user-name" }, "Action": [ "kms:GenerateDataKey", '
+            '"kms:Decrypt" ], "Resource": "*", "Condition": { "StringEquals": { "kms:ViaService": '
+            '"emr-serverless.us-east-1.amazonaws.com", "kms:EncryptionContext:key": "value" } } }'),
+    ]
+    key = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))["KeyMetadata"]
+    user = client(server, "kms", creds)
+    described = user.describe_key(KeyId=key["Arn"])["KeyMetadata"]
+    assert (described["KeyState"], described["KeySpec"]) == ("Enabled", "SYMMETRIC_DEFAULT")
+    expect_error(user.generate_data_key, "AccessDeniedException",
+                 # The account statement would let an IAM policy decide; there is none.
+                 denied_message("arn:aws:iam::111122223333:user/user-name", "GenerateDataKey",
+                                key["Arn"], "identity"),
+                 KeyId=key["Arn"], KeySpec="AES_256", EncryptionContext={"key": "value"})
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"disk", EncryptionContext={"key": "value"})["CiphertextBlob"]
+    expect_error(user.decrypt, "AccessDeniedException", CiphertextBlob=blob,
+                 EncryptionContext={"key": "value"})
+    # The AWS CLI, as the same user.
+    creds_file = tmp_path / "user-credentials"
+    creds_file.write_text(f"[default]\naws_access_key_id = {creds[0]}\naws_secret_access_key = {creds[1]}\n")
+    r = harness.run_aws(server, ["kms", "describe-key", "--key-id", key["Arn"]], credentials_file=creds_file)
+    assert r.returncode == 0, r.stderr
+    r = harness.run_aws(server, ["kms", "generate-data-key", "--key-id", key["Arn"], "--key-spec",
+                                 "AES_256", "--encryption-context", "key=value"],
+                        credentials_file=creds_file)
+    assert r.returncode != 0 and "AccessDeniedException" in r.stderr, r.stderr
