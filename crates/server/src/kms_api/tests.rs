@@ -41,6 +41,11 @@ const OPERATIONS: &[&str] = &[
     "GetKeyPolicy",
     "PutKeyPolicy",
     "ListKeyPolicies",
+    "CreateGrant",
+    "ListGrants",
+    "ListRetirableGrants",
+    "RetireGrant",
+    "RevokeGrant",
     "Sign",
     "Nope",
 ];
@@ -74,6 +79,13 @@ const MEMBERS: &[&str] = &[
     "Origin",
     "MultiRegion",
     "Recipient",
+    "GranteePrincipal",
+    "RetiringPrincipal",
+    "Operations",
+    "Constraints",
+    "Name",
+    "GrantId",
+    "GrantToken",
 ];
 
 struct Service {
