@@ -15,7 +15,8 @@ const OPERATIONS: &[&str] = &[
     "CancelKeyDeletion", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
     "GenerateRandom", "CreateAlias", "UpdateAlias", "DeleteAlias", "ListAliases", "EnableKeyRotation",
     "DisableKeyRotation", "GetKeyRotationStatus", "RotateKeyOnDemand", "ListKeyRotations", "TagResource",
-    "UntagResource", "ListResourceTags", "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies",
+    "UntagResource", "ListResourceTags", "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies", "CreateGrant",
+    "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
 ];
 
 fn kms() -> &'static Kms {
@@ -34,7 +35,7 @@ fn kms() -> &'static Kms {
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else { return };
     let operation = OPERATIONS[usize::from(selector) % OPERATIONS.len()];
-    let caller = Caller { account_id: "111122223333".into(), principal_arn: "arn:aws:iam::111122223333:root".into() };
+    let caller = Caller::root("111122223333");
     if let Err(error) = dispatch(kms(), &caller, operation, body) {
         assert_eq!(error.wire().status.as_u16(), 400, "{operation}: {error:?}");
     }
