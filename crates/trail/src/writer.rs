@@ -1,18 +1,20 @@
 //! The live trail: a writer thread, a sync thread, group commit, digests on
 //! a timer.
 //!
-//! **Group commit, pipelined.** Request handlers hand their events to the
-//! writer through a channel and await a oneshot. The writer chains each
-//! request's events with [`ChainHead::append`] and inserts them into an open
-//! transaction as they arrive; once the queue is drained it commits (the WAL
-//! is written with `synchronous=NORMAL`, i.e. not yet synced) and hands the
-//! batch's waiters to the sync thread. The sync thread `fdatasync`s the WAL
-//! and only then answers them, merging every batch committed during its last
-//! fsync into the next one. So nothing is answered before its frames are on
-//! disk (the guarantee of `synchronous=FULL`), one fsync carries everything
-//! that arrived during the previous one, and the writer inserts the next
-//! batch while the disk works. WAL mode makes a committed-but-unsynced batch
-//! safe to build on: a crash loses only frames that no one was told about.
+//! **Group commit, pipelined.** Request handlers push their events onto a
+//! shared queue and await a oneshot; the writer is woken (one channel
+//! message) only when it is idle. While the sync thread is idle, the writer
+//! takes everything queued, chains each request's events with
+//! [`ChainHead::append`], inserts them in one transaction, commits it (the
+//! WAL is written with `synchronous=NORMAL`, i.e. not yet synced) and hands
+//! the batch's waiters to the sync thread. The sync thread `fdatasync`s the
+//! WAL, tells the writer, and only then answers the waiters; meanwhile the
+//! queue has collected the next batch. So nothing is answered before its
+//! frames are on disk (the guarantee of `synchronous=FULL`), one fsync
+//! carries everything that arrived during the previous one, and the writer
+//! is not woken once per event. WAL mode makes a committed-but-unsynced
+//! batch safe to build on: a crash loses only frames that no one was told
+//! about.
 //!
 //! If an insert or a commit fails, the open transaction is rolled back, the
 //! head is restored to its value before it, and every waiter of it gets an
@@ -21,7 +23,9 @@
 //!
 //! **Disk behaviour.** The WAL is preallocated (see [`preallocate_wal`]) and
 //! checkpointed by a thread of its own, so that neither file growth nor
-//! checkpoints sit on the commit path.
+//! checkpoints sit on the commit path; the writer finishes each checkpoint
+//! between two transactions so that SQLite restarts the WAL from its start
+//! (see [`checkpoint_loop`]).
 //!
 //! **Digests.** Every `digest_interval` (and on shutdown) the writer commits
 //! and syncs what is pending, signs a digest of the head, linked to the
@@ -79,18 +83,64 @@ impl Default for TrailConfig {
 type Reply<T> = oneshot::Sender<Result<T, TrailError>>;
 
 enum Command {
-    Append(Vec<Entry>, Reply<()>),
+    /// Appends were queued while the writer was idle (see [`Appends`]).
+    Wake,
     Digest(Reply<()>),
     Prune(OffsetDateTime, Reply<u64>),
     Shutdown(Reply<()>),
     /// From the sync thread: the last handed-over commit is on disk.
     Synced,
+    /// From the checkpoint thread: a checkpoint has copied (nearly) the
+    /// whole WAL; finish it between two transactions so that SQLite writes
+    /// the WAL from its start again (see [`checkpoint_loop`]).
+    FinishCheckpoint,
     /// The trail handle was dropped without `shutdown`.
     Close,
 }
 
+/// Appends waiting for the writer: handlers push here instead of sending
+/// each one through the command channel, so the writer is woken once when
+/// it is idle, not once per event, and takes everything queued at once.
+#[derive(Default)]
+struct Appends {
+    state: Mutex<AppendState>,
+}
+
+#[derive(Default)]
+struct AppendState {
+    queued: Vec<(Vec<Entry>, Reply<()>)>,
+    /// The writer is idle and waits for a [`Command::Wake`].
+    wake_writer: bool,
+    /// The writer has stopped: appends fail.
+    closed: bool,
+}
+
+impl Appends {
+    fn lock(&self) -> std::sync::MutexGuard<'_, AppendState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes everything queued; with `arm`, when nothing is, asks for a
+    /// wake-up by the next append (under the same lock: none is lost).
+    fn take(&self, arm: bool) -> Vec<(Vec<Entry>, Reply<()>)> {
+        let mut state = self.lock();
+        if arm && state.queued.is_empty() {
+            state.wake_writer = true;
+        }
+        std::mem::take(&mut state.queued)
+    }
+
+    /// Stops accepting appends; returns what is still queued.
+    fn close(&self) -> Vec<(Vec<Entry>, Reply<()>)> {
+        let mut state = self.lock();
+        state.closed = true;
+        std::mem::take(&mut state.queued)
+    }
+}
+
 /// The open trail of a running server.
 pub struct Trail {
+    appends: Arc<Appends>,
     /// Dropping the sender stops the checkpoint thread.
     checkpointer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
     sender: Mutex<Option<mpsc::Sender<Command>>>,
@@ -126,12 +176,14 @@ impl Trail {
         // for tens of milliseconds. A thread of their own runs them instead,
         // PASSIVE, which never blocks the writer.
         connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (sender, receiver) = mpsc::channel();
         let (stop_checkpoints, checkpoint_stop) = mpsc::channel::<()>();
         let checkpointer = {
             let thread_path = path.clone();
+            let writer = sender.clone();
             std::thread::Builder::new()
                 .name("keyward-trail-checkpoint".into())
-                .spawn(move || checkpoint_loop(&thread_path, &checkpoint_stop))
+                .spawn(move || checkpoint_loop(&thread_path, &checkpoint_stop, &writer))
                 .map_err(TrailError::io("start the checkpoint thread for", &path))?
         };
         // Commits write the WAL without syncing it (synchronous=NORMAL); the
@@ -145,7 +197,6 @@ impl Trail {
             name.push("-wal");
             PathBuf::from(name)
         };
-        let (sender, receiver) = mpsc::channel();
         let (sync_sender, sync_receiver) = mpsc::channel::<Vec<Reply<()>>>();
         let sync_thread = {
             let wal_path = wal_path.clone();
@@ -155,7 +206,9 @@ impl Trail {
                 .spawn(move || sync_loop(&wal_path, &sync_receiver, &done))
                 .map_err(TrailError::io("start the sync thread for", &path))?
         };
+        let appends = Arc::new(Appends::default());
         let mut writer = Writer {
+            appends: Arc::clone(&appends),
             pending: Vec::new(),
             in_transaction: false,
             head_before_transaction: head,
@@ -174,6 +227,7 @@ impl Trail {
             .spawn(move || writer.run(receiver))
             .map_err(TrailError::io("start the writer thread for", &path))?;
         Ok(Trail {
+            appends,
             checkpointer: Mutex::new(Some((stop_checkpoints, checkpointer))),
             sender: Mutex::new(Some(sender)),
             reader: Mutex::new(reader),
@@ -197,16 +251,39 @@ impl Trail {
         Ok(receiver)
     }
 
+    /// Queues `entries` for the writer, waking it if it is idle.
+    fn queue(
+        &self,
+        entries: Vec<Entry>,
+    ) -> Result<oneshot::Receiver<Result<(), TrailError>>, TrailError> {
+        let (reply, receiver) = oneshot::channel();
+        let wake = {
+            let mut state = self.appends.lock();
+            if state.closed {
+                return Err(TrailError::WriterStopped);
+            }
+            state.queued.push((entries, reply));
+            std::mem::take(&mut state.wake_writer)
+        };
+        if wake {
+            let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(sender) = sender.as_ref() {
+                let _ = sender.send(Command::Wake);
+            }
+        }
+        Ok(receiver)
+    }
+
     /// Records `entries` (the events of one request, in order) and returns
     /// once they are durable.
     pub async fn append(&self, entries: Vec<Entry>) -> Result<(), TrailError> {
-        let receiver = self.send(|reply| Command::Append(entries, reply))?;
+        let receiver = self.queue(entries)?;
         receiver.await.map_err(|_| TrailError::WriterStopped)?
     }
 
     /// [`Trail::append`] for threads outside the async runtime.
     pub fn append_blocking(&self, entries: Vec<Entry>) -> Result<(), TrailError> {
-        let receiver = self.send(|reply| Command::Append(entries, reply))?;
+        let receiver = self.queue(entries)?;
         receiver
             .blocking_recv()
             .map_err(|_| TrailError::WriterStopped)?
@@ -320,11 +397,11 @@ fn preallocate_wal(database: &Path) -> Result<(), TrailError> {
 }
 
 /// How often the WAL is checkpointed into the database file.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Checkpoints the WAL every [`CHECKPOINT_INTERVAL`] until `stop` closes,
 /// then once more (TRUNCATE, as the last one out).
-fn checkpoint_loop(path: &Path, stop: &mpsc::Receiver<()>) {
+fn checkpoint_loop(path: &Path, stop: &mpsc::Receiver<()>, writer: &mpsc::Sender<Command>) {
     let connection = match store::open_writer(path) {
         Ok(connection) => connection,
         Err(error) => {
@@ -340,6 +417,14 @@ fn checkpoint_loop(path: &Path, stop: &mpsc::Receiver<()>) {
     };
     while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
         checkpoint("PASSIVE");
+        // Under a steady load the writer appends while the checkpoint above
+        // copies, so the WAL is never completely copied when the writer
+        // begins a transaction, and SQLite never goes back to its start: the
+        // WAL grew without bound past its preallocated blocks (hundreds of
+        // MB in a benchmark), and every fsync had to write the file's new
+        // size and allocate blocks again. The writer copies the short rest
+        // between two of its transactions, so its next one restarts the WAL.
+        let _ = writer.send(Command::FinishCheckpoint);
     }
     checkpoint("TRUNCATE");
 }
@@ -353,13 +438,17 @@ const MAX_BATCH_EVENTS: usize = 4096;
 
 /// The writer thread's state.
 ///
-/// **Pipelined group commit.** Events are inserted into an open transaction
-/// as soon as they arrive. The transaction is committed (WAL written, not
-/// synced) only when the sync thread is idle, and its waiters are handed to
-/// the sync thread, which fsyncs the WAL and answers them. So there is one
-/// commit per fsync, batches grow to whatever arrived during the previous
-/// fsync, and inserting the next batch overlaps the disk wait of the last.
+/// **Pipelined group commit.** Handlers queue their events in [`Appends`].
+/// When the sync thread is idle the writer takes everything queued, inserts
+/// it in one transaction, commits (WAL written, not synced) and hands the
+/// waiters to the sync thread, which fsyncs the WAL, tells the writer
+/// (`Synced`) and then answers them. So there is one commit per fsync,
+/// batches grow to whatever arrived during the previous fsync, the writer
+/// is not woken per event while the disk works, and it builds the next
+/// batch while the sync thread wakes the waiters of the last.
 struct Writer {
+    /// Appends queued by handlers.
+    appends: Arc<Appends>,
     /// Waiters of the rows inserted in the open transaction.
     pending: Vec<Reply<()>>,
     in_transaction: bool,
@@ -392,57 +481,61 @@ impl Writer {
     fn serve(&mut self, receiver: &mpsc::Receiver<Command>) {
         let mut next_digest = Instant::now() + self.config.digest_interval;
         loop {
-            // Commit as soon as the queue is drained, even while the sync
-            // thread is busy: it merges everything committed during its
-            // fsync into the next one, so requests never wait for a whole
-            // cohort (the closed-loop clients of a benchmark, or a burst) to
-            // come back before their rows are written.
-            let ready_to_commit = !self.pending.is_empty();
-            let command = if ready_to_commit {
-                // Take what is already queued, then commit.
-                match receiver.try_recv() {
-                    Ok(command) => Some(command),
-                    Err(mpsc::TryRecvError::Empty) => None,
-                    Err(mpsc::TryRecvError::Disconnected) => Some(Command::Close),
+            if Instant::now() >= next_digest {
+                next_digest = Instant::now() + self.config.digest_interval;
+                let queued = self.appends.take(false);
+                self.insert_all(queued);
+                if let Err(error) = self.timed_digest() {
+                    tracing::error!(%error, "signing the trail digest failed");
                 }
-            } else {
-                let wait = next_digest.saturating_duration_since(Instant::now());
-                match receiver.recv_timeout(wait) {
-                    Ok(command) => Some(command),
-                    Err(RecvTimeoutError::Timeout) => {
-                        next_digest = Instant::now() + self.config.digest_interval;
-                        if let Err(error) = self.timed_digest() {
-                            tracing::error!(%error, "signing the trail digest failed");
-                        }
+            }
+            // While the sync thread is idle, everything queued goes into one
+            // transaction, committed and handed to it at once. While it
+            // syncs, appends wait in the queue without waking the writer:
+            // they form the next batch, taken when it reports `Synced`.
+            if !self.sync_busy {
+                let queued = self.appends.take(false);
+                self.insert_all(queued);
+                self.commit();
+                if !self.sync_busy {
+                    // Idle: sleep until the next append (or command).
+                    let queued = self.appends.take(true);
+                    if !queued.is_empty() {
+                        self.insert_all(queued);
                         continue;
                     }
-                    Err(RecvTimeoutError::Disconnected) => Some(Command::Close),
                 }
+            }
+            let wait = next_digest.saturating_duration_since(Instant::now());
+            let command = match receiver.recv_timeout(wait) {
+                Ok(command) => command,
+                // The digest is due: signed at the top of the loop.
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => Command::Close,
             };
             match command {
-                None => self.commit(),
-                Some(Command::Append(entries, reply)) => {
-                    self.insert(entries, reply);
-                    if self.pending.len() >= MAX_BATCH_EVENTS {
-                        self.commit();
-                    }
-                }
-                Some(Command::Synced) => self.sync_busy = false,
-                Some(Command::Digest(reply)) => {
+                Command::Wake => {}
+                Command::Synced => self.sync_busy = false,
+                Command::FinishCheckpoint => self.finish_checkpoint(),
+                Command::Digest(reply) => {
+                    let queued = self.appends.take(false);
+                    self.insert_all(queued);
                     self.flush();
                     let _ = reply.send(self.digest());
                 }
-                Some(Command::Prune(cutoff, reply)) => {
+                Command::Prune(cutoff, reply) => {
+                    let queued = self.appends.take(false);
+                    self.insert_all(queued);
                     self.flush();
                     let _ = reply.send(self.prune(cutoff));
                 }
-                Some(Command::Shutdown(reply)) => {
-                    self.drain(receiver);
+                Command::Shutdown(reply) => {
+                    self.drain();
                     let _ = reply.send(self.digest());
                     return;
                 }
-                Some(Command::Close) => {
-                    self.drain(receiver);
+                Command::Close => {
+                    self.drain();
                     if let Err(error) = self.digest() {
                         tracing::error!(%error, "signing the final trail digest failed");
                     }
@@ -452,14 +545,23 @@ impl Writer {
         }
     }
 
-    /// Records what is still queued, then makes everything durable.
-    fn drain(&mut self, receiver: &mpsc::Receiver<Command>) {
-        while let Ok(command) = receiver.try_recv() {
-            if let Command::Append(entries, reply) = command {
-                self.insert(entries, reply);
+    /// Stops taking appends, records what is still queued, then makes
+    /// everything durable.
+    fn drain(&mut self) {
+        let queued = self.appends.close();
+        self.insert_all(queued);
+        self.flush();
+    }
+
+    /// Inserts queued appends in order, committing every
+    /// [`MAX_BATCH_EVENTS`].
+    fn insert_all(&mut self, queued: Vec<(Vec<Entry>, Reply<()>)>) {
+        for (entries, reply) in queued {
+            self.insert(entries, reply);
+            if self.pending.len() >= MAX_BATCH_EVENTS {
+                self.commit();
             }
         }
-        self.flush();
     }
 
     /// Chains and inserts one request's events into the open transaction.
@@ -532,6 +634,20 @@ impl Writer {
                     let _ = reply.send(copy_outcome(&outcome));
                 }
             }
+        }
+    }
+
+    /// Commits what is open (its waiters go to the sync thread as usual),
+    /// then copies what the checkpoint thread left of the WAL into the
+    /// database, so that the next transaction writes the WAL from its start
+    /// (its preallocated blocks). SQLite syncs the WAL before copying it.
+    fn finish_checkpoint(&mut self) {
+        self.commit();
+        if let Err(error) = self
+            .connection
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            tracing::warn!(%error, "trail checkpoint failed");
         }
     }
 
@@ -644,9 +760,11 @@ fn sync_loop(
         if let Err(error) = &outcome {
             tracing::error!(%error, "syncing the audit trail failed; the calls waiting for it are refused");
         }
+        // The writer first, so that it builds the next batch while the
+        // waiters of this one are woken.
+        let _ = writer.send(Command::Synced);
         for reply in replies {
             let _ = reply.send(copy_outcome(&outcome));
         }
-        let _ = writer.send(Command::Synced);
     }
 }
