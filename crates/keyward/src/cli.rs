@@ -209,7 +209,9 @@ pub struct DecryptArgs {
 fn parse_positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds < 1e9 => Ok(seconds),
-        _ => Err(format!("expected a positive number of seconds, not {text:?}")),
+        _ => Err(format!(
+            "expected a positive number of seconds, not {text:?}"
+        )),
     }
 }
 

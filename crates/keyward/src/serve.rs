@@ -169,7 +169,9 @@ fn open_trail(
     clock: &Arc<Clock>,
 ) -> anyhow::Result<Option<Arc<keyward_trail::Trail>>> {
     if settings.trail_disabled {
-        tracing::warn!("--benchmark-only-disable-trail: API calls are NOT recorded in the audit trail");
+        tracing::warn!(
+            "--benchmark-only-disable-trail: API calls are NOT recorded in the audit trail"
+        );
         return Ok(None);
     }
     let clock = Arc::clone(clock);
@@ -183,7 +185,8 @@ fn open_trail(
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
         }),
     };
-    let trail = keyward_trail::Trail::open(&data_dir.path, config).context("opening the audit trail")?;
+    let trail =
+        keyward_trail::Trail::open(&data_dir.path, config).context("opening the audit trail")?;
     Ok(Some(Arc::new(trail)))
 }
 

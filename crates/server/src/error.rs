@@ -33,7 +33,10 @@ pub enum ApiError {
     /// A client error of another JSON service keyward serves (CloudTrail's
     /// `InvalidLookupAttributesException`, `AccessDeniedException` …): the
     /// code is the service's own, the status 400.
-    Service { code: &'static str, message: String },
+    Service {
+        code: &'static str,
+        message: String,
+    },
 }
 
 impl From<KmsError> for ApiError {

@@ -5,6 +5,8 @@
 //! test-only service shaped like seed 002's serverless batch jobs: it asks
 //! for a data key per job disk and decrypts it when the disk is mounted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -32,20 +34,30 @@ impl BatchDisks {
     /// The service itself makes the disk's data key (S-22).
     fn new_disk_key(&self, app: &str, key_arn: &str) -> Result<Value, String> {
         let caller = Caller::service(SERVICE, ACCOUNT, Some(&Self::app_arn(app)));
-        call(&self.kms, &caller, "GenerateDataKey", json!({
-            "KeyId": key_arn, "KeySpec": "AES_256",
-            "EncryptionContext": {"applicationId": app}
-        }))
+        call(
+            &self.kms,
+            &caller,
+            "GenerateDataKey",
+            json!({
+                "KeyId": key_arn, "KeySpec": "AES_256",
+                "EncryptionContext": {"applicationId": app}
+            }),
+        )
     }
 
     /// A job submitted by `operator`: the service checks with the
     /// operator's own permissions, through the service (S-23, S-24).
     fn submit_job(&self, operator: Caller, app: &str, key_arn: &str) -> Result<Value, String> {
         let via = operator.via_service(SERVICE, Some(&Self::app_arn(app)));
-        call(&self.kms, &via, "GenerateDataKey", json!({
-            "KeyId": key_arn, "KeySpec": "AES_256",
-            "EncryptionContext": {"key": "value"}
-        }))
+        call(
+            &self.kms,
+            &via,
+            "GenerateDataKey",
+            json!({
+                "KeyId": key_arn, "KeySpec": "AES_256",
+                "EncryptionContext": {"key": "value"}
+            }),
+        )
     }
 }
 
@@ -89,10 +101,22 @@ fn setup() -> (tempfile::TempDir, BatchDisks, String) {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("k.sqlite")).unwrap());
     let snapshot = store.load().unwrap();
     let kms = Arc::new(
-        Kms::open(store, &snapshot, RootKey::generate().unwrap(), "us-east-1", Arc::new(Clock::new()))
-            .unwrap(),
+        Kms::open(
+            store,
+            &snapshot,
+            RootKey::generate().unwrap(),
+            "us-east-1",
+            Arc::new(Clock::new()),
+        )
+        .unwrap(),
     );
-    let created = call(&kms, &Caller::root(ACCOUNT), "CreateKey", json!({"Policy": seed_002_policy()})).unwrap();
+    let created = call(
+        &kms,
+        &Caller::root(ACCOUNT),
+        "CreateKey",
+        json!({"Policy": seed_002_policy()}),
+    )
+    .unwrap();
     let key_arn = created["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
     (dir, BatchDisks { kms }, key_arn)
 }
@@ -103,15 +127,26 @@ fn the_service_principal_is_allowed_only_for_its_application() {
     let disk = service.new_disk_key("application-id", &key).unwrap();
     assert_eq!(disk["KeyId"], key);
     // The service decrypts what it made, with the same context.
-    let caller = Caller::service(SERVICE, ACCOUNT, Some(&BatchDisks::app_arn("application-id")));
+    let caller = Caller::service(
+        SERVICE,
+        ACCOUNT,
+        Some(&BatchDisks::app_arn("application-id")),
+    );
     let plain = call(&service.kms, &caller, "Decrypt", json!({
         "CiphertextBlob": disk["CiphertextBlob"], "EncryptionContext": {"applicationId": "application-id"}
     }))
     .unwrap();
     assert_eq!(plain["Plaintext"], disk["Plaintext"]);
     // Each variation of the policy's conditions is refused.
-    assert_eq!(service.new_disk_key("other-app", &key).unwrap_err(), "AccessDeniedException");
-    let wrong_account = Caller::service(SERVICE, "444455556666", Some(&BatchDisks::app_arn("application-id")));
+    assert_eq!(
+        service.new_disk_key("other-app", &key).unwrap_err(),
+        "AccessDeniedException"
+    );
+    let wrong_account = Caller::service(
+        SERVICE,
+        "444455556666",
+        Some(&BatchDisks::app_arn("application-id")),
+    );
     assert_eq!(
         call(&service.kms, &wrong_account, "GenerateDataKey", json!({"KeyId": key, "KeySpec": "AES_256", "EncryptionContext": {"applicationId": "application-id"}})).unwrap_err(),
         "AccessDeniedException"
@@ -121,7 +156,11 @@ fn the_service_principal_is_allowed_only_for_its_application() {
         call(&service.kms, &no_source, "GenerateDataKey", json!({"KeyId": key, "KeySpec": "AES_256", "EncryptionContext": {"applicationId": "application-id"}})).unwrap_err(),
         "AccessDeniedException"
     );
-    let other_service = Caller::service("glue.amazonaws.com", ACCOUNT, Some(&BatchDisks::app_arn("application-id")));
+    let other_service = Caller::service(
+        "glue.amazonaws.com",
+        ACCOUNT,
+        Some(&BatchDisks::app_arn("application-id")),
+    );
     assert_eq!(
         call(&service.kms, &other_service, "GenerateDataKey", json!({"KeyId": key, "KeySpec": "AES_256", "EncryptionContext": {"applicationId": "application-id"}})).unwrap_err(),
         "AccessDeniedException"
@@ -138,16 +177,32 @@ fn an_operator_is_allowed_through_the_service_only() {
     let (_dir, service, key) = setup();
     let operator = user("user-name");
     // DescribeKey is allowed directly (S-24's verification before use).
-    assert!(call(&service.kms, &operator, "DescribeKey", json!({"KeyId": key})).is_ok());
+    assert!(call(
+        &service.kms,
+        &operator,
+        "DescribeKey",
+        json!({"KeyId": key})
+    )
+    .is_ok());
     // GenerateDataKey: only with kms:ViaService, i.e. through the service.
     assert_eq!(
-        call(&service.kms, &operator, "GenerateDataKey", json!({"KeyId": key, "KeySpec": "AES_256", "EncryptionContext": {"key": "value"}})).unwrap_err(),
+        call(
+            &service.kms,
+            &operator,
+            "GenerateDataKey",
+            json!({"KeyId": key, "KeySpec": "AES_256", "EncryptionContext": {"key": "value"}})
+        )
+        .unwrap_err(),
         "AccessDeniedException"
     );
-    assert!(service.submit_job(operator.clone(), "application-id", &key).is_ok());
+    assert!(service
+        .submit_job(operator.clone(), "application-id", &key)
+        .is_ok());
     // Another user gets nothing, through the service or not.
     assert_eq!(
-        service.submit_job(user("someone-else"), "application-id", &key).unwrap_err(),
+        service
+            .submit_job(user("someone-else"), "application-id", &key)
+            .unwrap_err(),
         "AccessDeniedException"
     );
 }
@@ -166,7 +221,9 @@ fn identity_policies_still_bind_a_caller_acting_through_a_service() {
     let mut operator = user("user-name");
     operator.identity_policies = vec![deny];
     assert_eq!(
-        service.submit_job(operator, "application-id", &key).unwrap_err(),
+        service
+            .submit_job(operator, "application-id", &key)
+            .unwrap_err(),
         "AccessDeniedException"
     );
 }

@@ -238,7 +238,11 @@ impl Store for SqliteStore {
                     tx.prepare_cached(
                         "INSERT OR REPLACE INTO documents (kind, id, doc) VALUES (?1, ?2, ?3)",
                     )?
-                    .execute(params![document.kind, document.id, document.doc])?;
+                    .execute(params![
+                        document.kind,
+                        document.id,
+                        document.doc
+                    ])?;
                 }
                 Mutation::DeleteDocument { kind, id } => {
                     tx.prepare_cached("DELETE FROM documents WHERE kind = ?1 AND id = ?2")?
