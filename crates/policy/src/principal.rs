@@ -148,37 +148,65 @@ impl PrincipalSet {
     }
 }
 
-fn identities(principal: &RequestPrincipal, matching: PrincipalMatching) -> Vec<Identity<'_>> {
-    let mut held = all_identities(principal);
-    if matching == PrincipalMatching::OwnIdentities
-        && !matches!(principal, RequestPrincipal::Account { .. })
-    {
-        held.retain(|identity| !matches!(identity, Identity::Account(_)));
-    }
-    held
+/// The identities a caller holds: at most three, kept on the stack because
+/// they are listed for every statement of every policy evaluated.
+struct Held<'a> {
+    items: [Identity<'a>; 3],
+    len: usize,
 }
 
-fn all_identities(principal: &RequestPrincipal) -> Vec<Identity<'_>> {
-    match principal {
-        RequestPrincipal::Account { account_id } => vec![Identity::Account(account_id)],
+impl<'a> Held<'a> {
+    fn iter(&self) -> impl Iterator<Item = &Identity<'a>> {
+        self.items.iter().take(self.len)
+    }
+}
+
+fn identities(principal: &RequestPrincipal, matching: PrincipalMatching) -> Held<'_> {
+    let all = all_identities(principal);
+    if matching == PrincipalMatching::AnyIdentity
+        || matches!(principal, RequestPrincipal::Account { .. })
+    {
+        return all;
+    }
+    let mut own = Held {
+        items: [Identity::Anonymous; 3],
+        len: 0,
+    };
+    for identity in all.iter() {
+        if !matches!(identity, Identity::Account(_)) {
+            own.items[own.len] = *identity;
+            own.len += 1;
+        }
+    }
+    own
+}
+
+fn all_identities(principal: &RequestPrincipal) -> Held<'_> {
+    let none = Identity::Anonymous;
+    let (items, len) = match principal {
+        RequestPrincipal::Account { account_id } => ([Identity::Account(account_id), none, none], 1),
         RequestPrincipal::User { account_id, arn }
         | RequestPrincipal::Role { account_id, arn }
         | RequestPrincipal::FederatedUser { account_id, arn } => {
-            vec![Identity::Arn(arn), Identity::Account(account_id)]
+            ([Identity::Arn(arn), Identity::Account(account_id), none], 2)
         }
         RequestPrincipal::AssumedRole {
             account_id,
             role_arn,
             session_arn,
-        } => vec![
-            Identity::Arn(session_arn),
-            Identity::Arn(role_arn),
-            Identity::Account(account_id),
-        ],
-        RequestPrincipal::Service { name } => vec![Identity::Service(name)],
-        RequestPrincipal::Federated { provider } => vec![Identity::Federated(provider)],
-        RequestPrincipal::Anonymous => vec![Identity::Anonymous],
-    }
+        } => (
+            [
+                Identity::Arn(session_arn),
+                Identity::Arn(role_arn),
+                Identity::Account(account_id),
+            ],
+            3,
+        ),
+        RequestPrincipal::Service { name } => ([Identity::Service(name), none, none], 1),
+        RequestPrincipal::Federated { provider } => ([Identity::Federated(provider), none, none], 1),
+        RequestPrincipal::Anonymous => ([none, none, none], 1),
+    };
+    Held { items, len }
 }
 
 fn string_or_list<'a>(
