@@ -184,7 +184,9 @@ fn identities(principal: &RequestPrincipal, matching: PrincipalMatching) -> Held
 fn all_identities(principal: &RequestPrincipal) -> Held<'_> {
     let none = Identity::Anonymous;
     let (items, len) = match principal {
-        RequestPrincipal::Account { account_id } => ([Identity::Account(account_id), none, none], 1),
+        RequestPrincipal::Account { account_id } => {
+            ([Identity::Account(account_id), none, none], 1)
+        }
         RequestPrincipal::User { account_id, arn }
         | RequestPrincipal::Role { account_id, arn }
         | RequestPrincipal::FederatedUser { account_id, arn } => {
@@ -203,7 +205,9 @@ fn all_identities(principal: &RequestPrincipal) -> Held<'_> {
             3,
         ),
         RequestPrincipal::Service { name } => ([Identity::Service(name), none, none], 1),
-        RequestPrincipal::Federated { provider } => ([Identity::Federated(provider), none, none], 1),
+        RequestPrincipal::Federated { provider } => {
+            ([Identity::Federated(provider), none, none], 1)
+        }
         RequestPrincipal::Anonymous => ([none, none, none], 1),
     };
     Held { items, len }
