@@ -119,6 +119,14 @@ impl Caller {
         self
     }
 
+    /// Whether a service inside keyward forwards this caller's request
+    /// (`kms:GrantIsForAWSResource`, `invokedBy`).
+    pub fn is_acting_through_a_service(&self) -> bool {
+        self.service_call
+            .as_ref()
+            .is_some_and(|call| call.mode == ServiceMode::ForCaller)
+    }
+
     /// Whether the caller is the root user of its account.
     pub fn is_root(&self) -> bool {
         matches!(self.principal, RequestPrincipal::Account { .. })

@@ -18,7 +18,7 @@ use crate::state::KeyOperation;
 use crate::validate::Violations;
 use crate::{
     Caller, CreateGrantInput, CreateGrantOutput, GrantConstraints, GrantListEntry, Kms, KmsError,
-    Page, PageRequest, RetireGrantInput, ServiceMode,
+    Page, PageRequest, RetireGrantInput,
 };
 
 /// AWS: 50,000 grants per key (adjustable there, fixed here).
@@ -160,10 +160,7 @@ impl Kms {
             .with("kms:GranteePrincipal", grantee.clone())
             .with(
                 "kms:GrantIsForAWSResource",
-                caller
-                    .service_call
-                    .as_ref()
-                    .is_some_and(|call| call.mode == ServiceMode::ForCaller),
+                caller.is_acting_through_a_service(),
             );
         if let Some(retiring) = &input.retiring_principal {
             ask = ask.with("kms:RetiringPrincipal", retiring.clone());
@@ -318,10 +315,7 @@ impl Kms {
             KeyOperation::ReadOrDetach,
             Ask::new("ListGrants").with(
                 "kms:GrantIsForAWSResource",
-                caller
-                    .service_call
-                    .as_ref()
-                    .is_some_and(|call| call.mode == ServiceMode::ForCaller),
+                caller.is_acting_through_a_service(),
             ),
         )?;
         if let Some(id) = &grant_id {
