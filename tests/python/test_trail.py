@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import harness
-from harness import unique
+from harness import advance_clock, unique
 
 ACCOUNT = harness.SERVER_ACCOUNT
 ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
@@ -228,6 +228,83 @@ def test_failures_are_recorded_with_their_error(server, kms, kms_raw, ct, key):
     event = the_event(ct, error, "Encrypt")
     assert event["errorCode"] == "DisabledException"
     assert event["resources"] == key_resource(server, disabled)
+
+    # Named through an alias, a failed call still names the key behind it.
+    alias = f"alias/{unique('disabled')}"
+    kms.create_alias(AliasName=alias, TargetKeyId=disabled)
+    error = failing(kms.encrypt, KeyId=alias, Plaintext=b"x")
+    event = the_event(ct, error, "Encrypt")
+    assert event["errorCode"] == "DisabledException"
+    assert event["requestParameters"]["keyId"] == alias
+    assert event["resources"] == key_resource(server, disabled)
+
+
+def test_encrypt_names_its_key_material(kms, ct, key):
+    result = kms.encrypt(KeyId=key, Plaintext=b"material")
+    event = the_event(ct, result, "Encrypt")
+    current = kms.describe_key(KeyId=key)["KeyMetadata"]["CurrentKeyMaterialId"]
+    assert event["additionalEventData"] == {"keyMaterialId": current}
+
+
+def test_retire_grant_by_token_logs_the_grant_not_the_token(server, kms, ct, key):
+    grant = kms.create_grant(KeyId=key, GranteePrincipal=ROOT_ARN, Operations=["Decrypt"])
+    result = kms.retire_grant(GrantToken=grant["GrantToken"])
+    event = the_event(ct, result, "RetireGrant")
+    assert event["requestParameters"] is None
+    assert event["additionalEventData"] == {"grantId": grant["GrantId"]}
+    assert event["resources"] == key_resource(server, key)
+    assert grant["GrantToken"] not in json.dumps(event)
+
+
+def service_events(ct, event_name, key_arn):
+    """The AwsServiceEvent records named `event_name` about `key_arn`."""
+    found = []
+    for page in ct.get_paginator("lookup_events").paginate(
+            LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": key_arn}]):
+        for e in page["Events"]:
+            record = json.loads(e["CloudTrailEvent"])
+            if record["eventName"] == event_name and record["eventType"] == "AwsServiceEvent":
+                found.append(record)
+    return found
+
+
+def assert_service_event(event, server, key_arn):
+    account = key_arn.split(":")[4]
+    assert event["userIdentity"] == {"accountId": account, "invokedBy": "AWS Internal"}
+    assert event["sourceIPAddress"] == "AWS Internal"
+    assert event["userAgent"] == "AWS Internal"
+    assert event["requestParameters"] is None
+    assert event["responseElements"] is None
+    assert "requestID" not in event
+    assert event["readOnly"] is False
+    assert event["managementEvent"] is True
+    assert event["eventCategory"] == "Management"
+    assert event["recipientAccountId"] == account
+    assert event["resources"] == [{"accountId": account, "type": "AWS::KMS::Key", "ARN": key_arn}]
+
+
+def test_rotations_and_deletions_are_recorded_as_service_events(dev_server, dev_kms):
+    ct = client(dev_server, "cloudtrail")
+    rotating = dev_kms.create_key()["KeyMetadata"]
+    dev_kms.enable_key_rotation(KeyId=rotating["KeyId"], RotationPeriodInDays=90)
+    on_demand = dev_kms.create_key()["KeyMetadata"]
+    dev_kms.rotate_key_on_demand(KeyId=on_demand["KeyId"])
+    doomed = dev_kms.create_key()["KeyMetadata"]
+    dev_kms.schedule_key_deletion(KeyId=doomed["KeyId"], PendingWindowInDays=7)
+    assert service_events(ct, "DeleteKey", doomed["Arn"]) == []
+    assert service_events(ct, "RotateKey", rotating["Arn"]) == []
+
+    advance_clock(dev_server, 91 * 86400)
+
+    [deleted] = service_events(ct, "DeleteKey", doomed["Arn"])
+    assert_service_event(deleted, dev_server, doomed["Arn"])
+    assert "serviceEventDetails" not in deleted
+    [rotated] = service_events(ct, "RotateKey", rotating["Arn"])
+    assert_service_event(rotated, dev_server, rotating["Arn"])
+    assert rotated["serviceEventDetails"] == {"rotationType": "AUTOMATIC", "keyId": rotating["KeyId"]}
+    [rotated] = service_events(ct, "RotateKey", on_demand["Arn"])
+    assert_service_event(rotated, dev_server, on_demand["Arn"])
+    assert rotated["serviceEventDetails"] == {"rotationType": "ON_DEMAND", "keyId": on_demand["KeyId"]}
 
 
 def test_access_denied_is_recorded_with_the_users_identity(server, kms, ct, iam, key):

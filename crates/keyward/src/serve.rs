@@ -76,6 +76,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    let background_trail = trail.clone();
     runtime.block_on(async move {
         let handle = Handle::new();
         tokio::spawn({
@@ -144,6 +145,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         stdout.flush().context("writing to stdout")?;
         let background = tokio::spawn(keyward_server::run_background(
             kms,
+            background_trail,
             Duration::from_secs(settings.background_interval_seconds),
         ));
         let outcome = server.await.context("server task")?;

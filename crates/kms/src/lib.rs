@@ -30,5 +30,5 @@ pub use key::{default_key_policy, ENCRYPTION_ALGORITHM, KEY_SPEC, KEY_USAGE, ORI
 /// The policy language the domain evaluates, re-exported for callers that build [`Caller`]s.
 pub use keyward_policy as policy;
 pub use model::*;
-pub use ops::background::DueWork;
+pub use ops::background::{DueKey, DueWork};
 pub use service::Kms;

@@ -18,16 +18,37 @@
 //! CloudTrail examples in the KMS developer guide ("Logging AWS KMS API calls
 //! with AWS CloudTrail" and its per-operation pages) and the seed records.
 
+use std::borrow::Cow;
+
 use keyward_audit::{
     kms_operation_is_read_only, ApiCall, CloudTrailEvent, ContextPairs, EventObject,
     GrantConstraints, KeyMetadataElement, KmsAdditionalEventData, KmsRequestParameters,
-    KmsResponseElements, Resource, SessionContext, SessionIssuer, UserIdentity,
+    KmsResponseElements, KmsServiceEventDetails, Resource, ServiceAction, SessionContext,
+    SessionIssuer, UserIdentity,
 };
-use keyward_kms::{Caller, ServiceMode};
+use keyward_kms::{Caller, DueKey, DueWork, Kms, ServiceMode};
 use keyward_policy::RequestPrincipal;
 use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
+
+/// What the event of a KMS call needs from the key store that the request
+/// does not say by itself: the key an alias names (a failed call's
+/// `resources`), the grant and key a grant token names (RetireGrant by token).
+pub trait KeyNames {
+    fn key_arn_named(&self, caller: &Caller, key_id: &str) -> Option<String>;
+    /// `(grant id, key ARN)`.
+    fn grant_named_by_token(&self, token: &str) -> Option<(String, String)>;
+}
+
+impl KeyNames for Kms {
+    fn key_arn_named(&self, caller: &Caller, key_id: &str) -> Option<String> {
+        Kms::key_arn_named(self, caller, key_id)
+    }
+    fn grant_named_by_token(&self, token: &str) -> Option<(String, String)> {
+        Kms::grant_named_by_token(self, token)
+    }
+}
 
 /// What the HTTP layer knows about a request, besides its body and caller.
 #[derive(Debug, Clone)]
@@ -194,6 +215,30 @@ struct KmsRequestMembers {
     limit: Option<Value>,
     marker: Option<Value>,
     dry_run: Option<Value>,
+}
+
+/// Members read only to find what an event names, never logged or kept:
+/// RetireGrant's `GrantToken` (→ its grant id and key) and the blob Encrypt
+/// returns (→ the key material that sealed it, from the blob's header).
+/// Borrowed, so the token and blob are not even copied.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct NamingMembers<'a> {
+    #[serde(borrow)]
+    grant_token: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    ciphertext_blob: Option<Cow<'a, str>>,
+}
+
+/// The key material id (hex) in the header of a base64 ciphertext blob.
+fn material_of_blob(blob_base64: &str) -> Option<String> {
+    use base64::Engine as _;
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(blob_base64)
+        .ok()?;
+    keyward_crypto::BlobHeader::decode(&blob)
+        .ok()
+        .map(|header| header.material_id.to_hex())
 }
 
 /// The response members an event may log or needs (key ARN, material id).
@@ -479,6 +524,7 @@ pub fn kms_events(
     caller: &Caller,
     request_body: &[u8],
     outcome: Outcome<'_>,
+    names: &dyn KeyNames,
 ) -> Vec<CloudTrailEvent> {
     let operation = facts.event_name.as_str();
     let request: Option<KmsRequestMembers> = serde_json::from_slice(request_body).ok();
@@ -486,7 +532,33 @@ pub fn kms_events(
         Outcome::Success(Some(body)) => serde_json::from_slice(body).unwrap_or_default(),
         _ => KmsResponseMembers::default(),
     };
-    let parameters = request.map(|r| request_parameters(operation, r));
+    let mut parameters = request.map(|r| request_parameters(operation, r));
+
+    // RetireGrant by token: AWS logs `"requestParameters": null` and the
+    // grant in `additionalEventData`; the token itself is never logged.
+    let retired_by_token = if operation == "RetireGrant" {
+        serde_json::from_slice::<NamingMembers>(request_body)
+            .ok()
+            .and_then(|m| m.grant_token)
+            .and_then(|token| names.grant_named_by_token(&token))
+    } else {
+        None
+    };
+    if retired_by_token.is_some()
+        && parameters
+            .as_ref()
+            .is_some_and(|p| p.key_id.is_none() && p.grant_id.is_none())
+    {
+        parameters = None;
+    }
+    // Encrypt answers no KeyMaterialId; the blob's header names the material.
+    let sealed_by = match (operation, outcome) {
+        ("Encrypt", Outcome::Success(Some(body))) => serde_json::from_slice::<NamingMembers>(body)
+            .ok()
+            .and_then(|m| m.ciphertext_blob)
+            .and_then(|blob| material_of_blob(&blob)),
+        _ => None,
+    };
 
     // The keys the call acted on: from the answer when there is one, else
     // from the request (a bare id is in the caller's account) or the error.
@@ -511,6 +583,9 @@ pub fn kms_events(
             None
         }
     };
+    if let Some((_, key_arn)) = &retired_by_token {
+        push_key(&mut keys, Some(key_arn.clone()));
+    }
     match outcome {
         Outcome::Success(_) => {
             push_key(&mut keys, response.source_key_id.clone());
@@ -525,11 +600,16 @@ pub fn kms_events(
             }
         }
         Outcome::Failure { message, .. } => {
+            // An alias (or a key in another account) names its key through
+            // the key store, whatever the call's outcome.
+            let named = |id: &Option<String>| {
+                to_arn(id).or_else(|| names.key_arn_named(caller, id.as_deref()?))
+            };
             if let Some(p) = &parameters {
-                push_key(&mut keys, to_arn(&p.key_id));
-                push_key(&mut keys, to_arn(&p.source_key_id));
-                push_key(&mut keys, to_arn(&p.destination_key_id));
-                push_key(&mut keys, to_arn(&p.target_key_id));
+                push_key(&mut keys, named(&p.key_id));
+                push_key(&mut keys, named(&p.source_key_id));
+                push_key(&mut keys, named(&p.destination_key_id));
+                push_key(&mut keys, named(&p.target_key_id));
             }
             if keys.is_empty() {
                 push_key(
@@ -583,13 +663,20 @@ pub fn kms_events(
                 .destination_key_material_id
                 .clone()
                 .or_else(|| response.key_material_id.clone())
-                .or_else(|| response.source_key_material_id.clone());
+                .or_else(|| response.source_key_material_id.clone())
+                .or_else(|| sealed_by.clone());
             if let Some(material) = material {
                 event = event.with_additional_event_data(KmsAdditionalEventData {
                     key_material_id: Some(material),
                     ..KmsAdditionalEventData::default()
                 });
             }
+        }
+        if let Some((grant_id, _)) = &retired_by_token {
+            event = event.with_additional_event_data(KmsAdditionalEventData {
+                grant_id: Some(grant_id.clone()),
+                ..KmsAdditionalEventData::default()
+            });
         }
         for arn in &keys {
             let owner = arn_account(arn).unwrap_or(&caller.account_id);
@@ -605,7 +692,27 @@ pub fn kms_events(
         .collect();
     let caller_account = caller.account_id.as_str();
     if owners.is_empty() {
-        return vec![build(new_id(), caller_account)];
+        let mut events = vec![build(new_id(), caller_account)];
+        // keyward rotates on demand before answering (AWS does it shortly
+        // after), and AWS records that rotation as a `RotateKey` service
+        // event with `"rotationType": "ON_DEMAND"`.
+        if let ("RotateKeyOnDemand", Outcome::Success(_), Some(arn)) =
+            (operation, outcome, keys.first())
+        {
+            let key = DueKey {
+                key_id: last_segment(arn).to_owned(),
+                arn: arn.clone(),
+                account_id: caller.account_id.clone(),
+                key_material_id: None,
+            };
+            events.push(rotate_key_event(
+                &key,
+                "ON_DEMAND",
+                &facts.region,
+                facts.event_time,
+            ));
+        }
+        return events;
     }
     let shared = new_id();
     let mut recipients = vec![caller_account];
@@ -618,6 +725,56 @@ pub fn kms_events(
         .into_iter()
         .map(|recipient| build(new_id(), recipient).with_shared_event_id(shared.clone()))
         .collect()
+}
+
+/// What keyward did by itself, as AWS records it (`AwsServiceEvent`,
+/// "AWS Internal" identity, the key in `resources`, the owner as
+/// recipient): `DeleteKey` when a waiting period ended, `RotateKey` with
+/// `serviceEventDetails` `{"rotationType": "AUTOMATIC", "keyId": …}` for a
+/// scheduled rotation (shapes from the KMS developer guide's `ct-deletekey`
+/// and `ct-rotatekey` pages and CloudTrail's "AWS service events" page).
+pub fn due_work_events(done: &DueWork, region: &str, now: OffsetDateTime) -> Vec<CloudTrailEvent> {
+    let deleted = done
+        .deleted_keys
+        .iter()
+        .map(|key| key_service_event(key, "DeleteKey", region, now));
+    let rotated = done
+        .rotated_keys
+        .iter()
+        .map(|key| rotate_key_event(key, "AUTOMATIC", region, now));
+    deleted.chain(rotated).collect()
+}
+
+fn key_service_event(
+    key: &DueKey,
+    name: &str,
+    region: &str,
+    now: OffsetDateTime,
+) -> CloudTrailEvent {
+    CloudTrailEvent::service_event(ServiceAction {
+        account_id: key.account_id.clone(),
+        event_time: now,
+        event_source: "kms.amazonaws.com".to_owned(),
+        event_name: name.to_owned(),
+        aws_region: region.to_owned(),
+        event_id: new_id(),
+        read_only: false,
+    })
+    .with_resource(Resource::kms_key(key.account_id.clone(), key.arn.clone()))
+}
+
+fn rotate_key_event(
+    key: &DueKey,
+    rotation_type: &str,
+    region: &str,
+    now: OffsetDateTime,
+) -> CloudTrailEvent {
+    key_service_event(key, "RotateKey", region, now).with_service_event_details(
+        KmsServiceEventDetails {
+            rotation_type: Some(rotation_type.to_owned()),
+            key_id: Some(key.key_id.clone()),
+        },
+    )
 }
 
 fn new_id() -> String {
@@ -903,7 +1060,7 @@ pub async fn record(
             call.access_key_id.clone(),
         );
         let events = match call.service {
-            Service::Kms => kms_events(&facts, caller, request_body, outcome),
+            Service::Kms => kms_events(&facts, caller, request_body, outcome, &*state.kms),
             Service::CloudTrail => vec![cloudtrail_event(
                 &facts,
                 caller,

@@ -104,13 +104,15 @@ async fn advance_clock(State(state): State<Arc<AppState>>, body: Bytes) -> Respo
         )))
         .into_response();
     }
-    let kms = Arc::clone(&state.kms);
-    match tokio::task::spawn_blocking(move || kms.run_due_work()).await {
-        Ok(Ok(done)) => {
+    match run_due_work(&state.kms, state.trail.as_ref()).await {
+        Ok(done) => {
+            let ids = |keys: &[keyward_kms::DueKey]| -> Vec<String> {
+                keys.iter().map(|k| k.key_id.clone()).collect()
+            };
             let body = serde_json::json!({
                 "Now": state.kms.clock().now_ms() as f64 / 1000.0,
-                "DeletedKeys": done.deleted_keys,
-                "RotatedKeys": done.rotated_keys,
+                "DeletedKeys": ids(&done.deleted_keys),
+                "RotatedKeys": ids(&done.rotated_keys),
             });
             (
                 [(header::CONTENT_TYPE, "application/json")],
@@ -118,8 +120,7 @@ async fn advance_clock(State(state): State<Arc<AppState>>, body: Bytes) -> Respo
             )
                 .into_response()
         }
-        Ok(Err(e)) => ApiError::Kms(e).into_response(),
-        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -269,22 +270,53 @@ async fn handle(
 }
 
 /// Runs due background work (deletions, rotations) every `interval`.
-pub async fn run_background(kms: Arc<Kms>, interval: std::time::Duration) {
+pub async fn run_background(
+    kms: Arc<Kms>,
+    trail: Option<Arc<keyward_trail::Trail>>,
+    interval: std::time::Duration,
+) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
-        let kms = Arc::clone(&kms);
-        match tokio::task::spawn_blocking(move || kms.run_due_work()).await {
-            Ok(Ok(done)) => {
-                for key_id in &done.deleted_keys {
-                    tracing::info!(key_id, "deleted key after its waiting period");
-                }
-                for key_id in &done.rotated_keys {
-                    tracing::info!(key_id, "rotated key material automatically");
-                }
-            }
-            Ok(Err(e)) => tracing::error!(error = ?e, "background work failed"),
-            Err(e) => tracing::error!(error = %e, "background task panicked"),
+        if let Err(error) = run_due_work(&kms, trail.as_ref()).await {
+            tracing::error!(error = ?error, "background work failed");
         }
     }
+}
+
+/// Runs what fell due, logs it and records it in the audit trail as
+/// `DeleteKey` / `RotateKey` service events (audit_event.rs). The change is
+/// committed before its events are written, as for API calls; a failed
+/// trail write is logged, since there is no caller to refuse.
+async fn run_due_work(
+    kms: &Arc<Kms>,
+    trail: Option<&Arc<keyward_trail::Trail>>,
+) -> Result<keyward_kms::DueWork, ApiError> {
+    let worker = Arc::clone(kms);
+    let done = tokio::task::spawn_blocking(move || worker.run_due_work())
+        .await
+        .map_err(|e| ApiError::Internal(format!("background task failed: {e}")))?
+        .map_err(ApiError::Kms)?;
+    for key in &done.deleted_keys {
+        tracing::info!(key_arn = %key.arn, "deleted key after its waiting period");
+    }
+    for key in &done.rotated_keys {
+        tracing::info!(key_arn = %key.arn, key_material_id = key.key_material_id.as_deref().unwrap_or(""), "rotated key material automatically");
+    }
+    if let Some(trail) = trail {
+        let now = time::OffsetDateTime::from_unix_timestamp(kms.clock().now_ms().div_euclid(1000))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let events = audit_event::due_work_events(&done, kms.region(), now);
+        if !events.is_empty() {
+            let entries: Result<Vec<_>, _> = events.iter().map(keyward_trail::Entry::new).collect();
+            let written = match entries {
+                Ok(entries) => trail.append(entries).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = written {
+                tracing::error!(%error, "the service events of due work could not be written to the audit trail");
+            }
+        }
+    }
+    Ok(done)
 }

@@ -671,6 +671,11 @@ fn a_decrypt_grant_with_a_subset_constraint() {
         )
         .unwrap();
     assert_eq!(grant.grant_id.len(), 64);
+    // What the trail logs for RetireGrant by token: the grant and its key.
+    assert_eq!(
+        f.kms.grant_named_by_token(&grant.grant_token),
+        Some((grant.grant_id.clone(), key.arn.clone()))
+    );
     let superset = [
         ("aws:ecs:clusterAccount", ACCOUNT),
         ("aws:ecs:clusterName", "c1"),

@@ -3,16 +3,38 @@
 //! rotation date has come. The server runs it periodically; dev servers and
 //! tests run it right after moving the clock.
 
-use crate::key::RotationType;
+use crate::key::{Key, RotationType};
 use crate::service::Change;
 use crate::state::KeyState;
 use crate::{Kms, KmsError};
 
-/// What one run did.
+/// What one run did, sorted by key id: what the server logs and records in
+/// the audit trail as `DeleteKey` and `RotateKey` service events.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DueWork {
-    pub deleted_keys: Vec<String>,
-    pub rotated_keys: Vec<String>,
+    pub deleted_keys: Vec<DueKey>,
+    pub rotated_keys: Vec<DueKey>,
+}
+
+/// A key that due work deleted or rotated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueKey {
+    pub key_id: String,
+    pub arn: String,
+    pub account_id: String,
+    /// The new current material of a rotated key (hex, as `KeyMaterialId`).
+    pub key_material_id: Option<String>,
+}
+
+impl DueKey {
+    fn of(key: &Key, key_material_id: Option<String>) -> Self {
+        DueKey {
+            key_id: key.key_id.clone(),
+            arn: key.arn.clone(),
+            account_id: key.account_id.clone(),
+            key_material_id,
+        }
+    }
 }
 
 impl Kms {
@@ -45,7 +67,7 @@ impl Kms {
                             changes.push(Change::DeleteGrant(grant.grant_id.clone()));
                         }
                         changes.push(Change::DeleteKey(key.key_id.clone()));
-                        done.deleted_keys.push(key.key_id.clone());
+                        done.deleted_keys.push(DueKey::of(key, None));
                         forgotten.push(key.clone());
                     }
                     KeyState::Enabled
@@ -54,8 +76,9 @@ impl Kms {
                     {
                         let mut rotated = (**key).clone();
                         self.add_material(&mut rotated, RotationType::Automatic, now)?;
+                        let material = rotated.current_material()?.id.to_hex();
+                        done.rotated_keys.push(DueKey::of(&rotated, Some(material)));
                         changes.push(Change::PutKey(rotated));
-                        done.rotated_keys.push(key.key_id.clone());
                     }
                     _ => {}
                 }
@@ -67,8 +90,8 @@ impl Kms {
         for key in forgotten {
             self.forget_materials(&key);
         }
-        done.deleted_keys.sort();
-        done.rotated_keys.sort();
+        done.deleted_keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+        done.rotated_keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
         Ok(done)
     }
 }

@@ -3,6 +3,7 @@
 pub mod aliases;
 pub mod background;
 pub mod crypto;
+mod for_audit;
 pub mod grants;
 pub mod keys;
 pub mod rotation;

@@ -387,7 +387,12 @@ fn deletion_happens_when_the_window_passes() {
     f.kms.clock().advance_ms(DAY_MS + 1000);
     assert_eq!(
         f.kms.run_due_work().unwrap().deleted_keys,
-        vec![key.key_id.clone()]
+        vec![DueKey {
+            key_id: key.key_id.clone(),
+            arn: key.arn.clone(),
+            account_id: key.account_id.clone(),
+            key_material_id: None,
+        }]
     );
     assert_eq!(
         f.kms
@@ -446,10 +451,17 @@ fn rotation_keeps_old_material_and_encrypts_with_the_new() {
         .rotate_key_on_demand(&caller(), Some(key.key_id.clone()))
         .unwrap();
     f.kms.clock().advance_ms(91 * DAY_MS);
+    let rotated = f.kms.run_due_work().unwrap().rotated_keys;
     assert_eq!(
-        f.kms.run_due_work().unwrap().rotated_keys,
-        vec![key.key_id.clone()]
+        rotated.iter().map(|k| &k.key_id).collect::<Vec<_>>(),
+        vec![&key.key_id]
     );
+    let current = f
+        .kms
+        .describe_key(&caller(), Some(key.key_id.clone()), None)
+        .unwrap()
+        .current_key_material_id;
+    assert_eq!(rotated[0].key_material_id, Some(current));
     let rotations = f
         .kms
         .list_key_rotations(
@@ -877,4 +889,37 @@ fn another_accounts_key_needs_its_policy_and_its_arn() {
         ),
         "NotFound"
     );
+}
+
+#[test]
+fn the_trail_learns_which_key_a_failed_call_named() {
+    let f = fixture();
+    let key = f.key();
+    f.kms
+        .create_alias(
+            &caller(),
+            Some("alias/app".into()),
+            Some(key.key_id.clone()),
+        )
+        .unwrap();
+    f.kms
+        .disable_key(&caller(), Some(key.key_id.clone()))
+        .unwrap();
+    // The call itself fails (disabled key), but the alias still names it.
+    assert!(f.encrypt("alias/app", b"x", &[]).is_err());
+    for named in [
+        "alias/app".to_owned(),
+        "arn:aws:kms:us-east-1:111122223333:alias/app".to_owned(),
+        key.key_id.clone(),
+        key.arn.clone(),
+    ] {
+        assert_eq!(
+            f.kms.key_arn_named(&caller(), &named),
+            Some(key.arn.clone()),
+            "{named}"
+        );
+    }
+    assert_eq!(f.kms.key_arn_named(&caller(), "alias/none"), None);
+    assert_eq!(f.kms.grant_named_by_token("not a token"), None);
+    assert_eq!(f.kms.key_arn_named(&caller(), "not a key"), None);
 }

@@ -28,6 +28,18 @@ fn facts(operation: &str) -> RequestFacts {
     }
 }
 
+/// A key store that knows no alias and no grant token.
+struct NoNames;
+
+impl KeyNames for NoNames {
+    fn key_arn_named(&self, _: &Caller, _: &str) -> Option<String> {
+        None
+    }
+    fn grant_named_by_token(&self, _: &str) -> Option<(String, String)> {
+        None
+    }
+}
+
 fn to_json(event: &CloudTrailEvent) -> Value {
     serde_json::from_slice(&event.encode().unwrap()).unwrap()
 }
@@ -42,6 +54,7 @@ fn a_decrypt_event_has_the_fields_aws_writes() {
         &Caller::root(ACCOUNT),
         request.as_bytes(),
         Outcome::Success(Some(response.as_bytes())),
+        &NoNames,
     );
     assert_eq!(events.len(), 1);
     let event = to_json(&events[0]);
@@ -83,6 +96,7 @@ fn a_failed_call_names_its_error_and_its_key() {
             code: "DryRunOperationException",
             message: Some("The request would have succeeded, but the DryRun option is set."),
         },
+        &NoNames,
     );
     let event = to_json(&events[0]);
     assert_eq!(event["errorCode"], "DryRunOperationException");
@@ -106,6 +120,7 @@ fn a_cross_account_call_is_recorded_once_per_account_with_a_shared_id() {
             code: "AccessDeniedException",
             message: Some("no"),
         },
+        &NoNames,
     );
     assert_eq!(events.len(), 2);
     let (a, b) = (to_json(&events[0]), to_json(&events[1]));
@@ -123,7 +138,13 @@ fn service_callers_are_aws_service_or_invoked_by() {
         json!({"type": "AWSService", "invokedBy": "emr-serverless.amazonaws.com"})
     );
     let via = Caller::root(ACCOUNT).via_service("emr-serverless.amazonaws.com", None);
-    let events = kms_events(&facts("Encrypt"), &via, b"{}", Outcome::Success(None));
+    let events = kms_events(
+        &facts("Encrypt"),
+        &via,
+        b"{}",
+        Outcome::Success(None),
+        &NoNames,
+    );
     let event = to_json(&events[0]);
     assert_eq!(
         event["userIdentity"]["invokedBy"],
@@ -221,6 +242,7 @@ fn run(service: &Service, operation: &str, body: &Value, secrets: &mut Vec<Vec<u
                 &caller,
                 body.as_bytes(),
                 Outcome::Success(reply.as_deref()),
+                &service.kms,
             )
         }
         Err(error) => {
@@ -233,6 +255,7 @@ fn run(service: &Service, operation: &str, body: &Value, secrets: &mut Vec<Vec<u
                     code: wire.code,
                     message: wire.message.as_deref(),
                 },
+                &service.kms,
             )
         }
     };
@@ -272,6 +295,12 @@ proptest! {
         stored.push(run(&service, "GenerateDataKey", &json!({"KeyId": service.key_id, "KeySpec": "AES_256", "EncryptionContext": context}), &mut secrets));
         stored.push(run(&service, "GenerateDataKeyWithoutPlaintext", &json!({"KeyId": service.key_id, "NumberOfBytes": 32}), &mut secrets));
         stored.push(run(&service, "GenerateRandom", &json!({"NumberOfBytes": 32}), &mut secrets));
+        // A grant token keyward issued: RetireGrant by token logs the grant, not the token.
+        let grant = json!({"KeyId": service.key_id, "GranteePrincipal": format!("arn:aws:iam::{ACCOUNT}:root"), "Operations": ["Decrypt"]});
+        let created = dispatch(&service.kms, &Caller::root(ACCOUNT), "CreateGrant", grant.to_string().as_bytes()).unwrap().unwrap();
+        let issued = serde_json::from_slice::<Value>(&created).unwrap()["GrantToken"].as_str().unwrap().to_owned();
+        secrets.push(issued.as_bytes().to_vec());
+        stored.push(run(&service, "RetireGrant", &json!({"GrantToken": issued}), &mut secrets));
         let forms: Vec<String> = secrets.iter().flat_map(|s| forms(s)).collect();
         for event in &stored {
             for form in &forms {
@@ -282,4 +311,202 @@ proptest! {
             }
         }
     }
+}
+
+// --- What the key store tells an event that the request does not. ---
+
+fn event_of(service: &Service, operation: &str, body: &Value) -> Vec<Value> {
+    let body = body.to_string();
+    let caller = Caller::root(ACCOUNT);
+    let result = dispatch(&service.kms, &caller, operation, body.as_bytes());
+    let wire = result.as_ref().err().map(|e| e.wire());
+    let outcome = match (&result, &wire) {
+        (Ok(reply), _) => Outcome::Success(reply.as_deref()),
+        (Err(_), Some(wire)) => Outcome::Failure {
+            code: wire.code,
+            message: wire.message.as_deref(),
+        },
+        _ => unreachable!(),
+    };
+    kms_events(
+        &facts(operation),
+        &caller,
+        body.as_bytes(),
+        outcome,
+        &service.kms,
+    )
+    .iter()
+    .map(to_json)
+    .collect()
+}
+
+fn key_arn(service: &Service) -> String {
+    format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{}", service.key_id)
+}
+
+fn current_material(service: &Service) -> String {
+    let described = dispatch(
+        &service.kms,
+        &Caller::root(ACCOUNT),
+        "DescribeKey",
+        json!({"KeyId": service.key_id}).to_string().as_bytes(),
+    )
+    .unwrap()
+    .unwrap();
+    serde_json::from_slice::<Value>(&described).unwrap()["KeyMetadata"]["CurrentKeyMaterialId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn an_encrypt_event_names_the_material_that_sealed_the_blob() {
+    let service = service();
+    let events = event_of(
+        &service,
+        "Encrypt",
+        &json!({"KeyId": service.key_id, "Plaintext": "aGVsbG8="}),
+    );
+    assert_eq!(
+        events[0]["additionalEventData"],
+        json!({"keyMaterialId": current_material(&service)})
+    );
+}
+
+#[test]
+fn retire_grant_by_token_logs_the_grant_and_its_key_but_not_the_token() {
+    let service = service();
+    let created = dispatch(
+        &service.kms,
+        &Caller::root(ACCOUNT),
+        "CreateGrant",
+        json!({"KeyId": service.key_id, "GranteePrincipal": format!("arn:aws:iam::{ACCOUNT}:root"), "Operations": ["Decrypt"]})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap()
+    .unwrap();
+    let created: Value = serde_json::from_slice(&created).unwrap();
+    let token = created["GrantToken"].as_str().unwrap();
+    let events = event_of(&service, "RetireGrant", &json!({"GrantToken": token}));
+    let event = &events[0];
+    assert!(event.get("errorCode").is_none(), "{event}");
+    assert_eq!(event["requestParameters"], Value::Null);
+    assert_eq!(
+        event["additionalEventData"],
+        json!({"grantId": created["GrantId"]})
+    );
+    assert_eq!(event["resources"][0]["ARN"], key_arn(&service));
+    assert!(!event.to_string().contains(token));
+}
+
+#[test]
+fn a_failed_call_through_an_alias_names_the_key_behind_it() {
+    let service = service();
+    let caller = Caller::root(ACCOUNT);
+    dispatch(
+        &service.kms,
+        &caller,
+        "CreateAlias",
+        json!({"AliasName": "alias/app", "TargetKeyId": service.key_id})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    dispatch(
+        &service.kms,
+        &caller,
+        "DisableKey",
+        json!({"KeyId": service.key_id}).to_string().as_bytes(),
+    )
+    .unwrap();
+    let events = event_of(
+        &service,
+        "Encrypt",
+        &json!({"KeyId": "alias/app", "Plaintext": "aGVsbG8="}),
+    );
+    assert_eq!(events[0]["errorCode"], "DisabledException");
+    assert_eq!(events[0]["requestParameters"]["keyId"], "alias/app");
+    assert_eq!(
+        events[0]["resources"],
+        json!([{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key_arn(&service)}])
+    );
+    // An alias that names nothing names no key.
+    let events = event_of(
+        &service,
+        "Encrypt",
+        &json!({"KeyId": "alias/none", "Plaintext": "aGVsbG8="}),
+    );
+    assert_eq!(events[0]["errorCode"], "NotFoundException");
+    assert!(events[0].get("resources").is_none(), "{}", events[0]);
+}
+
+#[test]
+fn an_on_demand_rotation_is_also_recorded_as_the_service_rotating_the_key() {
+    let service = service();
+    let events = event_of(
+        &service,
+        "RotateKeyOnDemand",
+        &json!({"KeyId": service.key_id}),
+    );
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["eventType"], "AwsApiCall");
+    let rotation = &events[1];
+    assert_eq!(rotation["eventName"], "RotateKey");
+    assert_eq!(rotation["eventType"], "AwsServiceEvent");
+    assert_eq!(
+        rotation["serviceEventDetails"],
+        json!({"rotationType": "ON_DEMAND", "keyId": service.key_id})
+    );
+    assert_eq!(rotation["resources"][0]["ARN"], key_arn(&service));
+}
+
+#[test]
+fn due_work_is_recorded_as_aws_records_deletions_and_rotations() {
+    let key = |id: &str| keyward_kms::DueKey {
+        key_id: id.to_owned(),
+        arn: format!("arn:aws:kms:us-west-2:{ACCOUNT}:key/{id}"),
+        account_id: ACCOUNT.to_owned(),
+        key_material_id: None,
+    };
+    let done = keyward_kms::DueWork {
+        deleted_keys: vec![key("1234abcd-12ab-34cd-56ef-1234567890ab")],
+        rotated_keys: vec![key("0987dcba-09fe-87dc-65ba-ab0987654321")],
+    };
+    let events: Vec<Value> =
+        due_work_events(&done, "us-west-2", datetime!(2021-01-14 01:41:59 UTC))
+            .iter()
+            .map(to_json)
+            .collect();
+    assert_eq!(events.len(), 2);
+    let (deleted, rotated) = (&events[0], &events[1]);
+    for (event, name, id) in [
+        (deleted, "DeleteKey", "1234abcd-12ab-34cd-56ef-1234567890ab"),
+        (rotated, "RotateKey", "0987dcba-09fe-87dc-65ba-ab0987654321"),
+    ] {
+        assert_eq!(event["eventName"], name);
+        assert_eq!(event["eventType"], "AwsServiceEvent");
+        assert_eq!(event["eventSource"], "kms.amazonaws.com");
+        assert_eq!(event["eventTime"], "2021-01-14T01:41:59Z");
+        assert_eq!(event["awsRegion"], "us-west-2");
+        assert_eq!(
+            event["userIdentity"],
+            json!({"accountId": ACCOUNT, "invokedBy": "AWS Internal"})
+        );
+        assert_eq!(event["sourceIPAddress"], "AWS Internal");
+        assert_eq!(event["requestParameters"], Value::Null);
+        assert_eq!(event["responseElements"], Value::Null);
+        assert_eq!(event["readOnly"], false);
+        assert_eq!(event["managementEvent"], true);
+        assert_eq!(event["recipientAccountId"], ACCOUNT);
+        assert_eq!(
+            event["resources"],
+            json!([{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": format!("arn:aws:kms:us-west-2:{ACCOUNT}:key/{id}")}])
+        );
+    }
+    assert!(deleted.get("serviceEventDetails").is_none());
+    assert_eq!(
+        rotated["serviceEventDetails"],
+        json!({"rotationType": "AUTOMATIC", "keyId": "0987dcba-09fe-87dc-65ba-ab0987654321"})
+    );
 }
