@@ -4,6 +4,7 @@ clock, tampered tokens, and sessions surviving a restart."""
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import boto3
@@ -78,7 +79,27 @@ def test_a_user_named_in_the_trust_policy_assumes_the_role(server, iam):
     # The session signs KMS calls with the role's permissions.
     kms = session_client(server, "kms", c)
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
-    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyId"] == key_id
+    described = kms.describe_key(KeyId=key_id)
+    assert described["KeyMetadata"]["KeyId"] == key_id
+    # The trail names the session, the role that issued it and when.
+    ct = client(server, "cloudtrail", server.admin_credentials())
+    rid = described["ResponseMetadata"]["RequestId"]
+    [event] = [json.loads(e["CloudTrailEvent"]) for e in ct.lookup_events(
+        LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": "alice-session"}])["Events"]
+        if json.loads(e["CloudTrailEvent"]).get("requestID") == rid]
+    who = event["userIdentity"]
+    assert who["type"] == "AssumedRole"
+    assert who["arn"] == session_arn
+    assert who["principalId"] == f"{role_id}:alice-session"
+    assert who["accessKeyId"] == c["AccessKeyId"]
+    assert who["sessionContext"]["sessionIssuer"] == {
+        "type": "Role", "principalId": role_id, "arn": arn,
+        "accountId": server.account, "userName": role}
+    attributes = who["sessionContext"]["attributes"]
+    assert attributes["mfaAuthenticated"] == "false"
+    issued = datetime.datetime.strptime(attributes["creationDate"], "%Y-%m-%dT%H:%M:%SZ")
+    assert abs(issued.replace(tzinfo=datetime.timezone.utc).timestamp()
+               - (c["Expiration"].timestamp() - 3600)) <= 1
 
 
 def test_trust_and_identity_policies_decide(server, iam):

@@ -58,6 +58,7 @@ impl Identities {
                     source_ip: None,
                     secure_transport: false,
                     service_call: None,
+                    session_issued_ms: None,
                 }
             }
         };

@@ -273,6 +273,7 @@ impl Identities {
             source_ip: None,
             secure_transport: false,
             service_call: None,
+            session_issued_ms: Some(claims.issued_ms),
         };
         Ok((Arc::new(claims.secret), caller))
     }

@@ -42,6 +42,9 @@ pub struct Caller {
     pub secure_transport: bool,
     /// Set only by services inside keyward; see the module comment.
     pub service_call: Option<ServiceCall>,
+    /// When a role session's credentials were issued (epoch ms): CloudTrail's
+    /// `sessionContext.attributes.creationDate`. `None` for long-term keys.
+    pub session_issued_ms: Option<i64>,
 }
 
 /// A service inside keyward calling KMS.
@@ -81,6 +84,7 @@ impl Caller {
             source_ip: None,
             secure_transport: false,
             service_call: None,
+            session_issued_ms: None,
         }
     }
 
@@ -103,6 +107,7 @@ impl Caller {
                 source_arn: source_arn.map(str::to_string),
                 source_account: Some(source_account.to_string()),
             }),
+            session_issued_ms: None,
         }
     }
 

@@ -23,8 +23,8 @@ use std::borrow::Cow;
 use keyward_audit::{
     kms_operation_is_read_only, ApiCall, CloudTrailEvent, ContextPairs, EventObject,
     GrantConstraints, KeyMetadataElement, KmsAdditionalEventData, KmsRequestParameters,
-    KmsResponseElements, KmsServiceEventDetails, Resource, ServiceAction, SessionContext,
-    SessionIssuer, UserIdentity,
+    KmsResponseElements, KmsServiceEventDetails, Resource, ServiceAction, SessionAttributes,
+    SessionContext, SessionIssuer, UserIdentity,
 };
 use keyward_kms::{Caller, DueKey, DueWork, Kms, ServiceMode};
 use keyward_policy::RequestPrincipal;
@@ -116,8 +116,21 @@ pub fn user_identity(caller: &Caller, access_key_id: Option<&str>) -> UserIdenti
                 account_id.clone(),
                 last_segment(role_arn),
             );
+            // AWS writes both attributes for every role session; keyward
+            // has no MFA, so a session never is MFA-authenticated.
+            let attributes = caller.session_issued_ms.map(|issued_ms| SessionAttributes {
+                creation_date: keyward_audit::Member::Present(keyward_audit::format_event_time(
+                    OffsetDateTime::from_unix_timestamp(issued_ms.div_euclid(1000))
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                )),
+                mfa_authenticated: keyward_audit::Member::Present("false".to_owned()),
+            });
             let context = SessionContext {
                 session_issuer: keyward_audit::Member::Present(issuer),
+                attributes: attributes.map_or(
+                    keyward_audit::Member::Absent,
+                    keyward_audit::Member::Present,
+                ),
                 ..SessionContext::default()
             };
             UserIdentity::assumed_role(

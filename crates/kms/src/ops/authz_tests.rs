@@ -72,6 +72,7 @@ fn user(account: &str, name: &str, policies: Vec<Arc<Policy>>) -> Caller {
         source_ip: Some("10.0.0.7".parse().unwrap()),
         secure_transport: true,
         service_call: None,
+        session_issued_ms: None,
     }
 }
 
@@ -91,6 +92,7 @@ fn session(account: &str, role: &str, name: &str, policies: Vec<Arc<Policy>>) ->
         source_ip: None,
         secure_transport: true,
         service_call: None,
+        session_issued_ms: None,
     }
 }
 
