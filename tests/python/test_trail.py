@@ -339,6 +339,21 @@ def test_iam_calls_are_recorded_without_secrets(server, ct, iam):
         raw += wal.read_bytes()
     assert key["AccessKey"]["SecretAccessKey"].encode() not in raw
 
+    # A call that deletes the very key that signed it is still recorded
+    # under that key's user.
+    iam.put_user_policy(UserName=name, PolicyName="own-keys", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iam:DeleteAccessKey", "Resource": "*"}]}))
+    access = key["AccessKey"]["AccessKeyId"]
+    own = client(server, "iam", (access, key["AccessKey"]["SecretAccessKey"]))
+    deleted = own.delete_access_key(UserName=name, AccessKeyId=access)
+    event = the_event(ct, deleted, "DeleteAccessKey")
+    assert event["userIdentity"]["type"] == "IAMUser"
+    assert event["userIdentity"]["userName"] == name
+    assert event["userIdentity"]["accessKeyId"] == access
+    assert event["requestParameters"] == {"userName": name, "accessKeyId": access}
+    assert "errorCode" not in event
+
 
 def test_unknown_operations_and_bad_signatures(server, ct):
     response = harness.raw_call(server, "TrentService.NoSuchOperation", {})

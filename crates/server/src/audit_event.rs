@@ -1136,10 +1136,10 @@ fn watch_disabled_key(
     }
 }
 
-/// Serves an IAM or STS Query request (through `query::serve`) and records
-/// its event before the answer leaves. The body is read here so that the
-/// action and its loggable parameters are known; the caller is established
-/// again from the signature (cached signing key: a cheap HMAC).
+/// Serves an IAM or STS Query request and records its event before the
+/// answer leaves. `query::run` authenticates the request once, before the
+/// action runs, and returns the caller with the result, so the event names
+/// who asked even when the action deleted the access key that signed it.
 pub async fn serve_query(
     state: &std::sync::Arc<crate::AppState>,
     parts: axum::http::request::Parts,
@@ -1147,101 +1147,49 @@ pub async fn serve_query(
     request_id: &str,
     started: std::time::Instant,
 ) -> axum::response::Response {
-    use crate::query::{QueryError, QueryRequest, QueryService};
-    use axum::response::IntoResponse;
+    use crate::query::{self, QueryError};
 
-    let scope_sts = access_scope_service(&parts).as_deref() == Some("sts");
-    let bytes = match tokio::time::timeout(
-        state.body_read_timeout,
-        axum::body::to_bytes(body, crate::MAX_BODY_BYTES),
-    )
-    .await
-    {
-        Ok(Ok(bytes)) => bytes,
-        failed => {
-            let error = match failed {
-                Ok(Err(_)) => QueryError::BodyTooLarge(crate::MAX_BODY_BYTES),
-                _ => QueryError::BodyTimeout,
+    let bytes = match query::read_body(state, body).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let service = match access_scope_service(&parts).as_deref() {
+                Some("sts") => query::QueryService::Sts,
+                _ => query::QueryService::Iam,
             };
-            let service = if scope_sts {
-                QueryService::Sts
-            } else {
-                QueryService::Iam
-            };
-            let mut response = error.into_response(service, request_id);
-            if let Ok(value) = axum::http::HeaderValue::from_str(request_id) {
-                response.headers_mut().insert("x-amzn-requestid", value);
-            }
-            return response;
+            return query::respond(service, Err(error), request_id);
         }
     };
-
-    let body_text = std::str::from_utf8(&bytes).unwrap_or_default();
-    let query = parts.uri.query().unwrap_or_default();
-    let parsed = QueryRequest::parse(&[query, body_text]).ok();
-    let action = parsed
+    let call = query::run(state, &parts, &bytes, request_id).await;
+    let service = call.service;
+    let action = call
+        .request
         .as_ref()
         .map(|r| r.action.clone())
         .unwrap_or_default();
-    let service = match access_scope_service(&parts).as_deref() {
-        Some("sts") => "sts",
-        Some("iam") => "iam",
-        _ if matches!(action.as_str(), "AssumeRole" | "GetCallerIdentity") => "sts",
-        _ => "iam",
-    };
-    let headers = crate::auth::request_headers(&parts);
-    let signed = keyward_iam::sigv4::RequestParts {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query,
-        headers: &headers,
-        body: &bytes,
-    };
-    // Established before the call runs: the call may deactivate or delete
-    // the very access key it was signed with.
-    let caller = state
-        .auth
-        .authenticate(&signed, &[service], crate::now_epoch_seconds())
-        .ok()
-        .map(|caller| crate::auth::with_transport(state.tls, &parts, caller));
-    let response = crate::query::serve(
-        state,
-        parts.clone(),
-        axum::body::Body::from(bytes.clone()),
-        request_id,
-    )
-    .await;
-    let (response_parts, response_body) = response.into_parts();
-    let response_bytes = axum::body::to_bytes(response_body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    let success = response_parts.status.is_success();
-    let code = (!success).then(|| xml_element(&response_bytes, "Code").unwrap_or_default());
-    let message = (!success)
-        .then(|| xml_element(&response_bytes, "Message"))
-        .flatten();
+    let wire = call.result.as_ref().err().map(|e| e.wire(service));
     let mut failed_write = false;
-    if let (Some(caller), Some(trail)) = (&caller, &state.trail) {
+    if let (Some(caller), Some(trail)) = (&call.caller, &state.trail) {
+        let headers = crate::auth::request_headers(&parts);
         let facts = facts(
             state,
             &parts,
             request_id,
-            &format!("{service}.amazonaws.com"),
+            &format!("{}.amazonaws.com", service.signing_name()),
             &action,
             access_key_id(&headers),
         );
         let form: Vec<(String, String)> = QUERY_LOGGED_PARAMETERS
             .iter()
             .filter_map(|name| {
-                let value = parsed.as_ref()?.get(name)?;
+                let value = call.request.as_ref()?.get(name)?;
                 Some(((*name).to_owned(), value.to_owned()))
             })
             .collect();
-        let outcome = match &code {
+        let outcome = match &wire {
             None => Outcome::Success(None),
-            Some(code) => Outcome::Failure {
-                code,
-                message: message.as_deref(),
+            Some(wire) => Outcome::Failure {
+                code: wire.code,
+                message: Some(wire.message.as_str()),
             },
         };
         let event = query_event(&facts, caller, &form, outcome);
@@ -1254,43 +1202,23 @@ pub async fn serve_query(
             failed_write = true;
         }
     }
-    let label = if caller.is_some() {
+    let label = if call.caller.is_some() {
         action.as_str()
     } else {
         "unauthenticated"
     };
-    let outcome = code.clone().unwrap_or_else(|| "success".to_owned());
-    if failed_write {
-        let service = if service == "sts" {
-            QueryService::Sts
-        } else {
-            QueryService::Iam
-        };
-        state.metrics.observe(
-            service_label(service),
-            label,
+    let (outcome, result) = if failed_write {
+        (
             "InternalFailure",
-            started.elapsed(),
-        );
-        let mut response = QueryError::Internal("audit trail write failed".into())
-            .into_response(service, request_id);
-        if let Ok(value) = axum::http::HeaderValue::from_str(request_id) {
-            response.headers_mut().insert("x-amzn-requestid", value);
-        }
-        return response;
-    }
+            Err(QueryError::Internal("audit trail write failed".into())),
+        )
+    } else {
+        (wire.as_ref().map_or("success", |w| w.code), call.result)
+    };
     state
         .metrics
-        .observe(service, label, &outcome, started.elapsed());
-    axum::response::Response::from_parts(response_parts, axum::body::Body::from(response_bytes))
-        .into_response()
-}
-
-fn service_label(service: crate::query::QueryService) -> &'static str {
-    match service {
-        crate::query::QueryService::Sts => "sts",
-        crate::query::QueryService::Iam => "iam",
-    }
+        .observe(service.signing_name(), label, outcome, started.elapsed());
+    query::respond(service, result, request_id)
 }
 
 /// The credential-scope service of a signed request.
@@ -1299,22 +1227,6 @@ fn access_scope_service(parts: &axum::http::request::Parts) -> Option<String> {
     let credential = value.split("Credential=").nth(1)?;
     let scope = credential.split([',', ' ']).next()?;
     scope.split('/').nth(3).map(str::to_owned)
-}
-
-/// The text of the first `<name>…</name>` of an XML error body.
-fn xml_element(body: &[u8], name: &str) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    let open = format!("<{name}>");
-    let start = text.find(&open)? + open.len();
-    let end = text[start..].find(&format!("</{name}>"))? + start;
-    Some(
-        text[start..end]
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&"),
-    )
 }
 
 #[cfg(test)]

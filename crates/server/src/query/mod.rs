@@ -4,7 +4,7 @@
 //! scope names `iam` or `sts`, or an unsigned form-encoded request without
 //! `X-Amz-Target`, is a Query request (`Action=…&Version=…`, POST body or GET
 //! query string). It is authenticated like any other, dispatched to
-//! `iam_api` or `sts_api`, and answered in XML — errors included, so
+//! `iam_api` or `sts_api` (`run`), and answered in XML (`respond`) — errors included, so
 //! `aws iam …`/`aws sts …` and boto3 work unchanged with `--endpoint-url`.
 
 pub mod error;
@@ -71,9 +71,9 @@ fn service_of(parts: &Parts, action: Option<&str>) -> QueryService {
     }
 }
 
-/// Answers one Query request.
-pub async fn serve(state: &Arc<AppState>, parts: Parts, body: Body, request_id: &str) -> Response {
-    let body = match tokio::time::timeout(
+/// Reads a Query request's body within the body timeout and size limit.
+pub async fn read_body(state: &AppState, body: Body) -> Result<axum::body::Bytes, QueryError> {
+    match tokio::time::timeout(
         state.body_read_timeout,
         axum::body::to_bytes(body, MAX_BODY_BYTES),
     )
@@ -82,20 +82,66 @@ pub async fn serve(state: &Arc<AppState>, parts: Parts, body: Body, request_id: 
         Ok(Ok(body)) => Ok(body),
         Ok(Err(_)) => Err(QueryError::BodyTooLarge(MAX_BODY_BYTES)),
         Err(_) => Err(QueryError::BodyTimeout),
+    }
+}
+
+/// One Query request run to its result, with what its audit event needs.
+pub struct QueryCall {
+    pub service: QueryService,
+    /// `None` when the request did not authenticate (no event is recorded).
+    /// Established before the action runs: the action may deactivate or
+    /// delete the very access key it was signed with.
+    pub caller: Option<Caller>,
+    /// `None` when the form did not parse.
+    pub request: Option<QueryRequest>,
+    /// The XML reply, or the error to answer.
+    pub result: Result<String, QueryError>,
+}
+
+/// Parses, authenticates (once) and dispatches a Query request whose body
+/// has been read.
+pub async fn run(state: &Arc<AppState>, parts: &Parts, body: &[u8], request_id: &str) -> QueryCall {
+    let body_text = std::str::from_utf8(body).unwrap_or_default();
+    let query = parts.uri.query().unwrap_or_default();
+    let parsed = QueryRequest::parse(&[query, body_text]);
+    let service = service_of(parts, parsed.as_ref().ok().map(|r| r.action.as_str()));
+    let caller = match authenticate(state, parts, body, service) {
+        Ok(caller) => caller,
+        Err(error) => {
+            return QueryCall {
+                service,
+                caller: None,
+                request: parsed.ok(),
+                result: Err(error),
+            }
+        }
     };
-    let body_text = body
-        .as_ref()
-        .ok()
-        .and_then(|b| std::str::from_utf8(b).ok())
-        .unwrap_or_default()
-        .to_string();
-    let query = parts.uri.query().unwrap_or_default().to_string();
-    let parsed = QueryRequest::parse(&[&query, &body_text]);
-    let service = service_of(&parts, parsed.as_ref().ok().map(|r| r.action.as_str()));
-    let result = match (body, parsed) {
-        (Err(e), _) => Err(e),
-        (Ok(body), parsed) => handle(state, &parts, &body, parsed, service, request_id).await,
+    let request = match parsed {
+        Ok(request) => request,
+        Err(error) => {
+            return QueryCall {
+                service,
+                caller: Some(caller),
+                request: None,
+                result: Err(error),
+            }
+        }
     };
+    let result = dispatch(state, caller.clone(), request.clone(), service, request_id).await;
+    QueryCall {
+        service,
+        caller: Some(caller),
+        request: Some(request),
+        result,
+    }
+}
+
+/// The HTTP answer to a Query request: the XML reply, or the error in XML.
+pub fn respond(
+    service: QueryService,
+    result: Result<String, QueryError>,
+    request_id: &str,
+) -> Response {
     let mut response = match result {
         Ok(xml) => {
             let mut response = (StatusCode::OK, xml).into_response();
@@ -120,16 +166,13 @@ pub async fn serve(state: &Arc<AppState>, parts: Parts, body: Body, request_id: 
     response
 }
 
-async fn handle(
+async fn dispatch(
     state: &Arc<AppState>,
-    parts: &Parts,
-    body: &[u8],
-    parsed: Result<QueryRequest, QueryError>,
+    caller: Caller,
+    request: QueryRequest,
     service: QueryService,
     request_id: &str,
 ) -> Result<String, QueryError> {
-    let caller = authenticate(state, parts, body, service)?;
-    let request = parsed?;
     let state = Arc::clone(state);
     let request_id = request_id.to_string();
     // Every IAM change is a durable store write (fsync): off the async workers.
