@@ -51,16 +51,17 @@ def request_id(result):
     return meta["ResponseMetadata"]["RequestId"]
 
 
-def events_of(ct, rid, event_name):
-    """Every stored event (parsed CloudTrailEvent) of the call `rid`."""
-    found = []
+def looked_up(ct, attribute, value):
+    """Every stored event (parsed CloudTrailEvent) LookupEvents finds by one attribute."""
     for page in ct.get_paginator("lookup_events").paginate(
-            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": event_name}]):
+            LookupAttributes=[{"AttributeKey": attribute, "AttributeValue": value}]):
         for e in page["Events"]:
-            record = json.loads(e["CloudTrailEvent"])
-            if record.get("requestID") == rid:
-                found.append(record)
-    return found
+            yield json.loads(e["CloudTrailEvent"])
+
+
+def events_of(ct, rid, event_name):
+    """Every stored event of the call `rid`."""
+    return [r for r in looked_up(ct, "EventName", event_name) if r.get("requestID") == rid]
 
 
 def the_event(ct, result, event_name):
@@ -258,14 +259,8 @@ def test_retire_grant_by_token_logs_the_grant_not_the_token(server, kms, ct, key
 
 def service_events(ct, event_name, key_arn):
     """The AwsServiceEvent records named `event_name` about `key_arn`."""
-    found = []
-    for page in ct.get_paginator("lookup_events").paginate(
-            LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": key_arn}]):
-        for e in page["Events"]:
-            record = json.loads(e["CloudTrailEvent"])
-            if record["eventName"] == event_name and record["eventType"] == "AwsServiceEvent":
-                found.append(record)
-    return found
+    return [r for r in looked_up(ct, "ResourceName", key_arn)
+            if r["eventName"] == event_name and r["eventType"] == "AwsServiceEvent"]
 
 
 def assert_service_event(event, server, key_arn):
