@@ -10,9 +10,15 @@ use crate::validate::Violations;
 pub enum KmsError {
     #[error("{0}")]
     NotFound(String),
-    /// `<key ARN> is disabled.` or `<key ARN> is pending deletion.`
-    #[error("{0}")]
-    Disabled(String),
+    /// A cryptographic or rotation operation on a disabled key
+    /// (DisabledException). Structured so that the server can count uses of
+    /// unusable keys by key (S-27, S-28) without reading messages.
+    #[error("{key_arn} is disabled.")]
+    KeyDisabled { key_arn: String },
+    /// Any operation but reads and CancelKeyDeletion on a key pending
+    /// deletion (KMSInvalidStateException).
+    #[error("{key_arn} is pending deletion.")]
+    KeyPendingDeletion { key_arn: String },
     #[error("{0}")]
     InvalidState(String),
     /// AWS sends this one without a message, so it says nothing about why.
@@ -103,5 +109,17 @@ impl KmsError {
     }
     pub(crate) fn crypto(e: keyward_crypto::CryptoError) -> Self {
         KmsError::Internal(InternalError::Crypto(e))
+    }
+}
+
+impl KmsError {
+    /// The key and its state when the call failed because the key is
+    /// disabled or pending deletion.
+    pub fn unusable_key(&self) -> Option<(&str, &'static str)> {
+        match self {
+            KmsError::KeyDisabled { key_arn } => Some((key_arn, "disabled")),
+            KmsError::KeyPendingDeletion { key_arn } => Some((key_arn, "pending deletion")),
+            _ => None,
+        }
     }
 }

@@ -59,12 +59,14 @@ impl KeyState {
             ))),
             (KeyState::Enabled, Cryptographic | Manage | Rotation) => Ok(()),
             (KeyState::Disabled, Manage) => Ok(()),
-            (KeyState::Disabled, Cryptographic | Rotation) => {
-                Err(KmsError::Disabled(format!("{key_arn} is disabled.")))
+            (KeyState::Disabled, Cryptographic | Rotation) => Err(KmsError::KeyDisabled {
+                key_arn: key_arn.to_owned(),
+            }),
+            (KeyState::PendingDeletion { .. }, Cryptographic | Manage | Rotation) => {
+                Err(KmsError::KeyPendingDeletion {
+                    key_arn: key_arn.to_owned(),
+                })
             }
-            (KeyState::PendingDeletion { .. }, Cryptographic | Manage | Rotation) => Err(
-                KmsError::InvalidState(format!("{key_arn} is pending deletion.")),
-            ),
         }
     }
 
@@ -142,9 +144,13 @@ mod tests {
             for (op, want) in ops.iter().zip(expected) {
                 let got = match state.allows(*op, ARN) {
                     Ok(()) => "ok".to_string(),
-                    Err(KmsError::Disabled(m)) => {
-                        format!("Disabled: {}", m.trim_start_matches(ARN).trim())
+                    Err(e @ KmsError::KeyDisabled { .. }) => {
+                        format!("Disabled: {}", e.to_string().trim_start_matches(ARN).trim())
                     }
+                    Err(e @ KmsError::KeyPendingDeletion { .. }) => format!(
+                        "KMSInvalidState: {}",
+                        e.to_string().trim_start_matches(ARN).trim()
+                    ),
                     Err(KmsError::InvalidState(m)) => {
                         format!("KMSInvalidState: {}", m.trim_start_matches(ARN).trim())
                     }

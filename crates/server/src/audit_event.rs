@@ -1048,8 +1048,14 @@ pub async fn record(
             .unwrap_or(target),
     };
     let wire = result.as_ref().err().map(|e| e.wire());
-    if let (Some(caller), Some(wire)) = (&call.caller, &wire) {
-        watch_disabled_key(state, caller, operation, wire);
+    // S-27, S-28: every attempt to use a disabled or pending-deletion key is
+    // counted by key and logged.
+    if let (Some(caller), Err(crate::error::ApiError::Kms(error))) = (&call.caller, &result) {
+        if let Some((key_arn, key_state)) = error.unusable_key() {
+            state
+                .metrics
+                .disabled_key_used(key_arn, operation, key_state, &caller.principal_arn);
+        }
     }
     let mut result = result;
     if let (Some(caller), Some(trail)) = (&call.caller, &state.trail) {
@@ -1108,32 +1114,6 @@ pub async fn record(
         started.elapsed(),
     );
     result
-}
-
-/// Counts and logs a use of a disabled or pending-deletion key. The key ARN
-/// comes from the error message (`<key ARN> is disabled.`), which is what the
-/// KMS domain reports today.
-fn watch_disabled_key(
-    state: &crate::AppState,
-    caller: &Caller,
-    operation: &str,
-    wire: &crate::error::WireError,
-) {
-    let Some(message) = wire.message.as_deref() else {
-        return;
-    };
-    let key_state = match wire.code {
-        "DisabledException" if message.ends_with("is disabled.") => "disabled",
-        "KMSInvalidStateException" if message.ends_with("is pending deletion.") => {
-            "pending deletion"
-        }
-        _ => return,
-    };
-    if let Some(arn) = arn_in_message(message) {
-        state
-            .metrics
-            .disabled_key_used(arn, operation, key_state, &caller.principal_arn);
-    }
 }
 
 /// Serves an IAM or STS Query request and records its event before the

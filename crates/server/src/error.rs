@@ -63,8 +63,10 @@ impl ApiError {
                 let message = Some(e.to_string());
                 match e {
                     KmsError::NotFound(_) => ("NotFoundException", BAD, message),
-                    KmsError::Disabled(_) => ("DisabledException", BAD, message),
-                    KmsError::InvalidState(_) => ("KMSInvalidStateException", BAD, message),
+                    KmsError::KeyDisabled { .. } => ("DisabledException", BAD, message),
+                    KmsError::InvalidState(_) | KmsError::KeyPendingDeletion { .. } => {
+                        ("KMSInvalidStateException", BAD, message)
+                    }
                     KmsError::InvalidCiphertext(_) => ("InvalidCiphertextException", BAD, None),
                     KmsError::IncorrectKey => ("IncorrectKeyException", BAD, message),
                     KmsError::Validation(_) | KmsError::ValidationMessage(_) => {
@@ -181,7 +183,10 @@ mod tests {
                 400,
             ),
             (
-                KmsError::Disabled("x".into()).into(),
+                KmsError::KeyDisabled {
+                    key_arn: "x".into(),
+                }
+                .into(),
                 "DisabledException",
                 400,
             ),

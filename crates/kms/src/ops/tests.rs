@@ -338,7 +338,7 @@ fn key_states_gate_operations_with_aws_messages() {
     );
     assert_eq!(
         code(f.kms.enable_key(&caller(), Some(key.key_id.clone()))),
-        "InvalidState"
+        "KeyPendingDeletion"
     );
     f.kms
         .cancel_key_deletion(&caller(), Some(key.key_id.clone()))
@@ -743,7 +743,7 @@ fn dry_runs_check_everything_then_refuse() {
     f.kms
         .disable_key(&caller(), Some(key.key_id.clone()))
         .unwrap();
-    assert_eq!(code(dry(&key.key_id)), "Disabled");
+    assert_eq!(code(dry(&key.key_id)), "KeyDisabled");
     assert_eq!(code(dry("alias/none")), "NotFound");
 }
 
