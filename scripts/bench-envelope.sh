@@ -21,6 +21,7 @@ BENCH_DIR=${BENCH_DIR:-/dev/shm/keyward-bench-envelope}
 VENV=$ROOT/target/esdk-cli-venv
 REQUIREMENTS=$ROOT/crates/envelope/tests/requirements-cli.txt
 FRAME=65536
+CLI_RUNS=${CLI_RUNS:-2} # runs of each CLI command; the fastest is reported (see best())
 
 if [[ -z ${NO_BUILD:-} ]]; then # NO_BUILD=1: use the release binaries as they are
     echo "== build (release)" >&2
@@ -62,7 +63,7 @@ echo "== 1. library, one core (taskset -c 0), best of 3"
 taskset -c 0 "$LIBBENCH" "$PLAIN" "$BENCH_DIR" 3
 echo
 
-echo "== 2./3. CLIs against a local keyward (wall time, one run each)"
+echo "== 2./3. CLIs against a local keyward (wall time, best of $CLI_RUNS runs)"
 "$KEYWARD" serve --dev --listen 127.0.0.1:0 --data-dir "$BENCH_DIR/data" \
     >"$BENCH_DIR/server.out" 2>"$BENCH_DIR/server.err" &
 SERVER_PID=$!
@@ -79,15 +80,25 @@ export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 export AWS_ENDPOINT_URL_KMS=$URL
 KEY=$("$VENV/bin/python" -c 'import boto3; print(boto3.client("kms").create_key()["KeyMetadata"]["Arn"])')
 
-# seconds LABEL COMMAND...: runs it, prints "LABEL  seconds  GB/s".
-seconds() {
-    local label=$1; shift
-    local start end
-    start=$(date +%s.%N)
-    "$@"
-    end=$(date +%s.%N)
-    python3 -c "import sys; t=float(sys.argv[2])-float(sys.argv[1]); print(f'{sys.argv[3]:<44} {t:8.2f} s {int(sys.argv[4])/t/1e9:7.3f} GB/s')" \
-        "$start" "$end" "$label" "$BYTES"
+# best LABEL OUTPUT COMMAND...: runs COMMAND $CLI_RUNS times (default 2),
+# deleting OUTPUT before each run, and prints "LABEL  seconds  GB/s" of the
+# fastest. Why more than one run: on this VM the first writes into fresh
+# tmpfs pages cost 4-5x the system time of later ones (guest memory touched
+# for the first time: 2.6 s against 0.6 s for `keyward encrypt` of 1 GiB,
+# 2026-11-24), so a single run measured whichever tool happened to go first.
+best() {
+    local label=$1 output=$2; shift 2
+    local fastest=
+    for _ in $(seq "$CLI_RUNS"); do
+        rm -f "$output"
+        local start end
+        start=$(date +%s.%N)
+        "$@"
+        end=$(date +%s.%N)
+        fastest=$(python3 -c "import sys; t=float(sys.argv[2])-float(sys.argv[1]); f=sys.argv[3]; print(t if not f else min(t, float(f)))" "$start" "$end" "$fastest")
+    done
+    python3 -c "import sys; t=float(sys.argv[1]); print(f'{sys.argv[2]:<44} {t:8.2f} s {int(sys.argv[3])/t/1e9:7.3f} GB/s')" \
+        "$fastest" "$label" "$BYTES"
 }
 same() { cmp -s "$PLAIN" "$1" || { echo "MISMATCH: $1" >&2; exit 1; }; rm -f "$1"; }
 
@@ -96,14 +107,14 @@ for suite in 0478 0578; do
         0478) ALG=AES_256_GCM_HKDF_SHA512_COMMIT_KEY ;;
         0578) ALG=AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384 ;;
     esac
-    seconds "keyward encrypt $suite" \
+    best "keyward encrypt $suite" "$BENCH_DIR/kw.$suite" \
         "$KEYWARD" encrypt -q --key "$KEY" --suite "$suite" --frame-length $FRAME "$PLAIN" -o "$BENCH_DIR/kw.$suite"
-    seconds "keyward decrypt $suite" \
+    best "keyward decrypt $suite" "$BENCH_DIR/kw.$suite.out" \
         "$KEYWARD" decrypt -q --key "$KEY" "$BENCH_DIR/kw.$suite" -o "$BENCH_DIR/kw.$suite.out"
     same "$BENCH_DIR/kw.$suite.out"
-    seconds "aws-encryption-cli encrypt $suite" \
+    best "aws-encryption-cli encrypt $suite" "$BENCH_DIR/esdk.$suite" \
         "$ESDK" -S -e -i "$PLAIN" -o "$BENCH_DIR/esdk.$suite" -w "key=$KEY" --algorithm $ALG --frame-length $FRAME
-    seconds "aws-encryption-cli decrypt $suite" \
+    best "aws-encryption-cli decrypt $suite" "$BENCH_DIR/esdk.$suite.out" \
         "$ESDK" -S -d -i "$BENCH_DIR/esdk.$suite" -o "$BENCH_DIR/esdk.$suite.out" -w "key=$KEY"
     same "$BENCH_DIR/esdk.$suite.out"
     # Cross-check at full size: each decrypts the other's message.
