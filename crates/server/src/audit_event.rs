@@ -120,8 +120,7 @@ pub fn user_identity(caller: &Caller, access_key_id: Option<&str>) -> UserIdenti
             // has no MFA, so a session never is MFA-authenticated.
             let attributes = caller.session_issued_ms.map(|issued_ms| SessionAttributes {
                 creation_date: keyward_audit::Member::Present(keyward_audit::format_event_time(
-                    OffsetDateTime::from_unix_timestamp(issued_ms.div_euclid(1000))
-                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                    time_of_ms(issued_ms),
                 )),
                 mfa_authenticated: keyward_audit::Member::Present("false".to_owned()),
             });
@@ -790,6 +789,11 @@ fn rotate_key_event(
     )
 }
 
+/// An epoch-milliseconds time (the service clock's) as a time, to the second.
+pub fn time_of_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -1007,9 +1011,7 @@ fn facts(
     event_name: &str,
     access_key_id: Option<String>,
 ) -> RequestFacts {
-    let now_ms = state.kms.clock().now_ms();
-    let event_time = OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000))
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let event_time = time_of_ms(state.kms.clock().now_ms());
     RequestFacts {
         event_source: event_source.to_owned(),
         event_name: event_name.to_owned(),

@@ -304,8 +304,7 @@ async fn run_due_work(
         tracing::info!(key_arn = %key.arn, key_material_id = key.key_material_id.as_deref().unwrap_or(""), "rotated key material automatically");
     }
     if let Some(trail) = trail {
-        let now = time::OffsetDateTime::from_unix_timestamp(kms.clock().now_ms().div_euclid(1000))
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let now = audit_event::time_of_ms(kms.clock().now_ms());
         let events = audit_event::due_work_events(&done, kms.region(), now);
         if !events.is_empty() {
             let entries: Result<Vec<_>, _> = events.iter().map(keyward_trail::Entry::new).collect();

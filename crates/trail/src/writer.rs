@@ -610,16 +610,25 @@ impl Writer {
         }
     }
 
-    /// Commits the open transaction and hands its waiters to the sync thread.
-    fn commit(&mut self) {
+    /// Commits the open transaction, if any; on failure rolls it back and
+    /// fails its waiters. Whether the waiters now wait for a sync.
+    fn commit_transaction(&mut self) -> bool {
         if !self.in_transaction {
-            return;
+            return false;
         }
         if let Err(error) = self.connection.execute_batch("COMMIT") {
             self.abort(&error.to_string());
-            return;
+            return false;
         }
         self.in_transaction = false;
+        true
+    }
+
+    /// Commits the open transaction and hands its waiters to the sync thread.
+    fn commit(&mut self) {
+        if !self.commit_transaction() {
+            return;
+        }
         let replies = std::mem::take(&mut self.pending);
         let unsent = match &self.syncer {
             Some((sender, _)) => sender.send(replies).err().map(|e| e.0),
@@ -628,12 +637,7 @@ impl Writer {
         match unsent {
             None => self.sync_busy = true,
             // No sync thread (it died): sync here.
-            Some(replies) => {
-                let outcome = self.sync_wal();
-                for reply in replies {
-                    let _ = reply.send(copy_outcome(&outcome));
-                }
-            }
+            Some(replies) => answer(replies, &self.sync_wal()),
         }
     }
 
@@ -654,17 +658,9 @@ impl Writer {
     /// Commits and syncs everything now, answering the waiters here (for the
     /// rare commands that must follow every earlier event).
     fn flush(&mut self) {
-        if !self.in_transaction {
-            return;
-        }
-        if let Err(error) = self.connection.execute_batch("COMMIT") {
-            self.abort(&error.to_string());
-            return;
-        }
-        self.in_transaction = false;
-        let outcome = self.sync_wal();
-        for reply in self.pending.drain(..) {
-            let _ = reply.send(copy_outcome(&outcome));
+        if self.commit_transaction() {
+            let outcome = self.sync_wal();
+            answer(std::mem::take(&mut self.pending), &outcome);
         }
     }
 
@@ -728,6 +724,13 @@ fn sync_file(path: &Path) -> Result<(), TrailError> {
         .map_err(TrailError::io("fsync", path))
 }
 
+/// Answers every waiter of a sync with its outcome.
+fn answer(replies: Vec<Reply<()>>, outcome: &Result<(), TrailError>) {
+    for reply in replies {
+        let _ = reply.send(copy_outcome(outcome));
+    }
+}
+
 fn copy_outcome(outcome: &Result<(), TrailError>) -> Result<(), TrailError> {
     match outcome {
         Ok(()) => Ok(()),
@@ -763,8 +766,6 @@ fn sync_loop(
         // The writer first, so that it builds the next batch while the
         // waiters of this one are woken.
         let _ = writer.send(Command::Synced);
-        for reply in replies {
-            let _ = reply.send(copy_outcome(&outcome));
-        }
+        answer(replies, &outcome);
     }
 }

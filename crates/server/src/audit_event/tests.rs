@@ -297,8 +297,7 @@ proptest! {
         stored.push(run(&service, "GenerateRandom", &json!({"NumberOfBytes": 32}), &mut secrets));
         // A grant token keyward issued: RetireGrant by token logs the grant, not the token.
         let grant = json!({"KeyId": service.key_id, "GranteePrincipal": format!("arn:aws:iam::{ACCOUNT}:root"), "Operations": ["Decrypt"]});
-        let created = dispatch(&service.kms, &Caller::root(ACCOUNT), "CreateGrant", grant.to_string().as_bytes()).unwrap().unwrap();
-        let issued = serde_json::from_slice::<Value>(&created).unwrap()["GrantToken"].as_str().unwrap().to_owned();
+        let issued = call(&service, "CreateGrant", &grant)["GrantToken"].as_str().unwrap().to_owned();
         secrets.push(issued.as_bytes().to_vec());
         stored.push(run(&service, "RetireGrant", &json!({"GrantToken": issued}), &mut secrets));
         let forms: Vec<String> = secrets.iter().flat_map(|s| forms(s)).collect();
@@ -340,20 +339,25 @@ fn event_of(service: &Service, operation: &str, body: &Value) -> Vec<Value> {
     .collect()
 }
 
+/// Runs `operation` as the account's root; it must succeed. Its reply, parsed.
+fn call(service: &Service, operation: &str, body: &Value) -> Value {
+    let reply = dispatch(
+        &service.kms,
+        &Caller::root(ACCOUNT),
+        operation,
+        body.to_string().as_bytes(),
+    )
+    .unwrap();
+    reply.map_or(Value::Null, |reply| serde_json::from_slice(&reply).unwrap())
+}
+
 fn key_arn(service: &Service) -> String {
     format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{}", service.key_id)
 }
 
 fn current_material(service: &Service) -> String {
-    let described = dispatch(
-        &service.kms,
-        &Caller::root(ACCOUNT),
-        "DescribeKey",
-        json!({"KeyId": service.key_id}).to_string().as_bytes(),
-    )
-    .unwrap()
-    .unwrap();
-    serde_json::from_slice::<Value>(&described).unwrap()["KeyMetadata"]["CurrentKeyMaterialId"]
+    call(service, "DescribeKey", &json!({"KeyId": service.key_id}))["KeyMetadata"]
+        ["CurrentKeyMaterialId"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -376,17 +380,11 @@ fn an_encrypt_event_names_the_material_that_sealed_the_blob() {
 #[test]
 fn retire_grant_by_token_logs_the_grant_and_its_key_but_not_the_token() {
     let service = service();
-    let created = dispatch(
-        &service.kms,
-        &Caller::root(ACCOUNT),
+    let created = call(
+        &service,
         "CreateGrant",
-        json!({"KeyId": service.key_id, "GranteePrincipal": format!("arn:aws:iam::{ACCOUNT}:root"), "Operations": ["Decrypt"]})
-            .to_string()
-            .as_bytes(),
-    )
-    .unwrap()
-    .unwrap();
-    let created: Value = serde_json::from_slice(&created).unwrap();
+        &json!({"KeyId": service.key_id, "GranteePrincipal": format!("arn:aws:iam::{ACCOUNT}:root"), "Operations": ["Decrypt"]}),
+    );
     let token = created["GrantToken"].as_str().unwrap();
     let events = event_of(&service, "RetireGrant", &json!({"GrantToken": token}));
     let event = &events[0];
@@ -403,23 +401,12 @@ fn retire_grant_by_token_logs_the_grant_and_its_key_but_not_the_token() {
 #[test]
 fn a_failed_call_through_an_alias_names_the_key_behind_it() {
     let service = service();
-    let caller = Caller::root(ACCOUNT);
-    dispatch(
-        &service.kms,
-        &caller,
+    call(
+        &service,
         "CreateAlias",
-        json!({"AliasName": "alias/app", "TargetKeyId": service.key_id})
-            .to_string()
-            .as_bytes(),
-    )
-    .unwrap();
-    dispatch(
-        &service.kms,
-        &caller,
-        "DisableKey",
-        json!({"KeyId": service.key_id}).to_string().as_bytes(),
-    )
-    .unwrap();
+        &json!({"AliasName": "alias/app", "TargetKeyId": service.key_id}),
+    );
+    call(&service, "DisableKey", &json!({"KeyId": service.key_id}));
     let events = event_of(
         &service,
         "Encrypt",
