@@ -3,7 +3,8 @@
 # a 1 GiB page-cached file encrypted and decrypted with the unsigned (0x0478)
 # and signed (0x0578) committing suites, 64 KiB frames, measured
 #   1. in the library, on one pinned core, next to the raw AES-256-GCM speed
-#      of the same crypto stack (crates/envelope/examples/envelope_bench.rs);
+#      of the same crypto stack (crates/envelope/examples/envelope_bench.rs),
+#      and again with frames sealed and opened on one worker thread per core;
 #   2. end to end with `keyward encrypt`/`decrypt` against a local keyward;
 #   3. with the AWS Encryption SDK CLI (aws-encryption-cli) on the same file,
 #      against the same keyward, whose output keyward decrypts and vice versa.
@@ -61,6 +62,11 @@ echo
 
 echo "== 1. library, one core (taskset -c 0), best of 3"
 taskset -c 0 "$LIBBENCH" "$PLAIN" "$BENCH_DIR" 3
+echo
+
+THREADS=$(nproc)
+echo "== 1b. library, frames on $THREADS worker threads (with_threads($THREADS), every core), best of 3"
+"$LIBBENCH" "$PLAIN" "$BENCH_DIR" 3 "$THREADS"
 echo
 
 echo "== 2./3. CLIs against a local keyward (wall time, best of $CLI_RUNS runs)"

@@ -13,7 +13,7 @@
 
 use std::io::{self, Read, Write};
 
-use aws_lc_rs::aead::{Aad, Nonce};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce};
 use aws_lc_rs::rand;
 use zeroize::Zeroizing;
 
@@ -23,6 +23,7 @@ use crate::error::EnvelopeError;
 use crate::header::{ContentType, HeaderAuthentication, MessageHeader};
 use crate::keys::{derive_message_keys, MessageKeys};
 use crate::materials::{EncryptionMaterialsRequest, MaterialsManager};
+use crate::parallel;
 use crate::signature::{MessageHasher, SigningKey};
 use crate::suite::{AlgorithmSuite, CommitmentPolicy, IV_LEN, TAG_LEN};
 
@@ -45,6 +46,7 @@ pub struct EncryptOptions {
     max_encrypted_data_keys: Option<usize>,
     plaintext_length_bound: Option<u64>,
     empty_final_frame: bool,
+    threads: usize,
 }
 
 impl Default for EncryptOptions {
@@ -57,6 +59,7 @@ impl Default for EncryptOptions {
             max_encrypted_data_keys: None,
             plaintext_length_bound: None,
             empty_final_frame: false,
+            threads: 1,
         }
     }
 }
@@ -121,6 +124,17 @@ impl EncryptOptions {
         self
     }
 
+    /// Seal frames on this many worker threads when encrypting from a
+    /// reader ([`EncryptingWriter::copy_from`], [`encrypt`]); 1, the default,
+    /// seals them on the calling thread. The message is the same either way:
+    /// frames are independent, and the calling thread still reads, hashes
+    /// and writes them in order. Memory grows to about 2 MiB per thread (at
+    /// most), and frames longer than 1 MiB are always sealed on the caller.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
     /// The frame length.
     pub fn frame_length(&self) -> u32 {
         self.frame_length
@@ -149,6 +163,7 @@ pub struct EncryptingWriter<W: Write> {
     plaintext_length: u64,
     plaintext_length_bound: Option<u64>,
     empty_final_frame: bool,
+    threads: usize,
     poisoned: bool,
 }
 
@@ -268,6 +283,7 @@ impl<W: Write> EncryptingWriter<W> {
             plaintext_length: 0,
             plaintext_length_bound: options.plaintext_length_bound,
             empty_final_frame: options.empty_final_frame,
+            threads: options.threads,
             poisoned: false,
         })
     }
@@ -320,6 +336,9 @@ impl<W: Write> EncryptingWriter<W> {
     }
 
     fn copy_from_inner<R: Read>(&mut self, input: &mut R) -> Result<u64, EnvelopeError> {
+        if self.threads > 1 && self.frame_length <= parallel::BATCH_BYTES {
+            return self.copy_from_parallel(input);
+        }
         let mut total = 0u64;
         loop {
             if self.staged < self.frame_length {
@@ -357,6 +376,165 @@ impl<W: Write> EncryptingWriter<W> {
             self.staged = read;
             total += read as u64;
         }
+    }
+
+    /// `copy_from` with regular frames sealed on `self.threads` workers.
+    ///
+    /// The calling thread reads the plaintext straight into batches of frame
+    /// slots, hands each full batch to a worker, and writes (and hashes)
+    /// the sealed batches in order as they come back. A frame is regular only
+    /// if more plaintext follows it, so a batch is handed out only once the
+    /// first byte after it has been read; the last frame read (full or not)
+    /// is left staged in `self.frame` for [`finish`](Self::finish) to seal as
+    /// the final frame, exactly as the single-threaded path leaves it.
+    fn copy_from_parallel<R: Read>(&mut self, input: &mut R) -> Result<u64, EnvelopeError> {
+        // Until one frame is full there is nothing to hand out; a plaintext
+        // of one frame or less starts no thread.
+        let mut total = 0u64;
+        while self.staged < self.frame_length {
+            let start = FINAL_PREFIX_LEN + self.staged;
+            let room = self
+                .frame
+                .get_mut(start..FINAL_PREFIX_LEN + self.frame_length)
+                .ok_or(EnvelopeError::Internal("frame buffer"))?;
+            let read = read_some(input, room)?;
+            if read == 0 {
+                return Ok(total);
+            }
+            self.count_plaintext(read)?;
+            self.staged += read;
+            total += read as u64;
+        }
+
+        let frame_length = self.frame_length;
+        let frames_per_batch = (parallel::BATCH_BYTES / frame_length).max(1);
+        let EncryptingWriter {
+            output,
+            header,
+            keys,
+            frame,
+            staged,
+            sequence_number,
+            hasher,
+            plaintext_length,
+            plaintext_length_bound,
+            threads,
+            ..
+        } = self;
+        let key = &keys.content;
+        let message_id = header.message_id.as_slice();
+        let work = |batch: &mut SealBatch| batch.seal(key, message_id);
+        let mut read = |slot: &mut [u8]| -> Result<usize, EnvelopeError> {
+            let read = read_full(input, slot)?;
+            *plaintext_length = plaintext_length.saturating_add(read as u64);
+            match *plaintext_length_bound {
+                Some(bound) if *plaintext_length > bound => {
+                    Err(EnvelopeError::PlaintextLengthBoundExceeded { bound })
+                }
+                _ => Ok(read),
+            }
+        };
+        let mut write = |batch: &SealBatch| -> Result<(), EnvelopeError> {
+            let serialized = batch.serialized();
+            if let Some(hasher) = hasher.as_mut() {
+                hasher.update(serialized);
+            }
+            output
+                .write_all(serialized)
+                .map_err(EnvelopeError::OutputWrite)
+        };
+
+        std::thread::scope(|scope| {
+            let mut workers = parallel::Workers::start(scope, *threads, &work)?;
+            let mut spare: Vec<SealBatch> = Vec::new();
+            let mut batch = SealBatch::new(frames_per_batch, frame_length);
+            // The frame staged above is the first of the first batch.
+            batch
+                .content_mut(0)
+                .zip(frame.get(FINAL_PREFIX_LEN..FINAL_PREFIX_LEN + frame_length))
+                .map(|(slot, staged)| slot.copy_from_slice(staged))
+                .ok_or(EnvelopeError::Internal("frame buffer"))?;
+            batch.frames = 1;
+            // Fill batches until the plaintext ends; `last` is then the
+            // batch and slot of the last frame read, and its length.
+            let (mut last_batch, last_slot, last_len) = loop {
+                let mut short = None;
+                while batch.frames < frames_per_batch {
+                    let slot = batch
+                        .content_mut(batch.frames)
+                        .ok_or(EnvelopeError::Internal("frame buffer"))?;
+                    let len = read(slot)?;
+                    total += len as u64;
+                    if len < frame_length {
+                        short = Some(len);
+                        break;
+                    }
+                    batch.frames += 1;
+                }
+                match short {
+                    // The plaintext ended inside this batch.
+                    Some(0) => {
+                        batch.frames -= 1;
+                        let slot = batch.frames;
+                        break (batch, slot, frame_length);
+                    }
+                    Some(len) => {
+                        let slot = batch.frames;
+                        break (batch, slot, len);
+                    }
+                    // Full: whether its last frame is regular depends on
+                    // whether anything follows, read into the next batch.
+                    None => {
+                        let mut next = spare
+                            .pop()
+                            .unwrap_or_else(|| SealBatch::new(frames_per_batch, frame_length));
+                        next.frames = 0;
+                        let slot = next
+                            .content_mut(0)
+                            .ok_or(EnvelopeError::Internal("frame buffer"))?;
+                        let len = read(slot)?;
+                        total += len as u64;
+                        if len == 0 {
+                            batch.frames -= 1;
+                            let slot = batch.frames;
+                            break (batch, slot, frame_length);
+                        }
+                        hand_out(&mut batch, sequence_number)?;
+                        if let Some((done, result)) = workers.submit(batch)? {
+                            result?;
+                            write(&done)?;
+                            spare.push(done);
+                        }
+                        if len < frame_length {
+                            break (next, 0, len);
+                        }
+                        next.frames = 1;
+                        batch = next;
+                    }
+                }
+            };
+            // The last frame goes back to the caller's frame buffer; the
+            // regular frames before it in its batch are handed out.
+            last_batch
+                .content_mut(last_slot)
+                .and_then(|slot| slot.get(..last_len))
+                .zip(frame.get_mut(FINAL_PREFIX_LEN..FINAL_PREFIX_LEN + last_len))
+                .map(|(slot, staged)| staged.copy_from_slice(slot))
+                .ok_or(EnvelopeError::Internal("frame buffer"))?;
+            *staged = last_len;
+            if last_batch.frames > 0 {
+                hand_out(&mut last_batch, sequence_number)?;
+                if let Some((done, result)) = workers.submit(last_batch)? {
+                    result?;
+                    write(&done)?;
+                }
+            }
+            while let Some((done, result)) = workers.next_done()? {
+                result?;
+                write(&done)?;
+            }
+            Ok(total)
+        })
     }
 
     fn push(&mut self, mut data: &[u8]) -> Result<(), EnvelopeError> {
@@ -404,36 +582,22 @@ impl<W: Write> EncryptingWriter<W> {
             iv: body::sequence_iv(sequence_number),
             content_length,
         };
-        let content_kind = if is_final {
-            BodyAadContent::FinalFrame
-        } else {
-            BodyAadContent::RegularFrame
-        };
-        body::body_aad(
-            &self.header.message_id,
-            content_kind,
-            sequence_number,
-            u64::from(content_length),
-            &mut self.aad,
-        );
         let content_end = FINAL_PREFIX_LEN + self.staged;
         let content = self
             .frame
             .get_mut(FINAL_PREFIX_LEN..content_end)
             .ok_or(EnvelopeError::Internal("frame buffer"))?;
-        let tag = self
-            .keys
-            .content
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(fields.iv),
-                Aad::from(self.aad.as_slice()),
-                content,
-            )
-            .map_err(|_| EnvelopeError::Internal("AES-GCM seal failed"))?;
+        let tag = seal_content(
+            &self.keys.content,
+            &self.header.message_id,
+            &fields,
+            content,
+            &mut self.aad,
+        )?;
         self.frame
             .get_mut(content_end..content_end + TAG_LEN)
             .ok_or(EnvelopeError::Internal("frame buffer"))?
-            .copy_from_slice(tag.as_ref());
+            .copy_from_slice(&tag);
         // The prefix goes right before the content, so the frame is one slice.
         let (prefix, prefix_len) = fields.prefix();
         let start = FINAL_PREFIX_LEN - prefix_len;
@@ -509,6 +673,137 @@ pub fn encrypt_to_vec(
     writer.push(plaintext)?;
     let (message, _) = writer.finish()?;
     Ok(message)
+}
+
+/// Numbers a batch's frames from `next` on and advances `next` past them.
+fn hand_out(batch: &mut SealBatch, next: &mut u32) -> Result<(), EnvelopeError> {
+    let count = u32::try_from(batch.frames).map_err(|_| EnvelopeError::TooManyFrames)?;
+    // Regular frames may not reach the final frame marker (see
+    // `seal_and_write_frame`): the last one here is `after - 1`, and `after`
+    // cannot pass `u32::MAX`, the marker.
+    let after = next
+        .checked_add(count)
+        .ok_or(EnvelopeError::TooManyFrames)?;
+    batch.first_sequence_number = *next;
+    *next = after;
+    Ok(())
+}
+
+/// Regular frames laid out as they are serialized, back to back, each
+/// `[sequence number | IV | content | tag]`: the reader fills the content
+/// slots, a worker seals them in place and fills in the rest, and the
+/// writer writes the filled part in one piece.
+struct SealBatch {
+    bytes: Zeroizing<Vec<u8>>,
+    frame_length: usize,
+    /// Full frames in the batch, from the start.
+    frames: usize,
+    first_sequence_number: u32,
+}
+
+/// A regular frame's bytes before its content: sequence number and IV.
+const REGULAR_PREFIX_LEN: usize = 4 + IV_LEN;
+
+impl SealBatch {
+    fn new(capacity: usize, frame_length: usize) -> Self {
+        let stride = REGULAR_PREFIX_LEN + frame_length + TAG_LEN;
+        SealBatch {
+            bytes: Zeroizing::new(vec![0; capacity * stride]),
+            frame_length,
+            frames: 0,
+            first_sequence_number: 0,
+        }
+    }
+
+    fn stride(&self) -> usize {
+        REGULAR_PREFIX_LEN + self.frame_length + TAG_LEN
+    }
+
+    /// The content slot of frame `index`.
+    fn content_mut(&mut self, index: usize) -> Option<&mut [u8]> {
+        let start = index * self.stride() + REGULAR_PREFIX_LEN;
+        self.bytes.get_mut(start..start + self.frame_length)
+    }
+
+    /// The sealed frames, serialized.
+    fn serialized(&self) -> &[u8] {
+        self.bytes
+            .get(..self.frames * self.stride())
+            .unwrap_or_default()
+    }
+
+    /// Seals every frame in place (on a worker thread).
+    fn seal(&mut self, key: &LessSafeKey, message_id: &[u8]) -> Result<(), EnvelopeError> {
+        let stride = self.stride();
+        let content_length = u32::try_from(self.frame_length)
+            .map_err(|_| EnvelopeError::Internal("frame length"))?;
+        let mut aad = Vec::with_capacity(128);
+        let frames = self
+            .bytes
+            .chunks_exact_mut(stride)
+            .take(self.frames)
+            .zip(self.first_sequence_number..);
+        for (serialized, sequence_number) in frames {
+            let fields = FrameFields {
+                sequence_number,
+                is_final: false,
+                iv: body::sequence_iv(sequence_number),
+                content_length,
+            };
+            let (prefix, rest) = serialized.split_at_mut(REGULAR_PREFIX_LEN);
+            let (content, tag) = rest.split_at_mut(rest.len() - TAG_LEN);
+            tag.copy_from_slice(&seal_content(key, message_id, &fields, content, &mut aad)?);
+            let (fields_prefix, prefix_len) = fields.prefix();
+            prefix.copy_from_slice(fields_prefix.get(..prefix_len).unwrap_or_default());
+        }
+        Ok(())
+    }
+}
+
+/// Seals `content` in place as the frame `fields` describes and returns its
+/// tag (AAD: the body AAD of the frame, built in `aad`).
+fn seal_content(
+    key: &LessSafeKey,
+    message_id: &[u8],
+    fields: &FrameFields,
+    content: &mut [u8],
+    aad: &mut Vec<u8>,
+) -> Result<[u8; TAG_LEN], EnvelopeError> {
+    let content_kind = if fields.is_final {
+        BodyAadContent::FinalFrame
+    } else {
+        BodyAadContent::RegularFrame
+    };
+    body::body_aad(
+        message_id,
+        content_kind,
+        fields.sequence_number,
+        u64::from(fields.content_length),
+        aad,
+    );
+    let tag = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(fields.iv),
+            Aad::from(aad.as_slice()),
+            content,
+        )
+        .map_err(|_| EnvelopeError::Internal("AES-GCM seal failed"))?;
+    let mut bytes = [0u8; TAG_LEN];
+    bytes.copy_from_slice(tag.as_ref());
+    Ok(bytes)
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full<R: Read>(input: &mut R, buf: &mut [u8]) -> Result<usize, EnvelopeError> {
+    let mut filled = 0;
+    while let Some(room) = buf.get_mut(filled..).filter(|room| !room.is_empty()) {
+        let read = read_some(input, room)?;
+        if read == 0 {
+            break;
+        }
+        filled += read;
+    }
+    Ok(filled)
 }
 
 /// One `read`, retried on `Interrupted`.

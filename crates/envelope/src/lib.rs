@@ -43,6 +43,7 @@ mod header;
 mod keyring;
 mod keys;
 mod materials;
+mod parallel;
 mod raw_aes;
 mod signature;
 mod suite;

@@ -152,6 +152,10 @@ pub struct EncryptArgs {
     /// Algorithm suite.
     #[arg(long, value_enum, default_value_t)]
     pub suite: SuiteArg,
+    /// Threads that seal frames (default: one per CPU, at most 8; 1 seals
+    /// on the thread that reads). The message is the same whatever the count.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// Reuse a data key for several files (a directory) for at most this
     /// many seconds, instead of one GenerateDataKey call per file. Files with
     /// the same context and suite share it; stdin is never cached.
@@ -190,6 +194,10 @@ pub struct DecryptArgs {
     /// Refuse messages with more encrypted data keys than this.
     #[arg(long, value_name = "N")]
     pub max_encrypted_data_keys: Option<usize>,
+    /// Threads that open frames (default: one per CPU, at most 8). Frames
+    /// are still verified before they are written, and written in order.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// With OUTPUT -, stream a signed message to stdout before its signature
     /// is verified. If decrypt then fails, everything written must be
     /// discarded. Without it, signed messages to stdout are refused.

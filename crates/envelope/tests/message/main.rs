@@ -20,6 +20,7 @@ use keyward_envelope::{
 };
 use proptest::prelude::*;
 
+mod threads;
 mod vectors;
 
 const COMMITTING: [AlgorithmSuite; 2] = [

@@ -45,7 +45,8 @@ pub fn run_encrypt(args: EncryptArgs) -> anyhow::Result<()> {
         .with_frame_length(args.frame_length)
         // Readable by every ESDK, the ESDK CLI's Python SDK 3.x included,
         // which rejects a full final frame (see `with_empty_final_frame`).
-        .with_empty_final_frame(true);
+        .with_empty_final_frame(true)
+        .with_threads(threads(args.threads));
     let jobs = jobs(&args.input, &args.output, encrypted_name)?;
     for (input, output) in &jobs {
         let (input, output) = (input.as_path(), output.as_path());
@@ -144,6 +145,15 @@ impl Clock for MonotonicClock {
     }
 }
 
+/// `--threads`, or one per CPU up to 8 (past that the reading thread, not
+/// the cipher, is the bound).
+fn threads(requested: Option<u16>) -> usize {
+    requested.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+        usize::from,
+    )
+}
+
 pub fn run_decrypt(args: DecryptArgs) -> anyhow::Result<()> {
     if args.client.keys.is_empty() && !args.discovery {
         anyhow::bail!("decrypt needs at least one --key, or --discovery");
@@ -159,7 +169,8 @@ pub fn run_decrypt(args: DecryptArgs) -> anyhow::Result<()> {
     };
     let mut options = DecryptOptions::new()
         .with_expected_encryption_context(context(&args.context))
-        .with_signed_streaming(streaming);
+        .with_signed_streaming(streaming)
+        .with_threads(threads(args.threads));
     if let Some(max) = args.max_encrypted_data_keys {
         options = options.with_max_encrypted_data_keys(max);
     }

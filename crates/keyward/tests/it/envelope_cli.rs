@@ -157,6 +157,64 @@ async fn encrypt_then_decrypt_a_file_under_one_key() {
     assert_eq!(files_in(files.dir.path()), ["msg", "out", "plain"]);
 }
 
+/// `--threads`: one thread and several write the same message layout, and
+/// each count reads what the other wrote.
+#[tokio::test]
+async fn any_thread_count_reads_what_another_wrote() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let key = create_key(&server.kms_client()).await;
+    let arn = key.arn().unwrap();
+    // 4 batches of 256 frames of 4 KiB, and a bit.
+    let plain: Vec<u8> = (0..4 * 256 * 4096 + 123)
+        .map(|i: u32| (i % 251) as u8)
+        .collect();
+    let files = Files::new(&plain);
+    for suite in ["0478", "0578"] {
+        let mut lengths = Vec::new();
+        for threads in ["1", "3"] {
+            let message = format!("msg-{threads}");
+            let output = files.run(
+                &server,
+                &[
+                    "encrypt",
+                    "-q",
+                    "--key",
+                    arn,
+                    "--suite",
+                    suite,
+                    "--threads",
+                    threads,
+                ],
+                "plain",
+                &message,
+            );
+            assert_success(&output, "encrypt");
+            lengths.push(std::fs::metadata(files.path(&message)).unwrap().len());
+            let other = if threads == "1" { "3" } else { "1" };
+            let output = files.run(
+                &server,
+                &["decrypt", "-q", "--key", arn, "--threads", other],
+                &message,
+                "out",
+            );
+            assert_success(&output, "decrypt");
+            assert!(
+                std::fs::read(files.path("out")).unwrap() == plain,
+                "{suite} {threads}"
+            );
+        }
+        assert_eq!(lengths[0], lengths[1], "{suite}: same layout");
+    }
+    let output = files.run(
+        &server,
+        &["encrypt", "--key", arn, "--threads", "0"],
+        "plain",
+        "x",
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("0 is not in 1..=256"));
+}
+
 #[tokio::test]
 async fn a_message_under_two_keys_decrypts_with_either() {
     let server = TestServer::start(ServerOptions::signed()).await;
