@@ -336,9 +336,10 @@ impl<W: Write> EncryptingWriter<W> {
     }
 
     fn copy_from_inner<R: Read>(&mut self, input: &mut R) -> Result<u64, EnvelopeError> {
-        if self.threads > 1 && self.frame_length <= parallel::BATCH_BYTES {
-            return self.copy_from_parallel(input);
+        if self.frame_length <= parallel::BATCH_BYTES {
+            return self.copy_from_in_batches(input);
         }
+        // Frames longer than a batch: one frame buffer and a spare.
         let mut total = 0u64;
         loop {
             if self.staged < self.frame_length {
@@ -378,18 +379,20 @@ impl<W: Write> EncryptingWriter<W> {
         }
     }
 
-    /// `copy_from` with regular frames sealed on `self.threads` workers.
+    /// `copy_from` a batch of regular frames at a time, sealed on the
+    /// calling thread or, with `self.threads > 1`, on worker threads.
     ///
-    /// The calling thread reads the plaintext straight into batches of frame
-    /// slots, hands each full batch to a worker, and writes (and hashes)
-    /// the sealed batches in order as they come back. A frame is regular only
-    /// if more plaintext follows it, so a batch is handed out only once the
-    /// first byte after it has been read; the last frame read (full or not)
-    /// is left staged in `self.frame` for [`finish`](Self::finish) to seal as
-    /// the final frame, exactly as the single-threaded path leaves it.
-    fn copy_from_parallel<R: Read>(&mut self, input: &mut R) -> Result<u64, EnvelopeError> {
-        // Until one frame is full there is nothing to hand out; a plaintext
-        // of one frame or less starts no thread.
+    /// The calling thread reads the plaintext straight into a batch's frame
+    /// slots (one vectored read fills many), hands each full batch to be
+    /// sealed in place, and writes (and hashes) the sealed batches in order.
+    /// A frame is regular only if more plaintext follows it, so a batch is
+    /// sealed only once the first byte after it has been read; the last
+    /// frame read (full or not) is left staged in `self.frame` for
+    /// [`finish`](Self::finish) to seal as the final frame, as the
+    /// frame-at-a-time path leaves it.
+    fn copy_from_in_batches<R: Read>(&mut self, input: &mut R) -> Result<u64, EnvelopeError> {
+        // Until one frame is full there is nothing to seal; a plaintext of
+        // one frame or less starts no thread.
         let mut total = 0u64;
         while self.staged < self.frame_length {
             let start = FINAL_PREFIX_LEN + self.staged;
@@ -424,8 +427,9 @@ impl<W: Write> EncryptingWriter<W> {
         let key = &keys.content;
         let message_id = header.message_id.as_slice();
         let work = |batch: &mut SealBatch| batch.seal(key, message_id);
-        let mut read = |slot: &mut [u8]| -> Result<usize, EnvelopeError> {
-            let read = read_full(input, slot)?;
+        // Fills a batch's slots from `first` on; returns the bytes read.
+        let mut read = |batch: &mut SealBatch, first: usize| -> Result<usize, EnvelopeError> {
+            let read = batch.fill_from(input, first)?;
             *plaintext_length = plaintext_length.saturating_add(read as u64);
             match *plaintext_length_bound {
                 Some(bound) if *plaintext_length > bound => {
@@ -445,8 +449,24 @@ impl<W: Write> EncryptingWriter<W> {
         };
 
         std::thread::scope(|scope| {
-            let mut workers = parallel::Workers::start(scope, *threads, &work)?;
+            let mut sealer = if *threads > 1 {
+                Sealer::Workers(parallel::Workers::start(scope, *threads, &work)?)
+            } else {
+                Sealer::Inline(&work)
+            };
             let mut spare: Vec<SealBatch> = Vec::new();
+            let mut seal = |batch: SealBatch,
+                            sequence_number: &mut u32,
+                            spare: &mut Vec<SealBatch>|
+             -> Result<(), EnvelopeError> {
+                let mut batch = batch;
+                hand_out(&mut batch, sequence_number)?;
+                if let Some(sealed) = sealer.seal(batch)? {
+                    write(&sealed)?;
+                    spare.push(sealed);
+                }
+                Ok(())
+            };
             let mut batch = SealBatch::new(frames_per_batch, frame_length);
             // The frame staged above is the first of the first batch.
             batch
@@ -455,83 +475,65 @@ impl<W: Write> EncryptingWriter<W> {
                 .map(|(slot, staged)| slot.copy_from_slice(staged))
                 .ok_or(EnvelopeError::Internal("frame buffer"))?;
             batch.frames = 1;
-            // Fill batches until the plaintext ends; `last` is then the
+            // Fill batches until the plaintext ends; then `last` is the
             // batch and slot of the last frame read, and its length.
-            let (mut last_batch, last_slot, last_len) = loop {
-                let mut short = None;
-                while batch.frames < frames_per_batch {
-                    let slot = batch
-                        .content_mut(batch.frames)
-                        .ok_or(EnvelopeError::Internal("frame buffer"))?;
-                    let len = read(slot)?;
-                    total += len as u64;
-                    if len < frame_length {
-                        short = Some(len);
-                        break;
+            let (last_batch, last_slot, last_len) = loop {
+                let first = batch.frames;
+                let len = read(&mut batch, first)?;
+                total += len as u64;
+                batch.frames += len / frame_length;
+                let partial = len % frame_length;
+                if batch.frames < frames_per_batch {
+                    // The plaintext ended inside this batch: in a partial
+                    // slot, or right after its last full frame.
+                    let slot = batch.frames;
+                    if partial > 0 {
+                        break (batch, slot, partial);
                     }
-                    batch.frames += 1;
+                    batch.frames -= 1;
+                    break (batch, slot - 1, frame_length);
                 }
-                match short {
-                    // The plaintext ended inside this batch.
-                    Some(0) => {
-                        batch.frames -= 1;
-                        let slot = batch.frames;
-                        break (batch, slot, frame_length);
-                    }
-                    Some(len) => {
-                        let slot = batch.frames;
-                        break (batch, slot, len);
-                    }
-                    // Full: whether its last frame is regular depends on
-                    // whether anything follows, read into the next batch.
-                    None => {
-                        let mut next = spare
-                            .pop()
-                            .unwrap_or_else(|| SealBatch::new(frames_per_batch, frame_length));
-                        next.frames = 0;
-                        let slot = next
-                            .content_mut(0)
-                            .ok_or(EnvelopeError::Internal("frame buffer"))?;
-                        let len = read(slot)?;
-                        total += len as u64;
-                        if len == 0 {
-                            batch.frames -= 1;
-                            let slot = batch.frames;
-                            break (batch, slot, frame_length);
-                        }
-                        hand_out(&mut batch, sequence_number)?;
-                        if let Some((done, result)) = workers.submit(batch)? {
-                            result?;
-                            write(&done)?;
-                            spare.push(done);
-                        }
-                        if len < frame_length {
-                            break (next, 0, len);
-                        }
-                        next.frames = 1;
-                        batch = next;
-                    }
+                // Full: whether its last frame is regular depends on whether
+                // anything follows, read into the next batch.
+                let mut next = spare
+                    .pop()
+                    .unwrap_or_else(|| SealBatch::new(frames_per_batch, frame_length));
+                next.frames = 0;
+                let len = read(&mut next, 0)?;
+                total += len as u64;
+                if len == 0 {
+                    batch.frames -= 1;
+                    let slot = batch.frames;
+                    break (batch, slot, frame_length);
                 }
+                seal(batch, sequence_number, &mut spare)?;
+                next.frames = len / frame_length;
+                if next.frames < frames_per_batch {
+                    let slot = next.frames;
+                    let partial = len % frame_length;
+                    if partial > 0 {
+                        break (next, slot, partial);
+                    }
+                    next.frames -= 1;
+                    break (next, slot - 1, frame_length);
+                }
+                batch = next;
             };
             // The last frame goes back to the caller's frame buffer; the
-            // regular frames before it in its batch are handed out.
+            // regular frames before it in its batch are sealed.
             last_batch
-                .content_mut(last_slot)
+                .content(last_slot)
                 .and_then(|slot| slot.get(..last_len))
                 .zip(frame.get_mut(FINAL_PREFIX_LEN..FINAL_PREFIX_LEN + last_len))
                 .map(|(slot, staged)| staged.copy_from_slice(slot))
                 .ok_or(EnvelopeError::Internal("frame buffer"))?;
             *staged = last_len;
             if last_batch.frames > 0 {
-                hand_out(&mut last_batch, sequence_number)?;
-                if let Some((done, result)) = workers.submit(last_batch)? {
-                    result?;
-                    write(&done)?;
-                }
+                seal(last_batch, sequence_number, &mut spare)?;
             }
-            while let Some((done, result)) = workers.next_done()? {
-                result?;
-                write(&done)?;
+            drop(seal);
+            while let Some(sealed) = sealer.finish()? {
+                write(&sealed)?;
             }
             Ok(total)
         })
@@ -675,6 +677,39 @@ pub fn encrypt_to_vec(
     Ok(message)
 }
 
+/// Where batches are sealed: on the calling thread, or on workers.
+enum Sealer<'a, F> {
+    Inline(&'a F),
+    Workers(parallel::Workers<SealBatch>),
+}
+
+impl<F: Fn(&mut SealBatch) -> Result<(), EnvelopeError>> Sealer<'_, F> {
+    /// Seals `batch`; returns the next sealed batch in order, if one is done.
+    fn seal(&mut self, mut batch: SealBatch) -> Result<Option<SealBatch>, EnvelopeError> {
+        match self {
+            Sealer::Inline(work) => {
+                work(&mut batch)?;
+                Ok(Some(batch))
+            }
+            Sealer::Workers(workers) => match workers.submit(batch)? {
+                Some((sealed, result)) => result.map(|()| Some(sealed)),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// The sealed batches still on their way, in order.
+    fn finish(&mut self) -> Result<Option<SealBatch>, EnvelopeError> {
+        match self {
+            Sealer::Inline(_) => Ok(None),
+            Sealer::Workers(workers) => match workers.next_done()? {
+                Some((sealed, result)) => result.map(|()| Some(sealed)),
+                None => Ok(None),
+            },
+        }
+    }
+}
+
 /// Numbers a batch's frames from `next` on and advances `next` past them.
 fn hand_out(batch: &mut SealBatch, next: &mut u32) -> Result<(), EnvelopeError> {
     let count = u32::try_from(batch.frames).map_err(|_| EnvelopeError::TooManyFrames)?;
@@ -723,6 +758,40 @@ impl SealBatch {
     fn content_mut(&mut self, index: usize) -> Option<&mut [u8]> {
         let start = index * self.stride() + REGULAR_PREFIX_LEN;
         self.bytes.get_mut(start..start + self.frame_length)
+    }
+
+    /// The content slot of frame `index`.
+    fn content(&self, index: usize) -> Option<&[u8]> {
+        let start = index * self.stride() + REGULAR_PREFIX_LEN;
+        self.bytes.get(start..start + self.frame_length)
+    }
+
+    /// Reads plaintext into the content slots from `first` on, with one
+    /// vectored read for as many slots as the input gives at once, until
+    /// they are full or the input ends; returns the bytes read.
+    fn fill_from<R: Read>(&mut self, input: &mut R, first: usize) -> Result<usize, EnvelopeError> {
+        let stride = self.stride();
+        let content = REGULAR_PREFIX_LEN..REGULAR_PREFIX_LEN + self.frame_length;
+        let mut slots: Vec<io::IoSliceMut<'_>> = self
+            .bytes
+            .chunks_exact_mut(stride)
+            .skip(first)
+            .filter_map(|slot| slot.get_mut(content.clone()).map(io::IoSliceMut::new))
+            .collect();
+        let mut slots = slots.as_mut_slice();
+        let mut filled = 0;
+        while !slots.is_empty() {
+            match input.read_vectored(slots) {
+                Ok(0) => break,
+                Ok(read) => {
+                    filled += read;
+                    io::IoSliceMut::advance_slices(&mut slots, read);
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(EnvelopeError::InputRead(error)),
+            }
+        }
+        Ok(filled)
     }
 
     /// The sealed frames, serialized.
@@ -791,19 +860,6 @@ fn seal_content(
     let mut bytes = [0u8; TAG_LEN];
     bytes.copy_from_slice(tag.as_ref());
     Ok(bytes)
-}
-
-/// Reads until `buf` is full or the input ends; returns the bytes read.
-fn read_full<R: Read>(input: &mut R, buf: &mut [u8]) -> Result<usize, EnvelopeError> {
-    let mut filled = 0;
-    while let Some(room) = buf.get_mut(filled..).filter(|room| !room.is_empty()) {
-        let read = read_some(input, room)?;
-        if read == 0 {
-            break;
-        }
-        filled += read;
-    }
-    Ok(filled)
 }
 
 /// One `read`, retried on `Interrupted`.

@@ -99,6 +99,14 @@ impl<R: Read> Read for ProgressReader<'_, R> {
         self.progress.advance(read);
         Ok(read)
     }
+
+    /// Forwarded, so that the encryptor's one read per batch of frames
+    /// stays one read (the default would read into the first slot only).
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        let read = self.inner.read_vectored(bufs)?;
+        self.progress.advance(read);
+        Ok(read)
+    }
 }
 
 /// `LABEL [#####.....]  45%  460.0 MiB / 1.0 GiB  1.20 GB/s`, or without a
