@@ -531,7 +531,6 @@ impl<W: Write> EncryptingWriter<W> {
             if last_batch.frames > 0 {
                 seal(last_batch, sequence_number, &mut spare)?;
             }
-            drop(seal);
             while let Some(sealed) = sealer.finish()? {
                 write(&sealed)?;
             }
