@@ -109,8 +109,9 @@ impl DecryptOptions {
         self
     }
 
-    /// Open regular frames on this many worker threads in [`decrypt`]; 1,
-    /// the default, opens them on the calling thread. What is released and
+    /// Open regular frames on this many worker threads in [`decrypt`] (the
+    /// calling thread opening a batch itself whenever every worker is busy);
+    /// 1, the default, opens them on the calling thread. What is released and
     /// when does not change: the calling thread still reads, hashes and
     /// writes frames in order, each only after its tag verified, and the
     /// final frame is decrypted on the caller as before. Memory grows to
@@ -489,17 +490,6 @@ fn open_regular_frames<R: Read, W: Write>(
         Ok(whole)
     };
 
-    if threads <= 1 {
-        let mut batch = OpenBatch::new(frames_per_batch, regular_len);
-        loop {
-            let whole = next_batch(&mut batch)?;
-            work(&mut batch)?;
-            write(&batch)?;
-            if !whole {
-                return Ok(expected);
-            }
-        }
-    }
     std::thread::scope(|scope| {
         let mut workers = parallel::Workers::start(scope, threads, &work)?;
         let mut spare: Vec<OpenBatch> = Vec::new();
@@ -509,17 +499,18 @@ fn open_regular_frames<R: Read, W: Write>(
                 .unwrap_or_else(|| OpenBatch::new(frames_per_batch, regular_len));
             let whole = next_batch(&mut batch)?;
             if batch.frames > 0 {
-                if let Some((done, result)) = workers.submit(batch)? {
-                    result?;
-                    write(&done)?;
-                    spare.push(done);
-                }
+                workers.submit(batch)?;
+            }
+            while let Some((done, result)) = workers.next_done(false)? {
+                result?;
+                write(&done)?;
+                spare.push(done);
             }
             if !whole {
                 break;
             }
         }
-        while let Some((done, result)) = workers.next_done()? {
+        while let Some((done, result)) = workers.next_done(true)? {
             result?;
             write(&done)?;
         }

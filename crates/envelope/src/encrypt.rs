@@ -125,11 +125,12 @@ impl EncryptOptions {
     }
 
     /// Seal frames on this many worker threads when encrypting from a
-    /// reader ([`EncryptingWriter::copy_from`], [`encrypt`]); 1, the default,
-    /// seals them on the calling thread. The message is the same either way:
-    /// frames are independent, and the calling thread still reads, hashes
-    /// and writes them in order. Memory grows to about 2 MiB per thread (at
-    /// most), and frames longer than 1 MiB are always sealed on the caller.
+    /// reader ([`EncryptingWriter::copy_from`], [`encrypt`]), the calling
+    /// thread reading, hashing and writing them in order and sealing a batch
+    /// itself whenever every worker is busy; 1, the default, seals them all
+    /// on the calling thread. The message is the same either way: frames are
+    /// independent. Memory grows by about 2 MiB per thread, and frames
+    /// longer than 1 MiB are always sealed on the caller.
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
         self
@@ -449,11 +450,7 @@ impl<W: Write> EncryptingWriter<W> {
         };
 
         std::thread::scope(|scope| {
-            let mut sealer = if *threads > 1 {
-                Sealer::Workers(parallel::Workers::start(scope, *threads, &work)?)
-            } else {
-                Sealer::Inline(&work)
-            };
+            let mut sealer = parallel::Workers::start(scope, *threads, &work)?;
             let mut spare: Vec<SealBatch> = Vec::new();
             let mut seal = |batch: SealBatch,
                             sequence_number: &mut u32,
@@ -461,7 +458,9 @@ impl<W: Write> EncryptingWriter<W> {
              -> Result<(), EnvelopeError> {
                 let mut batch = batch;
                 hand_out(&mut batch, sequence_number)?;
-                if let Some(sealed) = sealer.seal(batch)? {
+                sealer.submit(batch)?;
+                while let Some((sealed, result)) = sealer.next_done(false)? {
+                    result?;
                     write(&sealed)?;
                     spare.push(sealed);
                 }
@@ -531,7 +530,8 @@ impl<W: Write> EncryptingWriter<W> {
             if last_batch.frames > 0 {
                 seal(last_batch, sequence_number, &mut spare)?;
             }
-            while let Some(sealed) = sealer.finish()? {
+            while let Some((sealed, result)) = sealer.next_done(true)? {
+                result?;
                 write(&sealed)?;
             }
             Ok(total)
@@ -674,39 +674,6 @@ pub fn encrypt_to_vec(
     writer.push(plaintext)?;
     let (message, _) = writer.finish()?;
     Ok(message)
-}
-
-/// Where batches are sealed: on the calling thread, or on workers.
-enum Sealer<'a, F> {
-    Inline(&'a F),
-    Workers(parallel::Workers<SealBatch>),
-}
-
-impl<F: Fn(&mut SealBatch) -> Result<(), EnvelopeError>> Sealer<'_, F> {
-    /// Seals `batch`; returns the next sealed batch in order, if one is done.
-    fn seal(&mut self, mut batch: SealBatch) -> Result<Option<SealBatch>, EnvelopeError> {
-        match self {
-            Sealer::Inline(work) => {
-                work(&mut batch)?;
-                Ok(Some(batch))
-            }
-            Sealer::Workers(workers) => match workers.submit(batch)? {
-                Some((sealed, result)) => result.map(|()| Some(sealed)),
-                None => Ok(None),
-            },
-        }
-    }
-
-    /// The sealed batches still on their way, in order.
-    fn finish(&mut self) -> Result<Option<SealBatch>, EnvelopeError> {
-        match self {
-            Sealer::Inline(_) => Ok(None),
-            Sealer::Workers(workers) => match workers.next_done()? {
-                Some((sealed, result)) => result.map(|()| Some(sealed)),
-                None => Ok(None),
-            },
-        }
-    }
 }
 
 /// Numbers a batch's frames from `next` on and advances `next` past them.
