@@ -13,6 +13,8 @@ use crate::wire::FieldReader;
 
 /// The "sequence number end" that starts a final frame.
 pub(crate) const FINAL_FRAME_MARKER: u32 = 0xFFFF_FFFF;
+/// Bytes before the content of a regular frame: sequence number and IV.
+pub(crate) const REGULAR_PREFIX_LEN: usize = 4 + IV_LEN;
 /// Bytes before the content of a final frame: marker, sequence number, IV, length.
 pub(crate) const FINAL_PREFIX_LEN: usize = 4 + 4 + IV_LEN + 4;
 /// The non-framed body's limit, from the spec: `2^36 - 32` bytes, what
@@ -51,6 +53,22 @@ pub(crate) fn body_aad(
     out.extend_from_slice(content.label());
     out.extend_from_slice(&sequence_number.to_be_bytes());
     out.extend_from_slice(&content_length.to_be_bytes());
+}
+
+/// Writes the body AAD of the frame `fields` describes into `out`.
+pub(crate) fn frame_aad(message_id: &[u8], fields: &FrameFields, out: &mut Vec<u8>) {
+    let content = if fields.is_final {
+        BodyAadContent::FinalFrame
+    } else {
+        BodyAadContent::RegularFrame
+    };
+    body_aad(
+        message_id,
+        content,
+        fields.sequence_number,
+        u64::from(fields.content_length),
+        out,
+    );
 }
 
 /// The IV of a frame: its sequence number, big-endian, left-padded with

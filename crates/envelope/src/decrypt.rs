@@ -432,7 +432,7 @@ fn open_regular_frames<R: Read, W: Write>(
     let regular_len =
         usize::try_from(frame_length).map_err(|_| EnvelopeError::Internal("frame length"))?;
     let frames_per_batch = (parallel::BATCH_BYTES / regular_len).max(1);
-    let stride = REGULAR_PREFIX_LEN + regular_len + TAG_LEN;
+    let stride = body::REGULAR_PREFIX_LEN + regular_len + TAG_LEN;
     let message_id = header.message_id.as_slice();
     let work = |batch: &mut OpenBatch| batch.open(key, message_id, frame_length);
     let mut write = |batch: &OpenBatch| -> Result<(), EnvelopeError> {
@@ -519,9 +519,6 @@ fn open_regular_frames<R: Read, W: Write>(
     Ok(expected)
 }
 
-/// A regular frame's bytes before its content: sequence number and IV.
-const REGULAR_PREFIX_LEN: usize = 4 + IV_LEN;
-
 /// Regular frames as read from the message, back to back, opened in place.
 struct OpenBatch {
     bytes: Zeroizing<Vec<u8>>,
@@ -536,7 +533,10 @@ impl OpenBatch {
         OpenBatch {
             bytes: Zeroizing::new(vec![
                 0;
-                capacity * (REGULAR_PREFIX_LEN + frame_length + TAG_LEN)
+                capacity
+                    * (body::REGULAR_PREFIX_LEN
+                        + frame_length
+                        + TAG_LEN)
             ]),
             frame_length,
             frames: 0,
@@ -545,12 +545,12 @@ impl OpenBatch {
     }
 
     fn stride(&self) -> usize {
-        REGULAR_PREFIX_LEN + self.frame_length + TAG_LEN
+        body::REGULAR_PREFIX_LEN + self.frame_length + TAG_LEN
     }
 
     /// The opened frames' plaintexts, in order.
     fn plaintexts(&self) -> impl Iterator<Item = &[u8]> {
-        let content = REGULAR_PREFIX_LEN..REGULAR_PREFIX_LEN + self.frame_length;
+        let content = body::REGULAR_PREFIX_LEN..body::REGULAR_PREFIX_LEN + self.frame_length;
         self.bytes
             .chunks_exact(self.stride())
             .take(self.frames)
@@ -573,7 +573,7 @@ impl OpenBatch {
             .take(self.frames)
             .zip(self.first_sequence_number..);
         for (serialized, sequence_number) in frames {
-            let (prefix, rest) = serialized.split_at_mut(REGULAR_PREFIX_LEN);
+            let (prefix, rest) = serialized.split_at_mut(body::REGULAR_PREFIX_LEN);
             let (content, tag) = rest.split_at_mut(rest.len() - TAG_LEN);
             let mut iv = [0u8; IV_LEN];
             iv.copy_from_slice(prefix.get(4..).unwrap_or_default());
@@ -600,18 +600,7 @@ fn open_content(
     tag: &[u8; TAG_LEN],
     aad: &mut Vec<u8>,
 ) -> Result<(), EnvelopeError> {
-    let content_kind = if fields.is_final {
-        BodyAadContent::FinalFrame
-    } else {
-        BodyAadContent::RegularFrame
-    };
-    body::body_aad(
-        message_id,
-        content_kind,
-        fields.sequence_number,
-        u64::from(fields.content_length),
-        aad,
-    );
+    body::frame_aad(message_id, fields, aad);
     key.open_in_place_separate_tag(
         Nonce::assume_unique_for_key(fields.iv),
         Aad::from(aad.as_slice()),

@@ -17,7 +17,7 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce};
 use aws_lc_rs::rand;
 use zeroize::Zeroizing;
 
-use crate::body::{self, BodyAadContent, FrameFields, FINAL_PREFIX_LEN};
+use crate::body::{self, FrameFields, FINAL_PREFIX_LEN};
 use crate::context::{EncryptionContext, RESERVED_CONTEXT_PREFIX};
 use crate::error::EnvelopeError;
 use crate::header::{ContentType, HeaderAuthentication, MessageHeader};
@@ -344,19 +344,10 @@ impl<W: Write> EncryptingWriter<W> {
         let mut total = 0u64;
         loop {
             if self.staged < self.frame_length {
-                let start = FINAL_PREFIX_LEN + self.staged;
-                let end = FINAL_PREFIX_LEN + self.frame_length;
-                let room = self
-                    .frame
-                    .get_mut(start..end)
-                    .ok_or(EnvelopeError::Internal("frame buffer"))?;
-                let read = read_some(input, room)?;
-                if read == 0 {
-                    return Ok(total);
+                match self.read_into_staged(input)? {
+                    0 => return Ok(total),
+                    read => total += read as u64,
                 }
-                self.count_plaintext(read)?;
-                self.staged += read;
-                total += read as u64;
                 continue;
             }
             // The frame is full: it is a regular frame only if more follows,
@@ -380,6 +371,19 @@ impl<W: Write> EncryptingWriter<W> {
         }
     }
 
+    /// One read into the rest of the staged frame; returns the bytes read
+    /// (0 at the end of the input).
+    fn read_into_staged<R: Read>(&mut self, input: &mut R) -> Result<usize, EnvelopeError> {
+        let room = self
+            .frame
+            .get_mut(FINAL_PREFIX_LEN + self.staged..FINAL_PREFIX_LEN + self.frame_length)
+            .ok_or(EnvelopeError::Internal("frame buffer"))?;
+        let read = read_some(input, room)?;
+        self.count_plaintext(read)?;
+        self.staged += read;
+        Ok(read)
+    }
+
     /// `copy_from` a batch of regular frames at a time, sealed on the
     /// calling thread or, with `self.threads > 1`, on worker threads.
     ///
@@ -396,18 +400,10 @@ impl<W: Write> EncryptingWriter<W> {
         // one frame or less starts no thread.
         let mut total = 0u64;
         while self.staged < self.frame_length {
-            let start = FINAL_PREFIX_LEN + self.staged;
-            let room = self
-                .frame
-                .get_mut(start..FINAL_PREFIX_LEN + self.frame_length)
-                .ok_or(EnvelopeError::Internal("frame buffer"))?;
-            let read = read_some(input, room)?;
-            if read == 0 {
-                return Ok(total);
+            match self.read_into_staged(input)? {
+                0 => return Ok(total),
+                read => total += read as u64,
             }
-            self.count_plaintext(read)?;
-            self.staged += read;
-            total += read as u64;
         }
 
         let frame_length = self.frame_length;
@@ -702,12 +698,9 @@ struct SealBatch {
     first_sequence_number: u32,
 }
 
-/// A regular frame's bytes before its content: sequence number and IV.
-const REGULAR_PREFIX_LEN: usize = 4 + IV_LEN;
-
 impl SealBatch {
     fn new(capacity: usize, frame_length: usize) -> Self {
-        let stride = REGULAR_PREFIX_LEN + frame_length + TAG_LEN;
+        let stride = body::REGULAR_PREFIX_LEN + frame_length + TAG_LEN;
         SealBatch {
             bytes: Zeroizing::new(vec![0; capacity * stride]),
             frame_length,
@@ -717,18 +710,18 @@ impl SealBatch {
     }
 
     fn stride(&self) -> usize {
-        REGULAR_PREFIX_LEN + self.frame_length + TAG_LEN
+        body::REGULAR_PREFIX_LEN + self.frame_length + TAG_LEN
     }
 
     /// The content slot of frame `index`.
     fn content_mut(&mut self, index: usize) -> Option<&mut [u8]> {
-        let start = index * self.stride() + REGULAR_PREFIX_LEN;
+        let start = index * self.stride() + body::REGULAR_PREFIX_LEN;
         self.bytes.get_mut(start..start + self.frame_length)
     }
 
     /// The content slot of frame `index`.
     fn content(&self, index: usize) -> Option<&[u8]> {
-        let start = index * self.stride() + REGULAR_PREFIX_LEN;
+        let start = index * self.stride() + body::REGULAR_PREFIX_LEN;
         self.bytes.get(start..start + self.frame_length)
     }
 
@@ -737,7 +730,7 @@ impl SealBatch {
     /// they are full or the input ends; returns the bytes read.
     fn fill_from<R: Read>(&mut self, input: &mut R, first: usize) -> Result<usize, EnvelopeError> {
         let stride = self.stride();
-        let content = REGULAR_PREFIX_LEN..REGULAR_PREFIX_LEN + self.frame_length;
+        let content = body::REGULAR_PREFIX_LEN..body::REGULAR_PREFIX_LEN + self.frame_length;
         let mut slots: Vec<io::IoSliceMut<'_>> = self
             .bytes
             .chunks_exact_mut(stride)
@@ -785,7 +778,7 @@ impl SealBatch {
                 iv: body::sequence_iv(sequence_number),
                 content_length,
             };
-            let (prefix, rest) = serialized.split_at_mut(REGULAR_PREFIX_LEN);
+            let (prefix, rest) = serialized.split_at_mut(body::REGULAR_PREFIX_LEN);
             let (content, tag) = rest.split_at_mut(rest.len() - TAG_LEN);
             tag.copy_from_slice(&seal_content(key, message_id, &fields, content, &mut aad)?);
             let (fields_prefix, prefix_len) = fields.prefix();
@@ -804,18 +797,7 @@ fn seal_content(
     content: &mut [u8],
     aad: &mut Vec<u8>,
 ) -> Result<[u8; TAG_LEN], EnvelopeError> {
-    let content_kind = if fields.is_final {
-        BodyAadContent::FinalFrame
-    } else {
-        BodyAadContent::RegularFrame
-    };
-    body::body_aad(
-        message_id,
-        content_kind,
-        fields.sequence_number,
-        u64::from(fields.content_length),
-        aad,
-    );
+    body::frame_aad(message_id, fields, aad);
     let tag = key
         .seal_in_place_separate_tag(
             Nonce::assume_unique_for_key(fields.iv),
