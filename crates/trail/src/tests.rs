@@ -375,3 +375,67 @@ fn group_commit_throughput() {
         (64 * per_thread) as f64 / elapsed.as_secs_f64()
     );
 }
+
+/// What indexing costs per event when rows go into SQLite in large
+/// transactions (the indexer's pattern), in process:
+/// `cargo test --release -p keyward-trail index_cost_probe -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn index_cost_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let connection = store::open_writer(&dir.path().join(TRAIL_FILE)).unwrap();
+    connection.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    if std::env::var("PROBE_NOCKPT").is_ok() { connection.pragma_update(None, "wal_autocheckpoint", 0).unwrap(); }
+    if std::env::var("PROBE_OFF").is_ok() { connection.pragma_update(None, "synchronous", "OFF").unwrap(); }
+    let entries: Vec<Entry> = (0..3000)
+        .map(|n| Entry::new(&event(n, 1_800_000_000)).unwrap())
+        .collect();
+    let mut head = keyward_audit::ChainHead::GENESIS;
+    let rounds = 30;
+    let t = std::time::Instant::now();
+    let mut n = 0;
+    for _ in 0..rounds { for e in &entries { n += head.append(e.bytes.clone()).unwrap().event.len(); } }
+    println!("chain alone: {:?} per event ({n})", t.elapsed() / (rounds * entries.len() as u32));
+    let started = std::time::Instant::now();
+    for _ in 0..rounds {
+        let records: Vec<_> = entries
+            .iter()
+            .map(|e| (head.append(e.bytes.clone()).unwrap(), &e.index))
+            .collect();
+        connection.execute_batch("BEGIN").unwrap();
+        store::insert_records(&connection, &records).unwrap();
+        connection.execute_batch("COMMIT").unwrap();
+    }
+    let per_event = started.elapsed() / (rounds * entries.len() as u32);
+    println!("chain + insert in transactions of {}: {per_event:?} per event", entries.len());
+}
+
+#[test]
+#[ignore = "a measurement, not a check"]
+fn lean_row_cost_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let connection = Connection::open(dir.path().join("lean.sqlite")).unwrap();
+    connection.pragma_update(None, "journal_mode", "WAL").unwrap();
+    connection.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    if std::env::var("PROBE_NOCKPT").is_ok() { connection.pragma_update(None, "wal_autocheckpoint", 0).unwrap(); }
+    if let Ok(size) = std::env::var("PROBE_PAGE") { connection.pragma_update(None, "page_size", size.parse::<i64>().unwrap()).unwrap(); }
+    connection.execute_batch("CREATE TABLE events (position INTEGER PRIMARY KEY, sequence INTEGER NOT NULL, previous_hash BLOB NOT NULL, hash BLOB NOT NULL, event BLOB NOT NULL)").unwrap();
+    let entries: Vec<Entry> = (0..3000)
+        .map(|n| Entry::new(&event(n, 1_800_000_000)).unwrap())
+        .collect();
+    let mut head = keyward_audit::ChainHead::GENESIS;
+    let rounds = 30;
+    let started = std::time::Instant::now();
+    for _ in 0..rounds {
+        let records: Vec<_> = entries.iter().map(|e| head.append(e.bytes.clone()).unwrap()).collect();
+        connection.execute_batch("BEGIN").unwrap();
+        let mut insert = connection.prepare_cached("INSERT INTO events (sequence, previous_hash, hash, event) VALUES (?1, ?2, ?3, ?4)").unwrap();
+        for r in &records {
+            insert.execute(rusqlite::params![r.sequence as i64, r.previous_hash.as_bytes().as_slice(), r.hash.as_bytes().as_slice(), r.event]).unwrap();
+        }
+        drop(insert);
+        connection.execute_batch("COMMIT").unwrap();
+    }
+    let per_event = started.elapsed() / (rounds * entries.len() as u32);
+    println!("lean rows: {per_event:?} per event");
+}

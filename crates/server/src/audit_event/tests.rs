@@ -497,3 +497,32 @@ fn due_work_is_recorded_as_aws_records_deletions_and_rotations() {
         json!({"rotationType": "AUTOMATIC", "keyId": "0987dcba-09fe-87dc-65ba-ab0987654321"})
     );
 }
+
+/// What building and encoding one GenerateDataKey event costs, in process:
+/// `cargo test --release -p keyward-server event_cost_probe -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn event_cost_probe() {
+    let key = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let blob = base64::engine::general_purpose::STANDARD.encode([7u8; 180]);
+    let response = json!({"KeyId": key, "Plaintext": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=", "CiphertextBlob": blob, "KeyMaterialId": "ab".repeat(32)}).to_string();
+    let request = json!({"KeyId": "alias/bench", "KeySpec": "AES_256", "EncryptionContext": {"purpose": "bench"}}).to_string();
+    let caller = Caller::root(ACCOUNT);
+    let facts = facts("GenerateDataKey");
+    let rounds = 200_000;
+    let started = std::time::Instant::now();
+    let mut bytes = 0;
+    for _ in 0..rounds {
+        let events = kms_events(
+            &facts,
+            &caller,
+            request.as_bytes(),
+            Outcome::Success(Some(response.as_bytes())),
+            &NoNames,
+        );
+        let entries: Vec<_> = events.iter().map(|e| keyward_trail::Entry::new(e).unwrap()).collect();
+        bytes += entries[0].bytes.len();
+    }
+    let per_call = started.elapsed() / rounds;
+    println!("build + encode + index: {per_call:?} per call, {} bytes", bytes / rounds as usize);
+}
