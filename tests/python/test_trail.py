@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import sqlite3
+import struct
 import subprocess
 
 import boto3
@@ -375,11 +376,60 @@ def copy_data_dir(src, dst):
     return dst
 
 
-def tamper(data_dir, sql):
+# trail.sqlite keeps one row per group commit in `blocks`; `records` is the
+# commit's records back to back: version (1 byte), sequence (8, big-endian),
+# previous hash (32), hash (32), event length (4, big-endian), event JSON.
+def stored_records(data_dir):
     db = sqlite3.connect(data_dir / "trail.sqlite")
-    db.executescript(sql)
+    blocks = [row[0] for row in db.execute("SELECT records FROM blocks ORDER BY position")]
+    db.close()
+    records = []
+    for block in blocks:
+        offset = 0
+        while offset < len(block):
+            (sequence,) = struct.unpack(">Q", block[offset + 1:offset + 9])
+            (length,) = struct.unpack(">I", block[offset + 73:offset + 77])
+            records.append({"sequence": sequence, "hashes": block[offset + 9:offset + 73],
+                            "event": block[offset + 77:offset + 77 + length]})
+            offset += 77 + length
+    return records
+
+
+def tamper(data_dir, edit):
+    """Edits the stored records in place, as anyone who can write the file could."""
+    records = stored_records(data_dir)
+    edit(records)
+    db = sqlite3.connect(data_dir / "trail.sqlite")
+    db.execute("DELETE FROM blocks")
+    for r in records:
+        blob = (b"\x01" + struct.pack(">Q", r["sequence"]) + r["hashes"]
+                + struct.pack(">I", len(r["event"])) + r["event"])
+        db.execute("INSERT INTO blocks (first_sequence, last_sequence, min_time, max_time, records) "
+                   "VALUES (?, ?, 0, 0, ?)", (r["sequence"], r["sequence"], blob))
     db.commit()
     db.close()
+
+
+def index_of(records, sequence):
+    return next(i for i, r in enumerate(records) if r["sequence"] == sequence)
+
+
+def modify(records):
+    records[index_of(records, 3)]["event"] = records[index_of(records, 3)]["event"].replace(b"k2", b"kX")
+
+
+def delete(sequence):
+    return lambda records: records.pop(index_of(records, sequence))
+
+
+def reorder(records):
+    a, b = index_of(records, 6), index_of(records, 7)
+    records[a], records[b] = records[b], records[a]
+
+
+def insert(records):
+    # A copy of record 8 appended after the last record.
+    records.append(dict(records[index_of(records, 8)]))
 
 
 @pytest.fixture(scope="module")
@@ -405,13 +455,6 @@ def server_factory_module(work_dir):
     s.stop()
 
 
-def positions(data_dir):
-    db = sqlite3.connect(data_dir / "trail.sqlite")
-    rows = db.execute("SELECT position, sequence FROM events ORDER BY position").fetchall()
-    db.close()
-    return rows
-
-
 def test_verify_passes_on_an_untouched_trail_across_restarts(stopped):
     result = trail_cli("verify", "--data-dir", str(stopped))
     assert result.returncode == 0, result.stderr
@@ -419,30 +462,28 @@ def test_verify_passes_on_an_untouched_trail_across_restarts(stopped):
     assert "2 digests" in result.stdout
 
 
-@pytest.mark.parametrize("kind,sql,position,words", [
-    ("modify", "UPDATE events SET event = CAST(replace(CAST(event AS TEXT), 'k2', 'kX') AS BLOB) "
-               "WHERE sequence = 3", 2, "modified"),
-    ("delete", "DELETE FROM events WHERE sequence = 4", 3, "missing"),
-    ("reorder", None, 5, "out of order"),
-    # A copy of record 8 appended after the last record.
-    ("insert", "INSERT INTO events (position, sequence, previous_hash, hash, event, event_time, event_id, "
-               "event_name, event_source, account_id) SELECT (SELECT max(position) FROM events) + 1, "
-               "sequence, previous_hash, hash, event, event_time, event_id, event_name, event_source, "
-               "account_id FROM events WHERE sequence = 8", 10, "inserted"),
+@pytest.mark.parametrize("kind,edit,position,words", [
+    ("modify", modify, 2, "modified"),
+    ("delete", delete(4), 3, "missing"),
+    ("reorder", reorder, 5, "out of order"),
+    ("insert", insert, 10, "inserted"),
 ])
-def test_verify_names_the_first_bad_position(stopped, tmp_path, kind, sql, position, words):
+def test_verify_names_the_first_bad_position(stopped, tmp_path, kind, edit, position, words):
     data_dir = copy_data_dir(stopped, tmp_path / kind)
-    if kind == "reorder":
-        # Swap the stored places of records 6 and 7.
-        rows = dict((seq, pos) for pos, seq in positions(data_dir))
-        sql = (f"UPDATE events SET position = -1 WHERE sequence = 6; "
-               f"UPDATE events SET position = {rows[6]} WHERE sequence = 7; "
-               f"UPDATE events SET position = {rows[7]} WHERE sequence = 6;")
-    tamper(data_dir, sql)
+    before = stored_records(data_dir)
+    tamper(data_dir, edit)
+    assert stored_records(data_dir) != before
     result = trail_cli("verify", "--data-dir", str(data_dir))
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"first bad position: {position} " in result.stderr, result.stderr
     assert words in result.stderr
+
+
+def test_the_tamper_helper_alone_changes_nothing(stopped, tmp_path):
+    data_dir = copy_data_dir(stopped, tmp_path / "rewritten")
+    tamper(data_dir, lambda records: None)
+    result = trail_cli("verify", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
 
 
 def test_export_writes_cloudtrail_log_and_digest_files(stopped, tmp_path):
@@ -461,7 +502,7 @@ def test_export_writes_cloudtrail_log_and_digest_files(stopped, tmp_path):
     assert (out / "trail-public-key.pem").read_text().startswith("-----BEGIN PUBLIC KEY-----")
     # A tampered trail is not exported.
     bad = copy_data_dir(stopped, tmp_path / "bad")
-    tamper(bad, "DELETE FROM events WHERE sequence = 2")
+    tamper(bad, delete(2))
     assert trail_cli("export", "--data-dir", str(bad), "--out", str(tmp_path / "x")).returncode == 1
 
 

@@ -165,6 +165,29 @@ impl ChainHead {
         *self = record.head();
         Ok(record)
     }
+
+    /// [`ChainHead::append`] for a store that keeps records back to back:
+    /// writes the stored form of the new record ([`crate::encode_record_into`])
+    /// to `out` instead of returning it, so the event is copied once. On
+    /// error neither the head nor `out` changes.
+    pub fn append_encoded(&mut self, event: &[u8], out: &mut Vec<u8>) -> Result<(), AuditError> {
+        if event.len() > MAX_EVENT_BYTES {
+            return Err(AuditError::EventTooLarge {
+                length: event.len(),
+                limit: MAX_EVENT_BYTES,
+            });
+        }
+        let sequence = self
+            .sequence
+            .checked_add(1)
+            .ok_or(AuditError::SequenceExhausted {
+                last_sequence: self.sequence,
+            })?;
+        let hash = ChainRecord::compute_hash(sequence, &self.hash, event);
+        crate::record_format::encode_record_into(out, sequence, &self.hash, &hash, event)?;
+        *self = ChainHead { sequence, hash };
+        Ok(())
+    }
 }
 
 impl ChainRecord {

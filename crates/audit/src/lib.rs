@@ -119,6 +119,6 @@ pub use kms_elements::{
 };
 pub use member::Member;
 pub use prune::pruning_checkpoint;
-pub use record_format::{RECORD_FORMAT_VERSION, RECORD_HEADER_BYTES};
+pub use record_format::{encode_record_into, RECORD_FORMAT_VERSION, RECORD_HEADER_BYTES};
 pub use time_format::{format_event_time, format_response_date, parse_event_time};
 pub use verify::{verify_trail, TrailFailure, TrailReport, TrailVerifier};

@@ -17,6 +17,7 @@
 
 use crate::chain::ChainRecord;
 use crate::error::AuditError;
+use crate::hash::Sha256Hash;
 use crate::reader::ByteReader;
 
 /// The version byte of the current record format.
@@ -27,21 +28,41 @@ pub const RECORD_HEADER_BYTES: usize = 1 + 8 + 32 + 32 + 4;
 
 const FORMAT: &str = "chain record";
 
+/// Appends the stored bytes of a record to `out` without building a
+/// [`ChainRecord`], so that a store writing many records back to back (a
+/// block of one group commit) copies each event once.
+pub fn encode_record_into(
+    out: &mut Vec<u8>,
+    sequence: u64,
+    previous_hash: &Sha256Hash,
+    hash: &Sha256Hash,
+    event: &[u8],
+) -> Result<(), AuditError> {
+    let event_length = u32::try_from(event.len()).map_err(|_| AuditError::EventTooLarge {
+        length: event.len(),
+        limit: u32::MAX as usize,
+    })?;
+    out.reserve(RECORD_HEADER_BYTES + event.len());
+    out.push(RECORD_FORMAT_VERSION);
+    out.extend_from_slice(&sequence.to_be_bytes());
+    out.extend_from_slice(previous_hash.as_bytes());
+    out.extend_from_slice(hash.as_bytes());
+    out.extend_from_slice(&event_length.to_be_bytes());
+    out.extend_from_slice(event);
+    Ok(())
+}
+
 impl ChainRecord {
     /// The stored bytes of this record.
     pub fn encode(&self) -> Result<Vec<u8>, AuditError> {
-        let event_length =
-            u32::try_from(self.event.len()).map_err(|_| AuditError::EventTooLarge {
-                length: self.event.len(),
-                limit: u32::MAX as usize,
-            })?;
         let mut bytes = Vec::with_capacity(RECORD_HEADER_BYTES + self.event.len());
-        bytes.push(RECORD_FORMAT_VERSION);
-        bytes.extend_from_slice(&self.sequence.to_be_bytes());
-        bytes.extend_from_slice(self.previous_hash.as_bytes());
-        bytes.extend_from_slice(self.hash.as_bytes());
-        bytes.extend_from_slice(&event_length.to_be_bytes());
-        bytes.extend_from_slice(&self.event);
+        encode_record_into(
+            &mut bytes,
+            self.sequence,
+            &self.previous_hash,
+            &self.hash,
+            &self.event,
+        )?;
         Ok(bytes)
     }
 
@@ -93,6 +114,20 @@ mod tests {
         let (read_second, rest) = ChainRecord::decode(&segment[used..]).unwrap();
         assert_eq!(read_second, second);
         assert_eq!(used + rest, segment.len());
+    }
+
+    #[test]
+    fn append_encoded_writes_what_append_returns() {
+        let mut returned = ChainHead::GENESIS;
+        let mut encoded = ChainHead::GENESIS;
+        let mut block = Vec::new();
+        let mut expected = Vec::new();
+        for event in [&br#"{"a":1}"#[..], b"", b"{\"b\":2}"] {
+            expected.extend(returned.append(event.to_vec()).unwrap().encode().unwrap());
+            encoded.append_encoded(event, &mut block).unwrap();
+            assert_eq!(encoded, returned);
+        }
+        assert_eq!(block, expected);
     }
 
     #[test]

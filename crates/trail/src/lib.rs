@@ -5,14 +5,14 @@
 //! where the bytes live and when they are on disk.
 //!
 //! ```text
-//! <data-dir>/trail.sqlite          events, lookup columns, digests, checkpoint (WAL)
+//! <data-dir>/trail.sqlite          records (a block per group commit), digests, checkpoint (WAL)
 //! <data-dir>/trail-signing-key     Ed25519 seed, hex, 0600
 //! <data-dir>/trail-public-key.pem  the key auditors verify with
 //! ```
 //!
 //! Invariants:
-//! - [`Trail::append`] returns only after the events are committed and the
-//!   WAL holding them is fsynced. A failed batch is reported to every waiter
+//! - [`Trail::append`] returns only after the events' block is committed and
+//!   the WAL holding it is fsynced. A failed batch is reported to every waiter
 //!   and leaves no hole in the chain.
 //! - Only the writer thread writes; lookups read through their own connection
 //!   and see committed batches only.

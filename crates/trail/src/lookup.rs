@@ -1,14 +1,24 @@
-//! LookupEvents queries over the indexed columns.
+//! LookupEvents queries over the stored blocks.
 //!
 //! The model is CloudTrail's `LookupEvents` (botocore `cloudtrail/2013-11-01`):
 //! at most one lookup attribute per call, an optional time range on
 //! `eventTime`, newest events first, pages of at most 50.
+//!
+//! Blocks are read newest first; a block whose time bounds miss the range is
+//! skipped without reading its records. Within a block, an event is decoded
+//! (and matched through [`EventIndex`], the one definition of what each
+//! attribute means) only if its bytes contain the account and the value
+//! looked for — a cheap byte search that rules out most events. AWS limits
+//! LookupEvents to two calls a second per account; appending, which every
+//! call does, is what the layout is for.
 
+use keyward_audit::CloudTrailEvent;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
 use crate::error::TrailError;
-use crate::store::sql_sequence;
+use crate::index::EventIndex;
+use crate::store::{bytes_at, for_each_in_block, sql_sequence};
 
 /// One `LookupAttributes` entry (AWS accepts one per call).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,56 +66,43 @@ pub struct LookupPage {
 
 /// Runs `query` on a trail connection.
 pub fn lookup(connection: &Connection, query: &LookupQuery) -> Result<LookupPage, TrailError> {
-    let mut sql = String::from("SELECT e.sequence, e.event FROM events e WHERE e.account_id = ?");
-    let mut values: Vec<Value> = vec![Value::Text(query.account_id.clone())];
-    if let Some(attribute) = &query.attribute {
-        let (clause, value) = match attribute {
-            LookupAttribute::EventId(v) => (" AND e.event_id = ?", Value::Text(v.clone())),
-            LookupAttribute::EventName(v) => (" AND e.event_name = ?", Value::Text(v.clone())),
-            LookupAttribute::EventSource(v) => (" AND e.event_source = ?", Value::Text(v.clone())),
-            LookupAttribute::Username(v) => (" AND e.username = ?", Value::Text(v.clone())),
-            LookupAttribute::AccessKeyId(v) => (" AND e.access_key_id = ?", Value::Text(v.clone())),
-            LookupAttribute::ReadOnly(v) => (" AND e.read_only = ?", Value::Integer(i64::from(*v))),
-            LookupAttribute::ResourceType(v) => (
-                " AND instr(e.resources, ?) > 0",
-                Value::Text(format!("\n{v}\t")),
-            ),
-            LookupAttribute::ResourceName(v) => (
-                " AND instr(e.resources, ?) > 0",
-                Value::Text(format!("\t{v}\n")),
-            ),
-        };
-        sql.push_str(clause);
-        values.push(value);
-    }
+    let mut sql = String::from("SELECT records FROM blocks WHERE 1");
+    let mut values: Vec<Value> = Vec::new();
     if let Some(start) = query.start_time {
-        sql.push_str(" AND e.event_time >= ?");
+        sql.push_str(" AND max_time >= ?");
         values.push(Value::Integer(start));
     }
     if let Some(end) = query.end_time {
-        sql.push_str(" AND e.event_time <= ?");
+        sql.push_str(" AND min_time <= ?");
         values.push(Value::Integer(end));
     }
     if let Some(before) = query.before_sequence {
-        sql.push_str(" AND e.sequence < ?");
+        sql.push_str(" AND first_sequence < ?");
         values.push(Value::Integer(sql_sequence(before)?));
     }
-    sql.push_str(" ORDER BY e.sequence DESC LIMIT ?");
+    sql.push_str(" ORDER BY position DESC");
     let limit = query.max_results.max(1);
-    values.push(Value::Integer(
-        i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX),
-    ));
+    let needles = Needles::of(query);
     let mut statement = connection.prepare_cached(&sql)?;
-    let rows = statement.query_map(rusqlite::params_from_iter(values), |row| {
-        Ok((row.get::<_, i64>(0)?, crate::store::bytes_at(row, 1)?))
-    })?;
+    let mut rows = statement.query(rusqlite::params_from_iter(values))?;
     let mut events = Vec::new();
-    for row in rows {
-        let (sequence, event) = row?;
-        events.push(FoundEvent {
-            sequence: u64::try_from(sequence).unwrap_or(0),
-            event,
+    while let Some(row) = rows.next()? {
+        let block = bytes_at(row, 0)?;
+        let mut matching = Vec::new();
+        for_each_in_block(&block, |record| {
+            let earlier = query.before_sequence.is_none_or(|before| record.sequence < before);
+            if earlier && needles.may_match(&record.event) && matches(query, &record.event) {
+                matching.push(FoundEvent {
+                    sequence: record.sequence,
+                    event: record.event,
+                });
+            }
+            true
         });
+        events.extend(matching.into_iter().rev());
+        if events.len() > limit {
+            break;
+        }
     }
     let next_before = if events.len() > limit {
         events.truncate(limit);
@@ -117,4 +114,71 @@ pub fn lookup(connection: &Connection, query: &LookupQuery) -> Result<LookupPage
         events,
         next_before,
     })
+}
+
+/// Whether a stored event is one `query` asks for. An event that does not
+/// decode (tampering) is not.
+fn matches(query: &LookupQuery, bytes: &[u8]) -> bool {
+    let Ok(event) = CloudTrailEvent::decode(bytes) else {
+        return false;
+    };
+    let Ok(index) = EventIndex::of(&event) else {
+        return false;
+    };
+    if index.account_id != query.account_id
+        || query.start_time.is_some_and(|start| index.event_time < start)
+        || query.end_time.is_some_and(|end| index.event_time > end)
+    {
+        return false;
+    }
+    match &query.attribute {
+        None => true,
+        Some(LookupAttribute::EventId(v)) => index.event_id == *v,
+        Some(LookupAttribute::EventName(v)) => index.event_name == *v,
+        Some(LookupAttribute::EventSource(v)) => index.event_source == *v,
+        Some(LookupAttribute::Username(v)) => index.username.as_ref() == Some(v),
+        Some(LookupAttribute::AccessKeyId(v)) => index.access_key_id.as_ref() == Some(v),
+        Some(LookupAttribute::ReadOnly(v)) => index.read_only == Some(*v),
+        Some(LookupAttribute::ResourceType(v)) => index.resources.iter().any(|(t, _)| t == v),
+        Some(LookupAttribute::ResourceName(v)) => index.resources.iter().any(|(_, n)| n == v),
+    }
+}
+
+/// Strings an event's JSON must contain to match: the account, and the
+/// attribute's value. Only values that the encoder (serde_json) writes as
+/// they are — no quote, backslash or control character — are searched for;
+/// the rest are left to [`matches`].
+struct Needles {
+    finders: Vec<memchr::memmem::Finder<'static>>,
+}
+
+impl Needles {
+    fn of(query: &LookupQuery) -> Self {
+        let literal = |text: &str| {
+            text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+        };
+        let mut wanted = vec![query.account_id.clone()];
+        match &query.attribute {
+            Some(
+                LookupAttribute::EventId(v)
+                | LookupAttribute::EventName(v)
+                | LookupAttribute::EventSource(v)
+                | LookupAttribute::AccessKeyId(v)
+                | LookupAttribute::ResourceType(v)
+                | LookupAttribute::ResourceName(v),
+            ) => wanted.push(v.clone()),
+            // `root` and session names are derived from other members.
+            Some(LookupAttribute::Username(_) | LookupAttribute::ReadOnly(_)) | None => {}
+        }
+        let finders = wanted
+            .iter()
+            .filter(|text| !text.is_empty() && literal(text))
+            .map(|text| memchr::memmem::Finder::new(text.as_bytes()).into_owned())
+            .collect();
+        Needles { finders }
+    }
+
+    fn may_match(&self, event: &[u8]) -> bool {
+        self.finders.iter().all(|finder| finder.find(event).is_some())
+    }
 }

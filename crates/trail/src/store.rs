@@ -1,15 +1,22 @@
-//! `trail.sqlite`: the records, their lookup columns, the signed digests and
-//! the pruning checkpoint, in a database file of their own.
+//! `trail.sqlite`: the records in blocks (one per group commit), the signed
+//! digests and the pruning checkpoint, in a database file of their own.
 //!
 //! Why a separate file from `keyward.sqlite`: the trail grows with every
 //! request while the key database stays small; a separate WAL keeps the
 //! trail's group commits from queueing behind key changes (and the reverse),
 //! and `keyward trail verify` can read it without the server's lock.
 //!
-//! **Stored order is `position`, not `sequence`.** Verification reads rows in
-//! `position` order and checks the sequence numbers, so a row moved, deleted
-//! or inserted directly in the file is found and named (a table ordered by
-//! its sequence number could not even express "reordered").
+//! **One row per group commit, not per event.** A row with its columns and
+//! index entries cost SQLite about 5 µs of CPU per event, paid on the durable
+//! path of every call (BENCHMARKS.md, "The audit trail"); a block is the
+//! commit's records back to back in keyward-audit's record format, so one
+//! insert carries them all. LookupEvents reads blocks newest first and looks
+//! at each event (`lookup.rs`); the time bounds let it skip blocks.
+//!
+//! **Stored order is block `position`, then order within the block, not
+//! `sequence`.** Verification reads records in that order and checks the
+//! sequence numbers, so a record moved, deleted or inserted directly in the
+//! file is found and named by its place among all records.
 
 use std::path::Path;
 
@@ -17,37 +24,27 @@ use keyward_audit::{ChainHead, ChainRecord, Digest, Sha256Hash};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::error::TrailError;
-use crate::index::EventIndex;
 
 /// The trail database's file name in the data directory.
 pub const TRAIL_FILE: &str = "trail.sqlite";
 
-const SCHEMA_VERSION: i64 = 1;
+/// 1: a row per event with lookup columns; 2: a row per group commit.
+const SCHEMA_VERSION: i64 = 2;
 
-/// One table of records with their lookup columns and a single secondary
-/// index (by sequence), because every index is paid for on the durable path
-/// of every call: each one adds dirty pages to the group commit that the
-/// fsync must write. LookupEvents scans newest-first by sequence and filters
-/// the columns (AWS's LookupEvents is itself limited to 2 calls per second);
-/// `resources` holds `\n<type>\t<ARN>\n` per resource.
+/// `first_sequence`/`last_sequence` and the time bounds describe the block's
+/// records for queries; verification never trusts them, it reads `records`.
+/// The one index (by last sequence) serves export and pruning; it costs one
+/// entry per group commit, not per event.
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-    position      INTEGER PRIMARY KEY,
-    sequence      INTEGER NOT NULL,
-    previous_hash BLOB NOT NULL,
-    hash          BLOB NOT NULL,
-    event         BLOB NOT NULL,
-    event_time    INTEGER NOT NULL,
-    event_id      TEXT NOT NULL,
-    event_name    TEXT NOT NULL,
-    event_source  TEXT NOT NULL,
-    username      TEXT,
-    access_key_id TEXT,
-    read_only     INTEGER,
-    account_id    TEXT NOT NULL,
-    resources     TEXT
+CREATE TABLE IF NOT EXISTS blocks (
+    position       INTEGER PRIMARY KEY,
+    first_sequence INTEGER NOT NULL,
+    last_sequence  INTEGER NOT NULL,
+    min_time       INTEGER NOT NULL,
+    max_time       INTEGER NOT NULL,
+    records        BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_sequence ON events(sequence);
+CREATE INDEX IF NOT EXISTS blocks_last_sequence ON blocks(last_sequence);
 CREATE TABLE IF NOT EXISTS digests (
     position INTEGER PRIMARY KEY,
     digest   BLOB NOT NULL
@@ -58,11 +55,12 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 ";
 
-/// One event ready to append: its canonical bytes and lookup columns.
+/// One event ready to append: its canonical bytes and its time.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub bytes: Vec<u8>,
-    pub index: EventIndex,
+    /// Unix seconds of `eventTime` (the block's time bounds).
+    pub event_time: i64,
 }
 
 impl Entry {
@@ -70,41 +68,156 @@ impl Entry {
     pub fn new(event: &keyward_audit::CloudTrailEvent) -> Result<Self, TrailError> {
         Ok(Entry {
             bytes: event.encode()?,
-            index: EventIndex::of(event)?,
+            event_time: event.event_time()?.unix_timestamp(),
         })
     }
 }
 
-/// Opens (creating) the trail database for writing: WAL, `synchronous=FULL`,
-/// so a committed transaction is on disk when `commit` returns.
+/// The records of one group commit, chained and encoded back to back.
+#[derive(Debug, Default)]
+pub struct Block {
+    records: Vec<u8>,
+    first_sequence: u64,
+    last_sequence: u64,
+    min_time: i64,
+    max_time: i64,
+}
+
+impl Block {
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Chains `event` after `head` and adds its record. On error neither
+    /// changes.
+    pub fn push(
+        &mut self,
+        head: &mut ChainHead,
+        event: &[u8],
+        event_time: i64,
+    ) -> Result<(), TrailError> {
+        let first = self.records.is_empty();
+        head.append_encoded(event, &mut self.records)?;
+        self.note(first, head.sequence, event_time);
+        Ok(())
+    }
+
+    /// Adds a record as it is (migration, pruning, tests).
+    pub fn push_record(&mut self, record: &ChainRecord, event_time: i64) -> Result<(), TrailError> {
+        let first = self.records.is_empty();
+        keyward_audit::encode_record_into(
+            &mut self.records,
+            record.sequence,
+            &record.previous_hash,
+            &record.hash,
+            &record.event,
+        )?;
+        self.note(first, record.sequence, event_time);
+        Ok(())
+    }
+
+    fn note(&mut self, first: bool, sequence: u64, event_time: i64) {
+        if first {
+            self.first_sequence = sequence;
+            self.min_time = event_time;
+            self.max_time = event_time;
+        }
+        self.last_sequence = sequence;
+        self.min_time = self.min_time.min(event_time);
+        self.max_time = self.max_time.max(event_time);
+    }
+
+    pub fn clear(&mut self) {
+        self.records.clear();
+        self.first_sequence = 0;
+        self.last_sequence = 0;
+    }
+}
+
+/// Opens (creating, or upgrading from schema 1) the trail database for
+/// writing: WAL, `synchronous=FULL`, so a committed transaction is on disk
+/// when `commit` returns.
 pub fn open_writer(path: &Path) -> Result<Connection, TrailError> {
     let connection = Connection::open(path)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
     connection.execute_batch(SCHEMA)?;
-    let version: Option<i64> = connection
-        .query_row(
-            "SELECT value FROM meta WHERE name = 'schema_version'",
-            [],
-            |row| row.get(0),
-        )
-        .optional()?;
-    match version {
+    match schema_version(&connection)? {
         None => {
             connection.execute(
                 "INSERT INTO meta (name, value) VALUES ('schema_version', ?1)",
                 params![SCHEMA_VERSION],
             )?;
         }
+        Some(1) => upgrade_from_rows(&connection)?,
         Some(SCHEMA_VERSION) => {}
-        Some(other) => {
-            return Err(TrailError::Malformed(format!(
-                "schema version {other}, this keyward reads {SCHEMA_VERSION}"
-            )))
-        }
+        Some(other) => return Err(unreadable_version(other)),
     }
     Ok(connection)
+}
+
+fn schema_version(connection: &Connection) -> Result<Option<i64>, TrailError> {
+    Ok(connection
+        .query_row(
+            "SELECT value FROM meta WHERE name = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?)
+}
+
+fn unreadable_version(version: i64) -> TrailError {
+    TrailError::Malformed(format!(
+        "schema version {version}, this keyward reads {SCHEMA_VERSION}{}",
+        if version == 1 {
+            " (start `keyward serve` on it once to upgrade it)"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// Records per block when rows of schema 1 are regrouped.
+const UPGRADE_BLOCK_RECORDS: usize = 1024;
+
+/// Schema 1 → 2: the rows of `events`, in stored order and unchanged (a
+/// tampered row stays tampered), regrouped into blocks, in one transaction.
+fn upgrade_from_rows(connection: &Connection) -> Result<(), TrailError> {
+    let transaction = connection.unchecked_transaction()?;
+    {
+        let mut statement = transaction.prepare(
+            "SELECT sequence, previous_hash, hash, event, event_time FROM events ORDER BY position",
+        )?;
+        let mut rows = statement.query([])?;
+        let mut block = Block::default();
+        let mut in_block = 0;
+        while let Some(row) = rows.next()? {
+            let record = ChainRecord {
+                sequence: sequence_at(row, 0)?,
+                previous_hash: hash_of(&bytes_at(row, 1)?),
+                hash: hash_of(&bytes_at(row, 2)?),
+                event: bytes_at(row, 3)?,
+            };
+            let event_time = row.get::<_, i64>(4).unwrap_or(0);
+            block.push_record(&record, event_time)?;
+            in_block += 1;
+            if in_block == UPGRADE_BLOCK_RECORDS {
+                insert_block(&transaction, &block)?;
+                block.clear();
+                in_block = 0;
+            }
+        }
+        if !block.is_empty() {
+            insert_block(&transaction, &block)?;
+        }
+    }
+    transaction.execute_batch(
+        "DROP TABLE events;
+         UPDATE meta SET value = 2 WHERE name = 'schema_version';",
+    )?;
+    transaction.commit()?;
+    Ok(())
 }
 
 /// Opens an existing trail read-only (verify, export, lookups).
@@ -119,55 +232,56 @@ pub fn open_reader(path: &Path) -> Result<Connection, TrailError> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
-    Ok(connection)
+    match schema_version(&connection)? {
+        Some(SCHEMA_VERSION) => Ok(connection),
+        Some(other) => Err(unreadable_version(other)),
+        None => Err(TrailError::Malformed("no schema version".to_owned())),
+    }
 }
 
-/// Appends `records` (already chained) with their lookup columns. The caller
-/// runs this inside a transaction.
-pub fn insert_records(
-    connection: &Connection,
-    records: &[(ChainRecord, &EventIndex)],
-) -> Result<(), TrailError> {
-    let mut event = connection.prepare_cached(
-        "INSERT INTO events (sequence, previous_hash, hash, event, event_time, event_id,
-             event_name, event_source, username, access_key_id, read_only, account_id, resources)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+/// Stores `block` (already chained) as one row. A single statement, so it is
+/// its own transaction unless the caller opened one.
+pub fn insert_block(connection: &Connection, block: &Block) -> Result<(), TrailError> {
+    let mut statement = connection.prepare_cached(
+        "INSERT INTO blocks (first_sequence, last_sequence, min_time, max_time, records)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for (record, index) in records {
-        let sequence = sql_sequence(record.sequence)?;
-        event.execute(params![
-            sequence,
-            record.previous_hash.as_bytes().as_slice(),
-            record.hash.as_bytes().as_slice(),
-            record.event,
-            index.event_time,
-            index.event_id,
-            index.event_name,
-            index.event_source,
-            index.username,
-            index.access_key_id,
-            index.read_only,
-            index.account_id,
-            resources_column(&index.resources),
-        ])?;
-    }
+    statement.execute(params![
+        sql_sequence(block.first_sequence)?,
+        sql_sequence(block.last_sequence)?,
+        block.min_time,
+        block.max_time,
+        block.records,
+    ])?;
     Ok(())
 }
 
-/// `\n<type>\t<ARN>\n` per resource (`None` without resources), so that a
-/// lookup matches one name or one type with `instr`.
-fn resources_column(resources: &[(String, String)]) -> Option<String> {
-    if resources.is_empty() {
-        return None;
+/// Calls `each` with the records of one stored block, in order, until it
+/// returns false; returns whether it always returned true. Bytes that do not
+/// decode (tampering) come as one record no chain has — sequence `u64::MAX`,
+/// zero hashes, the rest of the block as its event — so that verification
+/// names their position instead of failing to read them.
+pub(crate) fn for_each_in_block(bytes: &[u8], mut each: impl FnMut(ChainRecord) -> bool) -> bool {
+    let mut offset = 0;
+    while offset < bytes.len() {
+        match ChainRecord::decode(&bytes[offset..]) {
+            Ok((record, used)) => {
+                offset += used;
+                if !each(record) {
+                    return false;
+                }
+            }
+            Err(_) => {
+                return each(ChainRecord {
+                    sequence: u64::MAX,
+                    previous_hash: Sha256Hash::ZERO,
+                    hash: Sha256Hash::ZERO,
+                    event: bytes[offset..].to_vec(),
+                });
+            }
+        }
     }
-    let mut column = String::from("\n");
-    for (resource_type, name) in resources {
-        column.push_str(resource_type);
-        column.push('\t');
-        column.push_str(name);
-        column.push('\n');
-    }
-    Some(column)
+    true
 }
 
 pub(crate) fn sql_sequence(sequence: u64) -> Result<i64, TrailError> {
@@ -177,19 +291,22 @@ pub(crate) fn sql_sequence(sequence: u64) -> Result<i64, TrailError> {
 
 /// The head to append after: the last stored record, else the checkpoint.
 pub fn load_head(connection: &Connection) -> Result<ChainHead, TrailError> {
-    let last: Option<(i64, Vec<u8>)> = connection
+    let last: Option<Vec<u8>> = connection
         .query_row(
-            "SELECT sequence, hash FROM events ORDER BY position DESC LIMIT 1",
+            "SELECT records FROM blocks ORDER BY position DESC LIMIT 1",
             [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| bytes_at(row, 0),
         )
         .optional()?;
-    match last {
-        Some((sequence, hash)) => Ok(ChainHead {
-            sequence: u64::try_from(sequence)
-                .map_err(|_| TrailError::Malformed(format!("sequence {sequence}")))?,
-            hash: hash_of(&hash),
-        }),
+    let mut head = None;
+    if let Some(bytes) = last {
+        for_each_in_block(&bytes, |record| {
+            head = Some(record.head());
+            true
+        });
+    }
+    match head {
+        Some(head) => Ok(head),
         None => load_checkpoint(connection),
     }
 }
@@ -305,64 +422,89 @@ pub fn for_each_record(
     connection: &Connection,
     mut each: impl FnMut(ChainRecord) -> bool,
 ) -> Result<(), TrailError> {
-    let mut statement = connection
-        .prepare("SELECT sequence, previous_hash, hash, event FROM events ORDER BY position")?;
+    let mut statement = connection.prepare("SELECT records FROM blocks ORDER BY position")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
-        let previous = bytes_at(row, 1)?;
-        let hash = bytes_at(row, 2)?;
-        let event = bytes_at(row, 3)?;
-        let record = ChainRecord {
-            sequence: sequence_at(row, 0)?,
-            previous_hash: hash_of(&previous),
-            hash: hash_of(&hash),
-            event,
-        };
-        if !each(record) {
+        if !for_each_in_block(&bytes_at(row, 0)?, &mut each) {
             break;
         }
     }
     Ok(())
 }
 
-/// The records with sequence numbers in `first..=last`, in sequence order
-/// (for export, after verification).
+/// The records with sequence numbers in `first..=last`, in stored order (for
+/// export, after verification, so stored order is sequence order).
 pub fn records_in(
     connection: &Connection,
     first: u64,
     last: u64,
 ) -> Result<Vec<ChainRecord>, TrailError> {
     let mut statement = connection.prepare_cached(
-        "SELECT sequence, previous_hash, hash, event FROM events
-         WHERE sequence BETWEEN ?1 AND ?2 ORDER BY sequence",
+        "SELECT records FROM blocks
+         WHERE last_sequence >= ?1 AND first_sequence <= ?2 ORDER BY position",
     )?;
-    let rows = statement.query_map(params![sql_sequence(first)?, sql_sequence(last)?], |row| {
-        Ok((
-            sequence_at(row, 0)?,
-            bytes_at(row, 1)?,
-            bytes_at(row, 2)?,
-            bytes_at(row, 3)?,
-        ))
-    })?;
+    let mut rows = statement.query(params![sql_sequence(first)?, sql_sequence(last)?])?;
     let mut records = Vec::new();
-    for row in rows {
-        let (sequence, previous, hash, event) = row?;
-        records.push(ChainRecord {
-            sequence,
-            previous_hash: hash_of(&previous),
-            hash: hash_of(&hash),
-            event,
+    while let Some(row) = rows.next()? {
+        for_each_in_block(&bytes_at(row, 0)?, |record| {
+            if (first..=last).contains(&record.sequence) {
+                records.push(record);
+            }
+            true
         });
     }
     Ok(records)
 }
 
 /// Deletes records up to `checkpoint` and records the checkpoint, in the
-/// caller's transaction.
+/// caller's transaction; returns how many records were deleted. A block that
+/// straddles the checkpoint keeps its later records (its time bounds stay:
+/// still bounds of what is left).
 pub fn prune_to(connection: &Connection, checkpoint: ChainHead) -> Result<u64, TrailError> {
     let through = sql_sequence(checkpoint.sequence)?;
-    let deleted =
-        connection.execute("DELETE FROM events WHERE sequence <= ?1", params![through])?;
+    let mut deleted = 0u64;
+    let blocks: Vec<(i64, Vec<u8>)> = {
+        let mut statement = connection
+            .prepare("SELECT position, records FROM blocks WHERE first_sequence <= ?1")?;
+        let rows = statement.query_map(params![through], |row| Ok((row.get(0)?, bytes_at(row, 1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (position, bytes) in blocks {
+        let mut kept = Vec::new();
+        let mut first_kept = None;
+        let mut failed = None;
+        for_each_in_block(&bytes, |record| {
+            if record.sequence <= checkpoint.sequence {
+                deleted += 1;
+            } else {
+                first_kept.get_or_insert(record.sequence);
+                if let Err(error) = keyward_audit::encode_record_into(
+                    &mut kept,
+                    record.sequence,
+                    &record.previous_hash,
+                    &record.hash,
+                    &record.event,
+                ) {
+                    failed = Some(error);
+                }
+            }
+            true
+        });
+        if let Some(error) = failed {
+            return Err(error.into());
+        }
+        match first_kept {
+            None => {
+                connection.execute("DELETE FROM blocks WHERE position = ?1", params![position])?;
+            }
+            Some(first) => {
+                connection.execute(
+                    "UPDATE blocks SET first_sequence = ?1, records = ?2 WHERE position = ?3",
+                    params![sql_sequence(first)?, kept, position],
+                )?;
+            }
+        }
+    }
     store_checkpoint(connection, checkpoint)?;
-    Ok(deleted as u64)
+    Ok(deleted)
 }

@@ -161,6 +161,46 @@ fn tampered(fixture: &Fixture, sql: &str) -> (u64, ChainFaultKind) {
     record_fault(&fixture.verify())
 }
 
+/// Every record in stored order, read directly from the file.
+fn stored_records(fixture: &Fixture) -> Vec<keyward_audit::ChainRecord> {
+    let mut records = Vec::new();
+    store::for_each_record(&fixture.sql(), |record| {
+        records.push(record);
+        true
+    })
+    .unwrap();
+    records
+}
+
+/// Edits the stored records as someone with write access to the file could,
+/// writes them back in blocks of `per_block`, and verifies.
+fn tampered_records(
+    fixture: &Fixture,
+    per_block: usize,
+    edit: impl FnOnce(&mut Vec<keyward_audit::ChainRecord>),
+) -> (u64, ChainFaultKind) {
+    rewrite_records(fixture, per_block, edit);
+    record_fault(&fixture.verify())
+}
+
+fn rewrite_records(
+    fixture: &Fixture,
+    per_block: usize,
+    edit: impl FnOnce(&mut Vec<keyward_audit::ChainRecord>),
+) {
+    let mut records = stored_records(fixture);
+    edit(&mut records);
+    let connection = fixture.sql();
+    connection.execute_batch("DELETE FROM blocks").unwrap();
+    for chunk in records.chunks(per_block) {
+        let mut block = store::Block::default();
+        for record in chunk {
+            block.push_record(record, 0).unwrap();
+        }
+        store::insert_block(&connection, &block).unwrap();
+    }
+}
+
 fn ten_events() -> Fixture {
     let fixture = Fixture::new();
     let trail = fixture.open();
@@ -170,53 +210,103 @@ fn ten_events() -> Fixture {
     fixture
 }
 
+/// Sequence `n`'s index among the records.
+fn at(records: &[keyward_audit::ChainRecord], sequence: u64) -> usize {
+    records.iter().position(|r| r.sequence == sequence).unwrap()
+}
+
 #[test]
 fn a_modified_event_is_found_at_its_position() {
+    for per_block in [1, 3, 10] {
+        let fixture = ten_events();
+        let (position, kind) = tampered_records(&fixture, per_block, |records| {
+            let record = &mut records[3];
+            let text = String::from_utf8(record.event.clone()).unwrap();
+            record.event = text.replace("Encrypt", "Decrypt").into_bytes();
+        });
+        assert_eq!((position, kind), (3, ChainFaultKind::Modified), "{per_block}");
+    }
+}
+
+#[test]
+fn a_modified_byte_inside_a_block_is_found_at_its_record() {
     let fixture = ten_events();
-    let (position, kind) = tampered(
-        &fixture,
-        "UPDATE events SET event = CAST(replace(CAST(event AS TEXT), 'Encrypt', 'Decrypt') AS BLOB) WHERE sequence = 4",
+    // Every record in one block; flip a byte of the seventh record's event.
+    let records = stored_records(&fixture);
+    let offset: usize = records[..6]
+        .iter()
+        .map(|r| keyward_audit::RECORD_HEADER_BYTES + r.event.len())
+        .sum::<usize>()
+        + keyward_audit::RECORD_HEADER_BYTES
+        + 5;
+    rewrite_records(&fixture, 10, |_| {});
+    assert!(fixture.verify().is_ok());
+    let connection = fixture.sql();
+    let mut bytes: Vec<u8> = connection
+        .query_row("SELECT records FROM blocks", [], |row| row.get(0))
+        .unwrap();
+    bytes[offset] ^= 1;
+    connection
+        .execute("UPDATE blocks SET records = ?1", [bytes])
+        .unwrap();
+    assert_eq!(
+        record_fault(&fixture.verify()),
+        (6, ChainFaultKind::Modified)
     );
-    assert_eq!((position, kind), (3, ChainFaultKind::Modified));
+}
+
+#[test]
+fn bytes_that_are_no_record_are_found_at_their_position() {
+    let fixture = ten_events();
+    let (position, _) = tampered(
+        &fixture,
+        "UPDATE blocks SET records = records || x'00ff00ff'
+         WHERE position = (SELECT max(position) FROM blocks)",
+    );
+    assert_eq!(position, 10);
+    let (position, _) = tampered(&fixture, "UPDATE blocks SET records = 'not a block'");
+    assert_eq!(position, 0);
 }
 
 #[test]
 fn a_deleted_event_is_found_at_its_position() {
-    let fixture = ten_events();
-    let (position, kind) = tampered(&fixture, "DELETE FROM events WHERE sequence = 6");
-    assert_eq!(position, 5);
-    assert!(
-        matches!(kind, ChainFaultKind::Missing { found: 7 }),
-        "{kind:?}"
-    );
+    for per_block in [1, 4] {
+        let fixture = ten_events();
+        let (position, kind) = tampered_records(&fixture, per_block, |records| {
+            records.remove(at(records, 6));
+        });
+        assert_eq!(position, 5);
+        assert!(
+            matches!(kind, ChainFaultKind::Missing { found: 7 }),
+            "{kind:?}"
+        );
+    }
 }
 
 #[test]
 fn reordered_events_are_found_at_the_first_moved_position() {
-    let fixture = ten_events();
-    let (position, kind) = tampered(
-        &fixture,
-        "UPDATE events SET position = 100 WHERE sequence = 3;
-         UPDATE events SET position = 3 WHERE sequence = 4;
-         UPDATE events SET position = 4 WHERE sequence = 3;",
-    );
-    assert_eq!(position, 2);
-    assert!(
-        matches!(kind, ChainFaultKind::Reordered { found: 4 }),
-        "{kind:?}"
-    );
+    for per_block in [1, 3] {
+        let fixture = ten_events();
+        let (position, kind) = tampered_records(&fixture, per_block, |records| {
+            let (third, fourth) = (at(records, 3), at(records, 4));
+            records.swap(third, fourth);
+        });
+        assert_eq!(position, 2);
+        assert!(
+            matches!(kind, ChainFaultKind::Reordered { found: 4 }),
+            "{kind:?}"
+        );
+    }
 }
 
 #[test]
 fn an_inserted_event_is_found_at_its_position() {
     let fixture = ten_events();
     // A copy of record 2 appended after the last one.
-    let (position, kind) = tampered(
-        &fixture,
-        "INSERT INTO events (sequence, previous_hash, hash, event, event_time, event_id, event_name, event_source, account_id)
-         SELECT sequence, previous_hash, hash, event, event_time, event_id, event_name, event_source, account_id
-         FROM events WHERE sequence = 2",
-    );
+    let (position, kind) = tampered_records(&fixture, 4, |records| {
+        let copy = records[at(records, 2)].clone();
+        records.push(copy);
+    });
     assert_eq!(position, 10);
     assert!(
         matches!(kind, ChainFaultKind::Inserted { found: 2 }),
@@ -228,7 +318,9 @@ fn an_inserted_event_is_found_at_its_position() {
 fn a_rewritten_tail_is_caught_by_the_signed_digest() {
     let fixture = ten_events();
     // Delete the last record: the chain alone cannot tell, the digest can.
-    let (position, kind) = tampered(&fixture, "DELETE FROM events WHERE sequence = 10");
+    let (position, kind) = tampered_records(&fixture, 4, |records| {
+        records.pop();
+    });
     assert_eq!(position, 9);
     assert!(
         matches!(
@@ -239,6 +331,52 @@ fn a_rewritten_tail_is_caught_by_the_signed_digest() {
         ),
         "{kind:?}"
     );
+}
+
+#[test]
+fn a_trail_of_rows_per_event_is_upgraded_to_blocks_unchanged() {
+    let fixture = ten_events();
+    let records = stored_records(&fixture);
+    // Rebuild the file as schema 1 wrote it: a row per event.
+    let connection = fixture.sql();
+    connection
+        .execute_batch(
+            "DROP TABLE blocks;
+             CREATE TABLE events (
+                 position INTEGER PRIMARY KEY, sequence INTEGER NOT NULL,
+                 previous_hash BLOB NOT NULL, hash BLOB NOT NULL, event BLOB NOT NULL,
+                 event_time INTEGER NOT NULL, event_id TEXT NOT NULL, event_name TEXT NOT NULL,
+                 event_source TEXT NOT NULL, username TEXT, access_key_id TEXT,
+                 read_only INTEGER, account_id TEXT NOT NULL, resources TEXT);
+             UPDATE meta SET value = 1 WHERE name = 'schema_version';",
+        )
+        .unwrap();
+    for record in &records {
+        connection
+            .execute(
+                "INSERT INTO events (sequence, previous_hash, hash, event, event_time, event_id,
+                     event_name, event_source, account_id)
+                 VALUES (?1, ?2, ?3, ?4, 1800000000, '', '', '', '')",
+                rusqlite::params![
+                    record.sequence as i64,
+                    record.previous_hash.as_bytes().as_slice(),
+                    record.hash.as_bytes().as_slice(),
+                    record.event
+                ],
+            )
+            .unwrap();
+    }
+    drop(connection);
+    // Offline tools ask for the upgrade; the server does it.
+    let refused = verify_data_dir(fixture.dir.path(), None).unwrap_err();
+    assert!(refused.to_string().contains("upgrade"), "{refused}");
+    let trail = fixture.open();
+    fixture.append(&trail, 11, 2);
+    trail.shutdown().unwrap();
+    let report = fixture.verify();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.records_read, 12);
+    assert_eq!(stored_records(&fixture)[..10], records[..]);
 }
 
 #[test]
@@ -376,66 +514,32 @@ fn group_commit_throughput() {
     );
 }
 
-/// What indexing costs per event when rows go into SQLite in large
-/// transactions (the indexer's pattern), in process:
-/// `cargo test --release -p keyward-trail index_cost_probe -- --ignored --nocapture`.
+/// What chaining and storing costs per event, in blocks of a typical group
+/// commit (10 events) and of a large one, in process:
+/// `cargo test --release -p keyward-trail store_cost_probe -- --ignored --nocapture`.
 #[test]
 #[ignore = "a measurement, not a check"]
-fn index_cost_probe() {
+fn store_cost_probe() {
     let dir = tempfile::tempdir().unwrap();
     let connection = store::open_writer(&dir.path().join(TRAIL_FILE)).unwrap();
     connection.pragma_update(None, "synchronous", "NORMAL").unwrap();
-    if std::env::var("PROBE_NOCKPT").is_ok() { connection.pragma_update(None, "wal_autocheckpoint", 0).unwrap(); }
-    if std::env::var("PROBE_OFF").is_ok() { connection.pragma_update(None, "synchronous", "OFF").unwrap(); }
     let entries: Vec<Entry> = (0..3000)
         .map(|n| Entry::new(&event(n, 1_800_000_000)).unwrap())
         .collect();
     let mut head = keyward_audit::ChainHead::GENESIS;
-    let rounds = 30;
-    let t = std::time::Instant::now();
-    let mut n = 0;
-    for _ in 0..rounds { for e in &entries { n += head.append(e.bytes.clone()).unwrap().event.len(); } }
-    println!("chain alone: {:?} per event ({n})", t.elapsed() / (rounds * entries.len() as u32));
-    let started = std::time::Instant::now();
-    for _ in 0..rounds {
-        let records: Vec<_> = entries
-            .iter()
-            .map(|e| (head.append(e.bytes.clone()).unwrap(), &e.index))
-            .collect();
-        connection.execute_batch("BEGIN").unwrap();
-        store::insert_records(&connection, &records).unwrap();
-        connection.execute_batch("COMMIT").unwrap();
-    }
-    let per_event = started.elapsed() / (rounds * entries.len() as u32);
-    println!("chain + insert in transactions of {}: {per_event:?} per event", entries.len());
-}
-
-#[test]
-#[ignore = "a measurement, not a check"]
-fn lean_row_cost_probe() {
-    let dir = tempfile::tempdir().unwrap();
-    let connection = Connection::open(dir.path().join("lean.sqlite")).unwrap();
-    connection.pragma_update(None, "journal_mode", "WAL").unwrap();
-    connection.pragma_update(None, "synchronous", "NORMAL").unwrap();
-    if std::env::var("PROBE_NOCKPT").is_ok() { connection.pragma_update(None, "wal_autocheckpoint", 0).unwrap(); }
-    if let Ok(size) = std::env::var("PROBE_PAGE") { connection.pragma_update(None, "page_size", size.parse::<i64>().unwrap()).unwrap(); }
-    connection.execute_batch("CREATE TABLE events (position INTEGER PRIMARY KEY, sequence INTEGER NOT NULL, previous_hash BLOB NOT NULL, hash BLOB NOT NULL, event BLOB NOT NULL)").unwrap();
-    let entries: Vec<Entry> = (0..3000)
-        .map(|n| Entry::new(&event(n, 1_800_000_000)).unwrap())
-        .collect();
-    let mut head = keyward_audit::ChainHead::GENESIS;
-    let rounds = 30;
-    let started = std::time::Instant::now();
-    for _ in 0..rounds {
-        let records: Vec<_> = entries.iter().map(|e| head.append(e.bytes.clone()).unwrap()).collect();
-        connection.execute_batch("BEGIN").unwrap();
-        let mut insert = connection.prepare_cached("INSERT INTO events (sequence, previous_hash, hash, event) VALUES (?1, ?2, ?3, ?4)").unwrap();
-        for r in &records {
-            insert.execute(rusqlite::params![r.sequence as i64, r.previous_hash.as_bytes().as_slice(), r.hash.as_bytes().as_slice(), r.event]).unwrap();
+    for per_block in [10, 3000] {
+        let started = std::time::Instant::now();
+        let mut block = store::Block::default();
+        for _ in 0..30 {
+            for chunk in entries.chunks(per_block) {
+                for entry in chunk {
+                    block.push(&mut head, &entry.bytes, entry.event_time).unwrap();
+                }
+                store::insert_block(&connection, &block).unwrap();
+                block.clear();
+            }
         }
-        drop(insert);
-        connection.execute_batch("COMMIT").unwrap();
+        let per_event = started.elapsed() / (30 * entries.len() as u32);
+        println!("chain + store in blocks of {per_block}: {per_event:?} per event");
     }
-    let per_event = started.elapsed() / (rounds * entries.len() as u32);
-    println!("lean rows: {per_event:?} per event");
 }

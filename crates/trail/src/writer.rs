@@ -4,10 +4,10 @@
 //! **Group commit, pipelined.** Request handlers push their events onto a
 //! shared queue and await a oneshot; the writer is woken (one channel
 //! message) only when it is idle. While the sync thread is idle, the writer
-//! takes everything queued, chains each request's events with
-//! [`ChainHead::append`], inserts them in one transaction, commits it (the
-//! WAL is written with `synchronous=NORMAL`, i.e. not yet synced) and hands
-//! the batch's waiters to the sync thread. The sync thread `fdatasync`s the
+//! takes everything queued, chains each request's events into one
+//! [`Block`] (`ChainHead::append_encoded`), stores the block as one row —
+//! its own transaction, the WAL written with `synchronous=NORMAL`, i.e. not
+//! yet synced — and hands the batch's waiters to the sync thread. The sync thread `fdatasync`s the
 //! WAL, tells the writer, and only then answers the waiters; meanwhile the
 //! queue has collected the next batch. So nothing is answered before its
 //! frames are on disk (the guarantee of `synchronous=FULL`), one fsync
@@ -16,9 +16,8 @@
 //! batch safe to build on: a crash loses only frames that no one was told
 //! about.
 //!
-//! If an insert or a commit fails, the open transaction is rolled back, the
-//! head is restored to its value before it, and every waiter of it gets an
-//! error: nothing is acknowledged as recorded that is not on disk, and the
+//! If chaining or storing a block fails, the block is dropped, the head is
+//! restored to its value before it, and every waiter of it gets an error: nothing is acknowledged as recorded that is not on disk, and the
 //! chain has no hole. A failed fsync fails every waiter of that sync.
 //!
 //! **Disk behaviour.** The WAL is preallocated (see [`preallocate_wal`]) and
@@ -47,7 +46,7 @@ use tokio::sync::oneshot;
 use crate::error::TrailError;
 use crate::lookup::{lookup, LookupPage, LookupQuery};
 use crate::signing_key;
-use crate::store::{self, Entry, TRAIL_FILE};
+use crate::store::{self, Block, Entry, TRAIL_FILE};
 
 /// The clock the trail reads for digest periods and retention (the server
 /// passes its service clock, so `--dev` time travel moves both together).
@@ -210,7 +209,7 @@ impl Trail {
         let mut writer = Writer {
             appends: Arc::clone(&appends),
             pending: Vec::new(),
-            in_transaction: false,
+            block: Block::default(),
             head_before_transaction: head,
             sync_busy: false,
             syncer: Some((sync_sender, sync_thread)),
@@ -439,8 +438,8 @@ const MAX_BATCH_EVENTS: usize = 4096;
 /// The writer thread's state.
 ///
 /// **Pipelined group commit.** Handlers queue their events in [`Appends`].
-/// When the sync thread is idle the writer takes everything queued, inserts
-/// it in one transaction, commits (WAL written, not synced) and hands the
+/// When the sync thread is idle the writer takes everything queued, chains
+/// it into one [`Block`], inserts that as one row (WAL written, not synced) and hands the
 /// waiters to the sync thread, which fsyncs the WAL, tells the writer
 /// (`Synced`) and then answers them. So there is one commit per fsync,
 /// batches grow to whatever arrived during the previous fsync, the writer
@@ -449,10 +448,11 @@ const MAX_BATCH_EVENTS: usize = 4096;
 struct Writer {
     /// Appends queued by handlers.
     appends: Arc<Appends>,
-    /// Waiters of the rows inserted in the open transaction.
+    /// Waiters of the records in `block`.
     pending: Vec<Reply<()>>,
-    in_transaction: bool,
-    /// The head to restore if the open transaction fails.
+    /// The records chained since the last commit, stored by the next one.
+    block: Block,
+    /// The head to restore if the block cannot be stored.
     head_before_transaction: ChainHead,
     /// A commit was handed to the sync thread and is not yet on disk.
     sync_busy: bool,
@@ -564,34 +564,24 @@ impl Writer {
         }
     }
 
-    /// Chains and inserts one request's events into the open transaction.
+    /// Chains one request's events into the open block.
     fn insert(&mut self, entries: Vec<Entry>, reply: Reply<()>) {
-        if !self.in_transaction {
-            if let Err(error) = self.connection.execute_batch("BEGIN") {
-                let _ = reply.send(Err(TrailError::WriteFailed(error.to_string())));
-                return;
-            }
-            self.in_transaction = true;
+        if self.block.is_empty() {
             self.head_before_transaction = self.head;
         }
         let before = self.head;
-        let mut records = Vec::with_capacity(entries.len());
         let mut chained = Ok(());
         for entry in &entries {
-            match self.head.append(entry.bytes.clone()) {
-                Ok(record) => records.push((record, &entry.index)),
-                Err(error) => {
-                    chained = Err(TrailError::from(error));
-                    break;
-                }
+            if let Err(error) = self.block.push(&mut self.head, &entry.bytes, entry.event_time) {
+                chained = Err(error);
+                break;
             }
         }
-        let inserted = chained.and_then(|()| store::insert_records(&self.connection, &records));
-        match inserted {
+        match chained {
             Ok(()) => self.pending.push(reply),
             Err(error) => {
-                // An insert that failed may have left part of its rows:
-                // abandon the whole transaction, so the chain has no hole.
+                // Part of the request's events may be in the block: abandon
+                // the whole block, so the chain has no hole.
                 self.head = before;
                 let _ = reply.send(Err(TrailError::WriteFailed(error.to_string())));
                 self.abort(&error.to_string());
@@ -599,28 +589,28 @@ impl Writer {
         }
     }
 
-    /// Rolls the open transaction back and fails its waiters.
+    /// Drops the open block and fails its waiters.
     fn abort(&mut self, reason: &str) {
         tracing::error!(reason, "writing the audit trail failed");
-        let _ = self.connection.execute_batch("ROLLBACK");
-        self.in_transaction = false;
+        self.block.clear();
         self.head = self.head_before_transaction;
         for reply in self.pending.drain(..) {
             let _ = reply.send(Err(TrailError::WriteFailed(reason.to_owned())));
         }
     }
 
-    /// Commits the open transaction, if any; on failure rolls it back and
-    /// fails its waiters. Whether the waiters now wait for a sync.
+    /// Stores the open block, if any (one row, its own transaction); on
+    /// failure drops it and fails its waiters. Whether the waiters now wait
+    /// for a sync.
     fn commit_transaction(&mut self) -> bool {
-        if !self.in_transaction {
+        if self.block.is_empty() {
             return false;
         }
-        if let Err(error) = self.connection.execute_batch("COMMIT") {
+        if let Err(error) = store::insert_block(&self.connection, &self.block) {
             self.abort(&error.to_string());
             return false;
         }
-        self.in_transaction = false;
+        self.block.clear();
         true
     }
 
