@@ -1,24 +1,25 @@
-//! The live trail: a writer thread, a sync thread, group commit, digests on
+//! The live trail: a writer thread, group commit, digests on
 //! a timer.
 //!
-//! **Group commit, pipelined.** Request handlers push their events onto a
-//! shared queue and await a oneshot; the writer is woken (one channel
-//! message) only when it is idle. While the sync thread is idle, the writer
-//! takes everything queued, chains each request's events into one
-//! [`Block`] (`ChainHead::append_encoded`), stores the block as one row —
-//! its own transaction, the WAL written with `synchronous=NORMAL`, i.e. not
-//! yet synced — and hands the batch's waiters to the sync thread. The sync thread `fdatasync`s the
-//! WAL, tells the writer, and only then answers the waiters; meanwhile the
-//! queue has collected the next batch. So nothing is answered before its
-//! frames are on disk (the guarantee of `synchronous=FULL`), one fsync
-//! carries everything that arrived during the previous one, and the writer
-//! is not woken once per event. WAL mode makes a committed-but-unsynced
-//! batch safe to build on: a crash loses only frames that no one was told
-//! about.
+//! **Group commit.** Request handlers push their events onto a shared queue
+//! and await a oneshot; the writer is woken (one channel message) only when
+//! it is idle. It takes everything queued, chains each request's events into
+//! one [`Block`] (`ChainHead::append_encoded`), stores the block as one row —
+//! its own transaction, the WAL written with `synchronous=NORMAL` — then
+//! `fdatasync`s the WAL and answers the batch's waiters. So nothing is
+//! answered before its frames are on disk (the guarantee of
+//! `synchronous=FULL`), and one fsync carries everything that arrived during
+//! the previous one. Storing a block is one insert, far shorter than the
+//! fsync, so syncing on the writer itself costs less than handing each batch
+//! to a sync thread: that cost two thread wake-ups per batch on the path of
+//! every call (BENCHMARKS.md, "The audit trail"). WAL mode makes a
+//! committed-but-unsynced batch safe: a crash loses only frames that no one
+//! was told about.
 //!
 //! If chaining or storing a block fails, the block is dropped, the head is
-//! restored to its value before it, and every waiter of it gets an error: nothing is acknowledged as recorded that is not on disk, and the
-//! chain has no hole. A failed fsync fails every waiter of that sync.
+//! restored to its value before it, and every waiter of it gets an error:
+//! nothing is acknowledged as recorded that is not on disk, and the chain has
+//! no hole. A failed fsync fails every waiter of that sync.
 //!
 //! **Disk behaviour.** The WAL is preallocated (see [`preallocate_wal`]) and
 //! checkpointed by a thread of its own, so that neither file growth nor
@@ -33,7 +34,7 @@
 //! so the head and the digest chain need no further locking.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -87,8 +88,6 @@ enum Command {
     Digest(Reply<()>),
     Prune(OffsetDateTime, Reply<u64>),
     Shutdown(Reply<()>),
-    /// From the sync thread: the last handed-over commit is on disk.
-    Synced,
     /// From the checkpoint thread: a checkpoint has copied (nearly) the
     /// whole WAL; finish it between two transactions so that SQLite writes
     /// the WAL from its start again (see [`checkpoint_loop`]).
@@ -186,24 +185,13 @@ impl Trail {
                 .map_err(TrailError::io("start the checkpoint thread for", &path))?
         };
         // Commits write the WAL without syncing it (synchronous=NORMAL); the
-        // sync thread then fsyncs the WAL and only then answers the batch.
-        // Same guarantee as synchronous=FULL (nothing is answered before its
-        // frames are on disk), but the next batch is inserted while the
-        // previous one syncs, instead of after.
+        // writer then fsyncs the WAL itself before answering the batch: the
+        // guarantee of synchronous=FULL, with a file handle kept open.
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         let wal_path = {
             let mut name = path.clone().into_os_string();
             name.push("-wal");
             PathBuf::from(name)
-        };
-        let (sync_sender, sync_receiver) = mpsc::channel::<Vec<Reply<()>>>();
-        let sync_thread = {
-            let wal_path = wal_path.clone();
-            let done = sender.clone();
-            std::thread::Builder::new()
-                .name("keyward-trail-sync".into())
-                .spawn(move || sync_loop(&wal_path, &sync_receiver, &done))
-                .map_err(TrailError::io("start the sync thread for", &path))?
         };
         let appends = Arc::new(Appends::default());
         let mut writer = Writer {
@@ -211,8 +199,7 @@ impl Trail {
             pending: Vec::new(),
             block: Block::default(),
             head_before_transaction: head,
-            sync_busy: false,
-            syncer: Some((sync_sender, sync_thread)),
+            wal: None,
             wal_path,
             connection,
             key,
@@ -428,23 +415,12 @@ fn checkpoint_loop(path: &Path, stop: &mpsc::Receiver<()>, writer: &mpsc::Sender
     checkpoint("TRUNCATE");
 }
 
-/// The sync thread's queue of committed batches, and the thread.
-type SyncThread = (mpsc::Sender<Vec<Reply<()>>>, JoinHandle<()>);
-
 /// Largest number of events in one transaction: bounds the time a batch
 /// holds its waiters, not the throughput.
 const MAX_BATCH_EVENTS: usize = 4096;
 
-/// The writer thread's state.
-///
-/// **Pipelined group commit.** Handlers queue their events in [`Appends`].
-/// When the sync thread is idle the writer takes everything queued, chains
-/// it into one [`Block`], inserts that as one row (WAL written, not synced) and hands the
-/// waiters to the sync thread, which fsyncs the WAL, tells the writer
-/// (`Synced`) and then answers them. So there is one commit per fsync,
-/// batches grow to whatever arrived during the previous fsync, the writer
-/// is not woken per event while the disk works, and it builds the next
-/// batch while the sync thread wakes the waiters of the last.
+/// The writer thread's state: the only writer of the trail (see the module
+/// comment for its group commit).
 struct Writer {
     /// Appends queued by handlers.
     appends: Arc<Appends>,
@@ -454,10 +430,8 @@ struct Writer {
     block: Block,
     /// The head to restore if the block cannot be stored.
     head_before_transaction: ChainHead,
-    /// A commit was handed to the sync thread and is not yet on disk.
-    sync_busy: bool,
-    /// Committed batches go here; see [`sync_loop`].
-    syncer: Option<SyncThread>,
+    /// The WAL, opened at the first sync (it exists once a block was stored).
+    wal: Option<std::fs::File>,
     wal_path: PathBuf,
     connection: Connection,
     key: DigestSigningKey,
@@ -470,15 +444,6 @@ struct Writer {
 
 impl Writer {
     fn run(&mut self, receiver: mpsc::Receiver<Command>) {
-        self.serve(&receiver);
-        // Every committed batch is answered by the sync thread before it ends.
-        if let Some((sender, thread)) = self.syncer.take() {
-            drop(sender);
-            let _ = thread.join();
-        }
-    }
-
-    fn serve(&mut self, receiver: &mpsc::Receiver<Command>) {
         let mut next_digest = Instant::now() + self.config.digest_interval;
         loop {
             if Instant::now() >= next_digest {
@@ -489,22 +454,29 @@ impl Writer {
                     tracing::error!(%error, "signing the trail digest failed");
                 }
             }
-            // While the sync thread is idle, everything queued goes into one
-            // transaction, committed and handed to it at once. While it
-            // syncs, appends wait in the queue without waking the writer:
-            // they form the next batch, taken when it reports `Synced`.
-            if !self.sync_busy {
-                let queued = self.appends.take(false);
+            // Commands go first, so that a steady stream of appends cannot
+            // hold a digest or a shutdown back.
+            match receiver.try_recv() {
+                Ok(command) => {
+                    if self.handle(command) {
+                        return;
+                    }
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => {
+                    self.handle(Command::Close);
+                    return;
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+            // Everything queued (what arrived during the last fsync) is one
+            // block, one fsync. When nothing is, ask the next append for a
+            // wake-up (under the queue's lock, so none is lost) and wait.
+            let queued = self.appends.take(true);
+            if !queued.is_empty() {
                 self.insert_all(queued);
                 self.commit();
-                if !self.sync_busy {
-                    // Idle: sleep until the next append (or command).
-                    let queued = self.appends.take(true);
-                    if !queued.is_empty() {
-                        self.insert_all(queued);
-                        continue;
-                    }
-                }
+                continue;
             }
             let wait = next_digest.saturating_duration_since(Instant::now());
             let command = match receiver.recv_timeout(wait) {
@@ -513,36 +485,43 @@ impl Writer {
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => Command::Close,
             };
-            match command {
-                Command::Wake => {}
-                Command::Synced => self.sync_busy = false,
-                Command::FinishCheckpoint => self.finish_checkpoint(),
-                Command::Digest(reply) => {
-                    let queued = self.appends.take(false);
-                    self.insert_all(queued);
-                    self.flush();
-                    let _ = reply.send(self.digest());
-                }
-                Command::Prune(cutoff, reply) => {
-                    let queued = self.appends.take(false);
-                    self.insert_all(queued);
-                    self.flush();
-                    let _ = reply.send(self.prune(cutoff));
-                }
-                Command::Shutdown(reply) => {
-                    self.drain();
-                    let _ = reply.send(self.digest());
-                    return;
-                }
-                Command::Close => {
-                    self.drain();
-                    if let Err(error) = self.digest() {
-                        tracing::error!(%error, "signing the final trail digest failed");
-                    }
-                    return;
-                }
+            if self.handle(command) {
+                return;
             }
         }
+    }
+
+    /// Carries out one command; whether the writer stops.
+    fn handle(&mut self, command: Command) -> bool {
+        match command {
+            Command::Wake => {}
+            Command::FinishCheckpoint => self.finish_checkpoint(),
+            Command::Digest(reply) => {
+                let queued = self.appends.take(false);
+                self.insert_all(queued);
+                self.commit();
+                let _ = reply.send(self.digest());
+            }
+            Command::Prune(cutoff, reply) => {
+                let queued = self.appends.take(false);
+                self.insert_all(queued);
+                self.commit();
+                let _ = reply.send(self.prune(cutoff));
+            }
+            Command::Shutdown(reply) => {
+                self.drain();
+                let _ = reply.send(self.digest());
+                return true;
+            }
+            Command::Close => {
+                self.drain();
+                if let Err(error) = self.digest() {
+                    tracing::error!(%error, "signing the final trail digest failed");
+                }
+                return true;
+            }
+        }
+        false
     }
 
     /// Stops taking appends, records what is still queued, then makes
@@ -550,7 +529,7 @@ impl Writer {
     fn drain(&mut self) {
         let queued = self.appends.close();
         self.insert_all(queued);
-        self.flush();
+        self.commit();
     }
 
     /// Inserts queued appends in order, committing every
@@ -614,27 +593,22 @@ impl Writer {
         true
     }
 
-    /// Commits the open transaction and hands its waiters to the sync thread.
+    /// Stores the open block, fsyncs the WAL and answers the block's waiters.
     fn commit(&mut self) {
         if !self.commit_transaction() {
             return;
         }
-        let replies = std::mem::take(&mut self.pending);
-        let unsent = match &self.syncer {
-            Some((sender, _)) => sender.send(replies).err().map(|e| e.0),
-            None => Some(replies),
-        };
-        match unsent {
-            None => self.sync_busy = true,
-            // No sync thread (it died): sync here.
-            Some(replies) => answer(replies, &self.sync_wal()),
+        let outcome = self.sync_wal();
+        if let Err(error) = &outcome {
+            tracing::error!(%error, "syncing the audit trail failed; the calls waiting for it are refused");
         }
+        answer(std::mem::take(&mut self.pending), &outcome);
     }
 
-    /// Commits what is open (its waiters go to the sync thread as usual),
-    /// then copies what the checkpoint thread left of the WAL into the
-    /// database, so that the next transaction writes the WAL from its start
-    /// (its preallocated blocks). SQLite syncs the WAL before copying it.
+    /// Commits what is open, then copies what the checkpoint thread left of
+    /// the WAL into the database, so that the next block is written at the
+    /// WAL's start (its preallocated blocks). SQLite syncs the WAL before
+    /// copying it.
     fn finish_checkpoint(&mut self) {
         self.commit();
         if let Err(error) = self
@@ -642,15 +616,6 @@ impl Writer {
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
         {
             tracing::warn!(%error, "trail checkpoint failed");
-        }
-    }
-
-    /// Commits and syncs everything now, answering the waiters here (for the
-    /// rare commands that must follow every earlier event).
-    fn flush(&mut self) {
-        if self.commit_transaction() {
-            let outcome = self.sync_wal();
-            answer(std::mem::take(&mut self.pending), &outcome);
         }
     }
 
@@ -676,7 +641,7 @@ impl Writer {
     }
 
     fn timed_digest(&mut self) -> Result<(), TrailError> {
-        self.flush();
+        self.commit();
         self.digest()?;
         if let Some(retention) = self.config.retention {
             let cutoff = self.now() - retention;
@@ -702,16 +667,22 @@ impl Writer {
         Ok(deleted)
     }
 
-    /// Makes everything committed so far durable (rare paths).
-    fn sync_wal(&self) -> Result<(), TrailError> {
-        sync_file(&self.wal_path)
+    /// Makes everything committed so far durable: `fdatasync` of the WAL,
+    /// through a handle kept open (fsync flushes the file, whichever
+    /// descriptor asks).
+    fn sync_wal(&mut self) -> Result<(), TrailError> {
+        if self.wal.is_none() {
+            let file = std::fs::File::open(&self.wal_path)
+                .map_err(TrailError::io("open", &self.wal_path))?;
+            self.wal = Some(file);
+        }
+        match &self.wal {
+            Some(file) => file
+                .sync_data()
+                .map_err(TrailError::io("fsync", &self.wal_path)),
+            None => Ok(()),
+        }
     }
-}
-
-fn sync_file(path: &Path) -> Result<(), TrailError> {
-    std::fs::File::open(path)
-        .and_then(|file| file.sync_data())
-        .map_err(TrailError::io("fsync", path))
 }
 
 /// Answers every waiter of a sync with its outcome.
@@ -725,37 +696,5 @@ fn copy_outcome(outcome: &Result<(), TrailError>) -> Result<(), TrailError> {
     match outcome {
         Ok(()) => Ok(()),
         Err(error) => Err(TrailError::WriteFailed(error.to_string())),
-    }
-}
-
-/// The sync thread: fsyncs the WAL after each commit the writer hands over,
-/// answers that commit's waiters, and tells the writer it may commit again.
-fn sync_loop(
-    wal_path: &Path,
-    batches: &mpsc::Receiver<Vec<Reply<()>>>,
-    writer: &mpsc::Sender<Command>,
-) {
-    // One handle for the thread's life: fsync flushes the file, whichever
-    // descriptor asks. The WAL exists once the first batch was committed.
-    let mut file: Option<std::fs::File> = None;
-    while let Ok(first) = batches.recv() {
-        let mut replies = first;
-        while let Ok(more) = batches.try_recv() {
-            replies.extend(more);
-        }
-        if file.is_none() {
-            file = std::fs::File::open(wal_path).ok();
-        }
-        let outcome = match &file {
-            Some(file) => file.sync_data().map_err(TrailError::io("fsync", wal_path)),
-            None => sync_file(wal_path),
-        };
-        if let Err(error) = &outcome {
-            tracing::error!(%error, "syncing the audit trail failed; the calls waiting for it are refused");
-        }
-        // The writer first, so that it builds the next batch while the
-        // waiters of this one are woken.
-        let _ = writer.send(Command::Synced);
-        answer(replies, &outcome);
     }
 }
