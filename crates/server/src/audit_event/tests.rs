@@ -524,5 +524,5 @@ fn event_cost_probe() {
         bytes += entries[0].bytes.len();
     }
     let per_call = started.elapsed() / rounds;
-    println!("build + encode + index: {per_call:?} per call, {} bytes", bytes / rounds as usize);
+    println!("build + encode: {per_call:?} per call, {} bytes", bytes / rounds as usize);
 }
