@@ -645,9 +645,14 @@ pub fn kms_events(
         None => facts.user_agent.clone(),
     };
     let identity = user_identity(caller, facts.access_key_id.as_deref());
-    let build = |event_id: String, recipient: &str| {
+    // Identity and parameters are moved into the event when there is one
+    // copy (nearly every call), cloned only for a second account's copy.
+    let build = |event_id: String,
+                 recipient: &str,
+                 identity: UserIdentity,
+                 parameters: Option<KmsRequestParameters>| {
         let mut event = CloudTrailEvent::api_call(ApiCall {
-            user_identity: identity.clone(),
+            user_identity: identity,
             event_time: facts.event_time,
             event_source: facts.event_source.clone(),
             event_name: facts.event_name.clone(),
@@ -662,8 +667,8 @@ pub fn kms_events(
         if let Outcome::Failure { code, message } = outcome {
             event = event.with_error(code, message.unwrap_or_default());
         }
-        if let Some(p) = &parameters {
-            event = event.with_request_parameters(p.clone());
+        if let Some(p) = parameters {
+            event = event.with_request_parameters(p);
         }
         if let Outcome::Success(_) = outcome {
             if let Some(elements) = response_elements(operation, &response) {
@@ -704,7 +709,7 @@ pub fn kms_events(
         .collect();
     let caller_account = caller.account_id.as_str();
     if owners.is_empty() {
-        let mut events = vec![build(new_id(), caller_account)];
+        let mut events = vec![build(new_id(), caller_account, identity, parameters)];
         // keyward rotates on demand before answering (AWS does it shortly
         // after), and AWS records that rotation as a `RotateKey` service
         // event with `"rotationType": "ON_DEMAND"`.
@@ -735,7 +740,10 @@ pub fn kms_events(
     }
     recipients
         .into_iter()
-        .map(|recipient| build(new_id(), recipient).with_shared_event_id(shared.clone()))
+        .map(|recipient| {
+            build(new_id(), recipient, identity.clone(), parameters.clone())
+                .with_shared_event_id(shared.clone())
+        })
         .collect()
 }
 
