@@ -138,23 +138,28 @@ impl ChainHead {
         hash: Sha256Hash::ZERO,
     };
 
+    /// The sequence number of a record of `event_length` bytes appended
+    /// after this head, if it may be appended.
+    fn next_sequence(&self, event_length: usize) -> Result<u64, AuditError> {
+        if event_length > MAX_EVENT_BYTES {
+            return Err(AuditError::EventTooLarge {
+                length: event_length,
+                limit: MAX_EVENT_BYTES,
+            });
+        }
+        self.sequence
+            .checked_add(1)
+            .ok_or(AuditError::SequenceExhausted {
+                last_sequence: self.sequence,
+            })
+    }
+
     /// Appends `event` after this head and advances the head to the new record.
     ///
     /// For group commit: append a batch under one lock, write the records, and
     /// restore a copy of the old head if the write fails (`ChainHead` is `Copy`).
     pub fn append(&mut self, event: Vec<u8>) -> Result<ChainRecord, AuditError> {
-        if event.len() > MAX_EVENT_BYTES {
-            return Err(AuditError::EventTooLarge {
-                length: event.len(),
-                limit: MAX_EVENT_BYTES,
-            });
-        }
-        let sequence = self
-            .sequence
-            .checked_add(1)
-            .ok_or(AuditError::SequenceExhausted {
-                last_sequence: self.sequence,
-            })?;
+        let sequence = self.next_sequence(event.len())?;
         let hash = ChainRecord::compute_hash(sequence, &self.hash, &event);
         let record = ChainRecord {
             sequence,
@@ -171,18 +176,7 @@ impl ChainHead {
     /// to `out` instead of returning it, so the event is copied once. On
     /// error neither the head nor `out` changes.
     pub fn append_encoded(&mut self, event: &[u8], out: &mut Vec<u8>) -> Result<(), AuditError> {
-        if event.len() > MAX_EVENT_BYTES {
-            return Err(AuditError::EventTooLarge {
-                length: event.len(),
-                limit: MAX_EVENT_BYTES,
-            });
-        }
-        let sequence = self
-            .sequence
-            .checked_add(1)
-            .ok_or(AuditError::SequenceExhausted {
-                last_sequence: self.sequence,
-            })?;
+        let sequence = self.next_sequence(event.len())?;
         let hash = ChainRecord::compute_hash(sequence, &self.hash, event);
         crate::record_format::encode_record_into(out, sequence, &self.hash, &hash, event)?;
         *self = ChainHead { sequence, hash };

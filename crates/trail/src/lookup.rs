@@ -90,7 +90,9 @@ pub fn lookup(connection: &Connection, query: &LookupQuery) -> Result<LookupPage
         let block = bytes_at(row, 0)?;
         let mut matching = Vec::new();
         for_each_in_block(&block, |record| {
-            let earlier = query.before_sequence.is_none_or(|before| record.sequence < before);
+            let earlier = query
+                .before_sequence
+                .is_none_or(|before| record.sequence < before);
             if earlier && needles.may_match(&record.event) && matches(query, &record.event) {
                 matching.push(FoundEvent {
                     sequence: record.sequence,
@@ -126,7 +128,9 @@ fn matches(query: &LookupQuery, bytes: &[u8]) -> bool {
         return false;
     };
     if index.account_id != query.account_id
-        || query.start_time.is_some_and(|start| index.event_time < start)
+        || query
+            .start_time
+            .is_some_and(|start| index.event_time < start)
         || query.end_time.is_some_and(|end| index.event_time > end)
     {
         return false;
@@ -154,9 +158,7 @@ struct Needles {
 
 impl Needles {
     fn of(query: &LookupQuery) -> Self {
-        let literal = |text: &str| {
-            text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
-        };
+        let literal = |text: &str| text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
         let mut wanted = vec![query.account_id.clone()];
         match &query.attribute {
             Some(
@@ -179,6 +181,8 @@ impl Needles {
     }
 
     fn may_match(&self, event: &[u8]) -> bool {
-        self.finders.iter().all(|finder| finder.find(event).is_some())
+        self.finders
+            .iter()
+            .all(|finder| finder.find(event).is_some())
     }
 }

@@ -466,43 +466,30 @@ pub fn prune_to(connection: &Connection, checkpoint: ChainHead) -> Result<u64, T
     let blocks: Vec<(i64, Vec<u8>)> = {
         let mut statement = connection
             .prepare("SELECT position, records FROM blocks WHERE first_sequence <= ?1")?;
-        let rows = statement.query_map(params![through], |row| Ok((row.get(0)?, bytes_at(row, 1)?)))?;
+        let rows =
+            statement.query_map(params![through], |row| Ok((row.get(0)?, bytes_at(row, 1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
     for (position, bytes) in blocks {
-        let mut kept = Vec::new();
-        let mut first_kept = None;
-        let mut failed = None;
+        // The kept records' times are not needed: the row keeps its bounds.
+        let mut kept = Block::default();
+        let mut pushed = Ok(());
         for_each_in_block(&bytes, |record| {
             if record.sequence <= checkpoint.sequence {
                 deleted += 1;
-            } else {
-                first_kept.get_or_insert(record.sequence);
-                if let Err(error) = keyward_audit::encode_record_into(
-                    &mut kept,
-                    record.sequence,
-                    &record.previous_hash,
-                    &record.hash,
-                    &record.event,
-                ) {
-                    failed = Some(error);
-                }
+                return true;
             }
-            true
+            pushed = kept.push_record(&record, 0);
+            pushed.is_ok()
         });
-        if let Some(error) = failed {
-            return Err(error.into());
-        }
-        match first_kept {
-            None => {
-                connection.execute("DELETE FROM blocks WHERE position = ?1", params![position])?;
-            }
-            Some(first) => {
-                connection.execute(
-                    "UPDATE blocks SET first_sequence = ?1, records = ?2 WHERE position = ?3",
-                    params![sql_sequence(first)?, kept, position],
-                )?;
-            }
+        pushed?;
+        if kept.is_empty() {
+            connection.execute("DELETE FROM blocks WHERE position = ?1", params![position])?;
+        } else {
+            connection.execute(
+                "UPDATE blocks SET first_sequence = ?1, records = ?2 WHERE position = ?3",
+                params![sql_sequence(kept.first_sequence)?, kept.records, position],
+            )?;
         }
     }
     store_checkpoint(connection, checkpoint)?;

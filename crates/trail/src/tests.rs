@@ -224,7 +224,11 @@ fn a_modified_event_is_found_at_its_position() {
             let text = String::from_utf8(record.event.clone()).unwrap();
             record.event = text.replace("Encrypt", "Decrypt").into_bytes();
         });
-        assert_eq!((position, kind), (3, ChainFaultKind::Modified), "{per_block}");
+        assert_eq!(
+            (position, kind),
+            (3, ChainFaultKind::Modified),
+            "{per_block}"
+        );
     }
 }
 
@@ -522,7 +526,9 @@ fn group_commit_throughput() {
 fn store_cost_probe() {
     let dir = tempfile::tempdir().unwrap();
     let connection = store::open_writer(&dir.path().join(TRAIL_FILE)).unwrap();
-    connection.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    connection
+        .pragma_update(None, "synchronous", "NORMAL")
+        .unwrap();
     let entries: Vec<Entry> = (0..3000)
         .map(|n| Entry::new(&event(n, 1_800_000_000)).unwrap())
         .collect();
@@ -541,7 +547,9 @@ fn store_cost_probe() {
         for _ in 0..30 {
             for chunk in entries.chunks(per_block) {
                 for entry in chunk {
-                    block.push(&mut head, &entry.bytes, entry.event_time).unwrap();
+                    block
+                        .push(&mut head, &entry.bytes, entry.event_time)
+                        .unwrap();
                 }
                 store::insert_block(&connection, &block).unwrap();
                 block.clear();
@@ -552,4 +560,21 @@ fn store_cost_probe() {
         let cpu = (on_cpu() - cpu_start) / events;
         println!("chain + store in blocks of {per_block}: {wall} ns per event, {cpu} ns of it on the CPU");
     }
+}
+
+#[test]
+fn pruning_inside_a_block_keeps_its_later_records() {
+    let fixture = ten_events();
+    rewrite_records(&fixture, 6, |_| {});
+    let records = stored_records(&fixture);
+    let connection = fixture.sql();
+    let deleted = store::prune_to(&connection, records[3].head()).unwrap();
+    assert_eq!(deleted, 4);
+    assert_eq!(stored_records(&fixture), records[4..]);
+    let first: i64 = connection
+        .query_row("SELECT min(first_sequence) FROM blocks", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(first, 5);
 }

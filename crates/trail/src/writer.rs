@@ -448,8 +448,7 @@ impl Writer {
         loop {
             if Instant::now() >= next_digest {
                 next_digest = Instant::now() + self.config.digest_interval;
-                let queued = self.appends.take(false);
-                self.insert_all(queued);
+                self.commit_queued();
                 if let Err(error) = self.timed_digest() {
                     tracing::error!(%error, "signing the trail digest failed");
                 }
@@ -497,15 +496,11 @@ impl Writer {
             Command::Wake => {}
             Command::FinishCheckpoint => self.finish_checkpoint(),
             Command::Digest(reply) => {
-                let queued = self.appends.take(false);
-                self.insert_all(queued);
-                self.commit();
+                self.commit_queued();
                 let _ = reply.send(self.digest());
             }
             Command::Prune(cutoff, reply) => {
-                let queued = self.appends.take(false);
-                self.insert_all(queued);
-                self.commit();
+                self.commit_queued();
                 let _ = reply.send(self.prune(cutoff));
             }
             Command::Shutdown(reply) => {
@@ -532,6 +527,14 @@ impl Writer {
         self.commit();
     }
 
+    /// Makes everything queued so far durable (before a command that must
+    /// follow every earlier event).
+    fn commit_queued(&mut self) {
+        let queued = self.appends.take(false);
+        self.insert_all(queued);
+        self.commit();
+    }
+
     /// Inserts queued appends in order, committing every
     /// [`MAX_BATCH_EVENTS`].
     fn insert_all(&mut self, queued: Vec<(Vec<Entry>, Reply<()>)>) {
@@ -551,7 +554,10 @@ impl Writer {
         let before = self.head;
         let mut chained = Ok(());
         for entry in &entries {
-            if let Err(error) = self.block.push(&mut self.head, &entry.bytes, entry.event_time) {
+            if let Err(error) = self
+                .block
+                .push(&mut self.head, &entry.bytes, entry.event_time)
+            {
                 chained = Err(error);
                 break;
             }

@@ -520,9 +520,15 @@ fn event_cost_probe() {
             Outcome::Success(Some(response.as_bytes())),
             &NoNames,
         );
-        let entries: Vec<_> = events.iter().map(|e| keyward_trail::Entry::new(e).unwrap()).collect();
+        let entries: Vec<_> = events
+            .iter()
+            .map(|e| keyward_trail::Entry::new(e).unwrap())
+            .collect();
         bytes += entries[0].bytes.len();
     }
     let per_call = started.elapsed() / rounds;
-    println!("build + encode: {per_call:?} per call, {} bytes", bytes / rounds as usize);
+    println!(
+        "build + encode: {per_call:?} per call, {} bytes",
+        bytes / rounds as usize
+    );
 }
