@@ -79,6 +79,12 @@ pub struct Cli {
     /// and measure both, to show what the durable audit trail costs.
     #[arg(long, requires = "spawn_keyward")]
     pub trail_comparison: bool,
+    /// Measure every (operation, concurrency) this many times, the targets
+    /// taking turns each round; the comparison then gives each round's
+    /// ratio and their median. On a machine whose speed drifts (a shared
+    /// VM) only ratios of neighbouring runs compare.
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
 }
 
 /// One operation the load loop can send.
@@ -130,6 +136,7 @@ pub struct Plan {
     pub json: Option<PathBuf>,
     pub authz_comparison: bool,
     pub trail_comparison: bool,
+    pub rounds: usize,
 }
 
 impl Cli {
@@ -169,6 +176,9 @@ impl Cli {
         if self.concurrency.contains(&0) {
             bail!("--concurrency values must be at least 1");
         }
+        if self.rounds == 0 {
+            bail!("--rounds must be at least 1");
+        }
         let duration = seconds(self.duration, "--duration")?;
         if duration.is_zero() {
             bail!("--duration must be positive");
@@ -190,6 +200,7 @@ impl Cli {
             json: self.json,
             authz_comparison: self.authz_comparison,
             trail_comparison: self.trail_comparison,
+            rounds: self.rounds,
         })
     }
 }

@@ -44,6 +44,8 @@ pub struct Measurement {
     pub server_cores: Option<f64>,
     /// This load generator's CPU over the window, in cores.
     pub client_cores: Option<f64>,
+    /// Which of `--rounds` this was (from 1).
+    pub round: usize,
 }
 
 /// Phase timing shared by all workers.
@@ -125,6 +127,7 @@ pub async fn measure(
         reconnects,
         server_cores: cores(server_before, server_after),
         client_cores: cores(client_before, client_after),
+        round: 1,
     })
 }
 

@@ -147,14 +147,17 @@ async fn measure_all(plan: &Plan, targets: &[Target]) -> anyhow::Result<Vec<Meas
     let mut results = Vec::new();
     for &operation in &plan.operations {
         for &concurrency in &plan.concurrency {
-            for (target, workload) in targets.iter().zip(&workloads) {
-                let m = measure(target, workload, operation, concurrency, window)
-                    .await
-                    .with_context(|| {
-                        format!("{} {} c={concurrency}", target.name, operation.aws_name())
-                    })?;
-                eprintln!("{}", report::progress(&m));
-                results.push(m);
+            for round in 1..=plan.rounds {
+                for (target, workload) in targets.iter().zip(&workloads) {
+                    let mut m = measure(target, workload, operation, concurrency, window)
+                        .await
+                        .with_context(|| {
+                            format!("{} {} c={concurrency}", target.name, operation.aws_name())
+                        })?;
+                    m.round = round;
+                    eprintln!("{}", report::progress(&m));
+                    results.push(m);
+                }
             }
         }
     }

@@ -26,15 +26,23 @@ pub fn markdown(machine: &Machine, plan: &Plan, results: &[Measurement]) -> Stri
         plan.duration.as_secs_f64(),
         plan.client_threads
     );
+    if plan.rounds > 1 {
+        let _ = writeln!(
+            out,
+            "{} rounds: every phase was measured {} times, the servers taking turns.\n",
+            plan.rounds, plan.rounds
+        );
+    }
     out.push_str(
-        "| server | operation | concurrency | ops/s | p50 ms | p99 ms | max ms | errors | server CPU (cores) | client CPU (cores) |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| server | round | operation | concurrency | ops/s | p50 ms | p99 ms | max ms | errors | server CPU (cores) | client CPU (cores) |\n\
+         |---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for m in results {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             m.target,
+            m.round,
             m.operation.aws_name(),
             m.concurrency,
             thousands(m.summary.ops_per_sec),
@@ -74,46 +82,96 @@ pub fn markdown(machine: &Machine, plan: &Plan, results: &[Measurement]) -> Stri
     out
 }
 
-/// keyward next to the peer for each (operation, concurrency) both ran.
+/// keyward next to the peer for each (operation, concurrency) both ran: the
+/// ratio of each round (measured back to back, so comparable even when the
+/// machine's speed drifts between rounds) and their median.
 fn side_by_side(results: &[Measurement]) -> String {
     let mut out = String::new();
-    for keyward in results.iter().filter(|m| m.target == "keyward") {
-        let Some(peer) = results.iter().find(|m| {
-            m.target != "keyward"
-                && m.operation == keyward.operation
-                && m.concurrency == keyward.concurrency
-        }) else {
+    let mut phases: Vec<(crate::args::Operation, usize)> = Vec::new();
+    for m in results.iter().filter(|m| m.target == "keyward") {
+        if !phases.contains(&(m.operation, m.concurrency)) {
+            phases.push((m.operation, m.concurrency));
+        }
+    }
+    for (operation, concurrency) in phases {
+        let phase = |m: &&Measurement| m.operation == operation && m.concurrency == concurrency;
+        let ours: Vec<&Measurement> = results
+            .iter()
+            .filter(phase)
+            .filter(|m| m.target == "keyward")
+            .collect();
+        let Some(peer_name) = results
+            .iter()
+            .filter(phase)
+            .find(|m| m.target != "keyward")
+            .map(|m| m.target.as_str())
+        else {
             continue;
         };
+        let mut ratios = Vec::new();
+        let mut rounds = Vec::new();
+        for keyward in &ours {
+            let Some(peer) = results
+                .iter()
+                .filter(phase)
+                .find(|m| m.target == peer_name && m.round == keyward.round)
+            else {
+                continue;
+            };
+            let ratio = (peer.summary.ops_per_sec > 0.0)
+                .then(|| keyward.summary.ops_per_sec / peer.summary.ops_per_sec);
+            if let Some(ratio) = ratio {
+                ratios.push(ratio);
+            }
+            rounds.push((*keyward, peer, ratio));
+        }
         if out.is_empty() {
             let _ = writeln!(
                 out,
-                "| operation | concurrency | keyward ops/s | {peer} ops/s | ratio | keyward p99 ms | {peer} p99 ms |\n\
-                 |---|---:|---:|---:|---:|---:|---:|",
-                peer = peer.target
+                "| operation | concurrency | round | keyward ops/s | {peer_name} ops/s | ratio | keyward p99 ms | {peer_name} p99 ms |\n\
+                 |---|---:|---:|---:|---:|---:|---:|---:|"
             );
         }
-        let ratio = if peer.summary.ops_per_sec > 0.0 {
-            format!(
-                "{:.1}×",
-                keyward.summary.ops_per_sec / peer.summary.ops_per_sec
-            )
-        } else {
-            "—".into()
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            keyward.operation.aws_name(),
-            keyward.concurrency,
-            thousands(keyward.summary.ops_per_sec),
-            thousands(peer.summary.ops_per_sec),
-            ratio,
-            millis(keyward.summary.p99),
-            millis(peer.summary.p99),
-        );
+        for (keyward, peer, ratio) in &rounds {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                operation.aws_name(),
+                concurrency,
+                keyward.round,
+                thousands(keyward.summary.ops_per_sec),
+                thousands(peer.summary.ops_per_sec),
+                ratio.map_or_else(|| "—".into(), |r| format!("{r:.2}×")),
+                millis(keyward.summary.p99),
+                millis(peer.summary.p99),
+            );
+        }
+        if rounds.len() > 1 {
+            if let Some(median) = median(&mut ratios) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | median | | | **{median:.2}×** | | |",
+                    operation.aws_name(),
+                    concurrency,
+                );
+            }
+        }
     }
     out
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[middle]
+    } else {
+        (values[middle - 1] + values[middle]) / 2.0
+    })
 }
 
 pub fn json(machine: &Machine, plan: &Plan, results: &[Measurement]) -> Value {
@@ -128,8 +186,10 @@ pub fn json(machine: &Machine, plan: &Plan, results: &[Measurement]) -> Value {
         "warmup_seconds": plan.warmup.as_secs_f64(),
         "duration_seconds": plan.duration.as_secs_f64(),
         "client_threads": plan.client_threads,
+        "rounds": plan.rounds,
         "results": results.iter().map(|m| json!({
             "server": m.target,
+            "round": m.round,
             "operation": m.operation.aws_name(),
             "concurrency": m.concurrency,
             "requests": m.summary.requests,
@@ -149,10 +209,11 @@ pub fn json(machine: &Machine, plan: &Plan, results: &[Measurement]) -> Value {
 /// One progress line per finished phase, for stderr.
 pub fn progress(m: &Measurement) -> String {
     format!(
-        "{:8} {:16} c={:<3} {:>9} ops/s  p50 {} ms  p99 {} ms  errors {}",
+        "{:8} {:16} c={:<3} round {} {:>9} ops/s  p50 {} ms  p99 {} ms  errors {}",
         m.target,
         m.operation.aws_name(),
         m.concurrency,
+        m.round,
         thousands(m.summary.ops_per_sec),
         millis(m.summary.p50),
         millis(m.summary.p99),
@@ -188,7 +249,14 @@ fn thousands(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::thousands;
+    use super::{median, thousands};
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [0.9, 0.5, 0.7]), Some(0.7));
+        assert_eq!(median(&mut [0.25, 1.0, 0.75, 0.5]), Some(0.625));
+    }
 
     #[test]
     fn thousands_separators() {
