@@ -1,8 +1,8 @@
 """The audit trail end to end: one CloudTrail event per call, field by field,
 for every KMS operation family and outcome (boto3 through the real server),
 IAM events without secrets, and `keyward trail verify/export/prune` on a
-stopped server's data directory, including tampering made directly in
-trail.sqlite (kms-api.md §12; issue 4)."""
+stopped server's data directory, including tampering made directly in the
+segment files under DATA_DIR/trail (kms-api.md §12; issue 4)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import gzip
 import json
 import re
 import shutil
-import sqlite3
 import struct
 import subprocess
+import zlib
 
 import boto3
 import botocore.config
@@ -330,9 +330,8 @@ def test_iam_calls_are_recorded_without_secrets(server, ct, iam):
     key = iam.create_access_key(UserName=name)
     event = the_event(ct, key, "CreateAccessKey")
     assert event["requestParameters"] == {"userName": name}
-    raw = (server.data_dir / "trail.sqlite").read_bytes()
-    for wal in server.data_dir.glob("trail.sqlite-wal"):
-        raw += wal.read_bytes()
+    raw = b"".join(f.read_bytes() for f in sorted((server.data_dir / "trail").iterdir()))
+    assert b'"CreateAccessKey"' in raw
     assert key["AccessKey"]["SecretAccessKey"].encode() not in raw
 
     # A call that deletes the very key that signed it is still recorded
@@ -376,38 +375,55 @@ def copy_data_dir(src, dst):
     return dst
 
 
-# trail.sqlite keeps one row per group commit in `blocks`; `records` is the
-# commit's records back to back: version (1 byte), sequence (8, big-endian),
-# previous hash (32), hash (32), event length (4, big-endian), event JSON.
+# DATA_DIR/trail/segment-*.log: a 32-byte header ("KWTRAIL\0", version 1,
+# segment number), then frames, then zeros. A frame is a 48-byte header (magic
+# "KWFR", payload length, first and last sequence, min and max event time,
+# record count, CRC-32 of the rest of the header and the payload) and the
+# payload: chain records back to back — version (1 byte), sequence (8,
+# big-endian), previous hash (32), hash (32), event length (4), event JSON.
+SEGMENT_HEADER = 32
+FRAME_HEADER = 48
+
+
+def segments(data_dir):
+    return sorted((data_dir / "trail").glob("segment-*.log"))
+
+
 def stored_records(data_dir):
-    db = sqlite3.connect(data_dir / "trail.sqlite")
-    blocks = [row[0] for row in db.execute("SELECT records FROM blocks ORDER BY position")]
-    db.close()
     records = []
-    for block in blocks:
-        offset = 0
-        while offset < len(block):
-            (sequence,) = struct.unpack(">Q", block[offset + 1:offset + 9])
-            (length,) = struct.unpack(">I", block[offset + 73:offset + 77])
-            records.append({"sequence": sequence, "hashes": block[offset + 9:offset + 73],
-                            "event": block[offset + 77:offset + 77 + length]})
-            offset += 77 + length
+    for path in segments(data_dir):
+        data = path.read_bytes()
+        offset = SEGMENT_HEADER
+        while offset + FRAME_HEADER <= len(data) and data[offset:offset + 4] == b"KWFR":
+            (length,) = struct.unpack(">I", data[offset + 4:offset + 8])
+            payload = data[offset + FRAME_HEADER:offset + FRAME_HEADER + length]
+            at = 0
+            while at < len(payload):
+                (sequence,) = struct.unpack(">Q", payload[at + 1:at + 9])
+                (size,) = struct.unpack(">I", payload[at + 73:at + 77])
+                records.append({"sequence": sequence, "hashes": payload[at + 9:at + 73],
+                                "event": payload[at + 77:at + 77 + size]})
+                at += 77 + size
+            offset += FRAME_HEADER + length
     return records
 
 
 def tamper(data_dir, edit):
-    """Edits the stored records in place, as anyone who can write the file could."""
+    """Edits the stored records and writes them back as one segment of frames
+    of one record each, with correct CRCs, as anyone who can write the files could."""
     records = stored_records(data_dir)
     edit(records)
-    db = sqlite3.connect(data_dir / "trail.sqlite")
-    db.execute("DELETE FROM blocks")
+    size = segments(data_dir)[-1].stat().st_size
+    for path in segments(data_dir):
+        path.unlink()
+    data = b"KWTRAIL\0" + struct.pack(">IIQQ", 1, 0, 1, 0)
     for r in records:
-        blob = (b"\x01" + struct.pack(">Q", r["sequence"]) + r["hashes"]
-                + struct.pack(">I", len(r["event"])) + r["event"])
-        db.execute("INSERT INTO blocks (first_sequence, last_sequence, min_time, max_time, records) "
-                   "VALUES (?, ?, 0, 0, ?)", (r["sequence"], r["sequence"], blob))
-    db.commit()
-    db.close()
+        payload = (b"\x01" + struct.pack(">Q", r["sequence"]) + r["hashes"]
+                   + struct.pack(">I", len(r["event"])) + r["event"])
+        header = b"KWFR" + struct.pack(">IQQqqI", len(payload), r["sequence"], r["sequence"],
+                                       0, 2**62, 1)
+        data += header + struct.pack(">I", zlib.crc32(header + payload)) + payload
+    (data_dir / "trail" / "segment-0000000001.log").write_bytes(data.ljust(size, b"\0"))
 
 
 def index_of(records, sequence):

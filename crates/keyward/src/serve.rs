@@ -163,7 +163,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the audit trail (`trail.sqlite` in the data directory), unless the
+/// Opens the audit trail (`trail/` in the data directory), unless the
 /// benchmark-only switch turned it off.
 fn open_trail(
     settings: &Settings,
@@ -186,6 +186,7 @@ fn open_trail(
             time::OffsetDateTime::from_unix_timestamp(clock.now_ms().div_euclid(1000))
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
         }),
+        ..keyward_trail::TrailConfig::new()
     };
     let trail =
         keyward_trail::Trail::open(&data_dir.path, config).context("opening the audit trail")?;

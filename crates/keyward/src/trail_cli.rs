@@ -1,14 +1,14 @@
 //! `keyward trail verify|export|prune|public-key`: the audit trail of a data
-//! directory, readable while the server runs or after it stopped (the trail
-//! database is read without the server's lock; SQLite's WAL gives a
-//! consistent snapshot).
+//! directory. Verify and export read it while the server runs or after it
+//! stopped (without the server's lock: the server only appends, and readers
+//! stop where the written frames end); prune is for a stopped server.
 //!
 //! Exit codes: 0 verified (or done), 1 the trail failed verification (the
 //! first bad position is printed), 2 the trail could not be read at all.
 
 use std::process::ExitCode;
 
-use keyward_trail::{export_data_dir, prune_data_dir, verify_data_dir, TrailError};
+use keyward_trail::{export_data_dir, prune_data_dir, verify_data_dir_in_detail, TrailError};
 
 use crate::cli::TrailCommand;
 
@@ -30,7 +30,17 @@ pub fn run(command: TrailCommand) -> ExitCode {
 fn run_inner(command: TrailCommand) -> Result<ExitCode, TrailError> {
     match command {
         TrailCommand::Verify(args) => {
-            let report = verify_data_dir(&args.dir.data_dir, args.public_key.as_deref())?;
+            let verification =
+                verify_data_dir_in_detail(&args.dir.data_dir, args.public_key.as_deref())?;
+            let report = verification.report;
+            if let Some(cut) = &verification.cut_short {
+                eprintln!(
+                    "note: {} bytes at offset {} of {} are a write that a crash cut short; it was never acknowledged, and the server clears it when it next starts",
+                    cut.bytes,
+                    cut.offset,
+                    cut.segment.display()
+                );
+            }
             if report.is_ok() {
                 println!("{report}");
                 return Ok(ExitCode::SUCCESS);
@@ -68,6 +78,14 @@ fn run_inner(command: TrailCommand) -> Result<ExitCode, TrailError> {
             let cutoff = time::OffsetDateTime::now_utc()
                 .checked_sub(retention)
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            // A running server writes the trail's state and prunes by itself.
+            let _lock = match keyward_store::DirLock::take(&args.dir.data_dir) {
+                Ok(lock) => lock,
+                Err(error) => {
+                    eprintln!("keyward: {error}; a running server prunes by itself (--trail-retention-days)");
+                    return Ok(ExitCode::from(EXIT_UNREADABLE));
+                }
+            };
             let deleted = prune_data_dir(&args.dir.data_dir, cutoff)?;
             println!("pruned {deleted} events");
             Ok(ExitCode::SUCCESS)

@@ -47,16 +47,7 @@ impl DataDir {
         };
         fs::create_dir_all(path).map_err(io("create", path))?;
         restrict_dir(path).map_err(io("set permissions of", path))?;
-        let lock_path = path.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io("open", &lock_path))?;
-        if lock.try_lock().is_err() {
-            return Err(StoreError::Locked(path.to_path_buf()));
-        }
+        let DirLock(lock) = DirLock::take(path)?;
         let key_path = path.join(ROOT_KEY_FILE);
         let (root_key, created) = if key_path.exists() {
             (read_root_key(&key_path)?, false)
@@ -74,6 +65,32 @@ impl DataDir {
             created,
             _lock: lock,
         })
+    }
+}
+
+/// The data directory's lock, held by a running server; tools that change
+/// what a server writes (pruning the trail) take it too.
+pub struct DirLock(File);
+
+impl DirLock {
+    /// Takes the lock of the existing data directory `path`, or fails with
+    /// [`StoreError::Locked`] when a server holds it.
+    pub fn take(path: &Path) -> Result<Self, StoreError> {
+        let lock_path = path.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StoreError::Io {
+                action: "open",
+                path: lock_path.clone(),
+                source,
+            })?;
+        if lock.try_lock().is_err() {
+            return Err(StoreError::Locked(path.to_path_buf()));
+        }
+        Ok(DirLock(lock))
     }
 }
 

@@ -14,7 +14,7 @@ mod error;
 mod rows;
 mod sqlite;
 
-pub use data_dir::{write_secret_file, DataDir, DATABASE_FILE, ROOT_KEY_FILE};
+pub use data_dir::{write_secret_file, DataDir, DirLock, DATABASE_FILE, ROOT_KEY_FILE};
 pub use error::StoreError;
 pub use rows::{
     AccessKeyRow, AccountRow, AliasRow, DocumentRow, KeyRow, MaterialRow, Mutation, Snapshot,

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 /// errors: they are a [`keyward_audit::TrailReport`].
 #[derive(Debug, thiserror::Error)]
 pub enum TrailError {
-    #[error("trail database: {0}")]
+    /// Reading an earlier version's `trail.sqlite` to move it into segments.
+    #[error("trail database of an earlier version: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("could not {action} {path}: {source}")]
     Io {
@@ -16,8 +17,8 @@ pub enum TrailError {
     },
     #[error(transparent)]
     Audit(#[from] keyward_audit::AuditError),
-    /// A stored row is not what this version writes (a corrupt or foreign file).
-    #[error("trail database row is malformed: {0}")]
+    /// A stored file is not what this version writes (a corrupt or foreign file).
+    #[error("the trail is malformed: {0}")]
     Malformed(String),
     /// The writer thread is gone (shut down, or it failed to start).
     #[error("the trail writer has stopped")]
@@ -25,7 +26,7 @@ pub enum TrailError {
     /// The trail's key file is missing or unreadable.
     #[error("trail signing key {path}: {reason}")]
     SigningKey { path: PathBuf, reason: String },
-    #[error("no trail in {0} (no trail.sqlite)")]
+    #[error("no audit trail in {0} (no trail/state)")]
     NoTrail(PathBuf),
     /// A batch could not be committed; the request that waited for it must
     /// not be acknowledged.

@@ -5,42 +5,57 @@
 //! where the bytes live and when they are on disk.
 //!
 //! ```text
-//! <data-dir>/trail.sqlite          records (a block per group commit), digests, checkpoint (WAL)
+//! <data-dir>/trail/segment-*.log   records, in a frame per group commit (segment.rs)
+//! <data-dir>/trail/spare.segment   the next segment, written out ahead of time
+//! <data-dir>/trail/state           creation time, pruning checkpoint
+//! <data-dir>/trail/digests         the signed digests
 //! <data-dir>/trail-signing-key     Ed25519 seed, hex, 0600
 //! <data-dir>/trail-public-key.pem  the key auditors verify with
 //! ```
 //!
 //! Invariants:
-//! - [`Trail::append`] returns only after the events' block is committed and
-//!   the WAL holding it is fsynced. A failed batch is reported to every waiter
-//!   and leaves no hole in the chain.
-//! - Only the writer thread writes; lookups read through their own connection
-//!   and see committed batches only.
+//! - [`Trail::append`] returns only after the events' frame is on disk
+//!   (a direct synchronous write, or a write and `fdatasync`). A failed write
+//!   is reported to every waiter of it and of what was chained after it, and
+//!   leaves no hole in the chain.
+//! - Only the writer thread writes segments; readers (lookups, verify,
+//!   export) read up to where the written frames end and never lock.
 //! - Pruning cuts only at a signed digest's head, which is stored as the
-//!   checkpoint, so the remaining trail verifies.
+//!   checkpoint (before any segment is deleted), so the remaining trail
+//!   verifies.
 //! - Nothing here builds events: what an event may contain is decided by
 //!   `keyward-audit`'s typed builders.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod appender;
+mod entry;
 mod error;
 mod index;
+mod layout;
+mod legacy;
 mod lookup;
 mod offline;
+mod pacing;
+mod segment;
 mod signing_key;
-mod store;
+mod stored;
 mod writer;
 
+pub use appender::WriteMode;
+pub use entry::Entry;
 pub use error::TrailError;
 pub use index::{lookup_username, EventIndex};
+pub use layout::TRAIL_DIR;
+pub use legacy::LEGACY_FILE;
 pub use lookup::{FoundEvent, LookupAttribute, LookupPage, LookupQuery};
 pub use offline::{
-    export_data_dir, prune_data_dir, verify_data_dir, ExportSummary, EXPORT_BUCKET,
-    EXPORT_TRAIL_NAME,
+    export_data_dir, prune_data_dir, verify_data_dir, verify_data_dir_in_detail, ExportSummary,
+    Verification, EXPORT_BUCKET, EXPORT_TRAIL_NAME,
 };
 pub use signing_key::{parse_public_key, PUBLIC_KEY_FILE, SIGNING_KEY_FILE};
-pub use store::{Entry, TRAIL_FILE};
-pub use writer::{NowFn, Trail, TrailConfig};
+pub use stored::CutShortWrite;
+pub use writer::{NowFn, Trail, TrailConfig, DEFAULT_COMMIT_INTERVAL, DEFAULT_SEGMENT_BYTES};
 
 #[cfg(test)]
 mod tests;

@@ -1,24 +1,26 @@
-//! LookupEvents queries over the stored blocks.
+//! LookupEvents queries over the stored segments.
 //!
 //! The model is CloudTrail's `LookupEvents` (botocore `cloudtrail/2013-11-01`):
 //! at most one lookup attribute per call, an optional time range on
 //! `eventTime`, newest events first, pages of at most 50.
 //!
-//! Blocks are read newest first; a block whose time bounds miss the range is
-//! skipped without reading its records. Within a block, an event is decoded
-//! (and matched through [`EventIndex`], the one definition of what each
-//! attribute means) only if its bytes contain the account and the value
-//! looked for — a cheap byte search that rules out most events. AWS limits
-//! LookupEvents to two calls a second per account; appending, which every
-//! call does, is what the layout is for.
+//! Segments are read newest first, each up to the end of its written frames;
+//! a frame whose time bounds or sequence range miss the query is skipped
+//! without reading its records. Within a frame, an event is decoded (and
+//! matched through [`EventIndex`], the one definition of what each attribute
+//! means) only if its bytes contain the account and the value looked for — a
+//! cheap byte search that rules out most events. AWS limits LookupEvents to
+//! two calls a second per account; appending, which every call does, is what
+//! the layout is for.
+
+use std::path::Path;
 
 use keyward_audit::CloudTrailEvent;
-use rusqlite::types::Value;
-use rusqlite::Connection;
 
 use crate::error::TrailError;
 use crate::index::EventIndex;
-use crate::store::{bytes_at, for_each_in_block, sql_sequence};
+use crate::layout::{self, State};
+use crate::stored::{for_each_in_payload, read_written, valid_frames};
 
 /// One `LookupAttributes` entry (AWS accepts one per call).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,46 +66,51 @@ pub struct LookupPage {
     pub next_before: Option<u64>,
 }
 
-/// Runs `query` on a trail connection.
-pub fn lookup(connection: &Connection, query: &LookupQuery) -> Result<LookupPage, TrailError> {
-    let mut sql = String::from("SELECT records FROM blocks WHERE 1");
-    let mut values: Vec<Value> = Vec::new();
-    if let Some(start) = query.start_time {
-        sql.push_str(" AND max_time >= ?");
-        values.push(Value::Integer(start));
-    }
-    if let Some(end) = query.end_time {
-        sql.push_str(" AND min_time <= ?");
-        values.push(Value::Integer(end));
-    }
-    if let Some(before) = query.before_sequence {
-        sql.push_str(" AND first_sequence < ?");
-        values.push(Value::Integer(sql_sequence(before)?));
-    }
-    sql.push_str(" ORDER BY position DESC");
+/// Runs `query` on the trail in `dir` (`<data-dir>/trail`).
+pub fn lookup(dir: &Path, query: &LookupQuery) -> Result<LookupPage, TrailError> {
+    let checkpoint = State::read(dir)?.checkpoint.sequence;
     let limit = query.max_results.max(1);
     let needles = Needles::of(query);
-    let mut statement = connection.prepare_cached(&sql)?;
-    let mut rows = statement.query(rusqlite::params_from_iter(values))?;
     let mut events = Vec::new();
-    while let Some(row) = rows.next()? {
-        let block = bytes_at(row, 0)?;
-        let mut matching = Vec::new();
-        for_each_in_block(&block, |record| {
-            let earlier = query
-                .before_sequence
-                .is_none_or(|before| record.sequence < before);
-            if earlier && needles.may_match(&record.event) && matches(query, &record.event) {
-                matching.push(FoundEvent {
-                    sequence: record.sequence,
-                    event: record.event,
-                });
+    'segments: for (_, path) in layout::list_segments(dir)?.iter().rev() {
+        let bytes = match read_written(path) {
+            Ok(bytes) => bytes,
+            // Pruned while this lookup ran.
+            Err(TrailError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                continue
             }
-            true
-        });
-        events.extend(matching.into_iter().rev());
-        if events.len() > limit {
-            break;
+            Err(error) => return Err(error),
+        };
+        for (summary, payload) in valid_frames(&bytes).into_iter().rev() {
+            let outside = query
+                .start_time
+                .is_some_and(|start| summary.max_time < start)
+                || query.end_time.is_some_and(|end| summary.min_time > end)
+                || query
+                    .before_sequence
+                    .is_some_and(|before| summary.first_sequence >= before)
+                || summary.last_sequence <= checkpoint;
+            if outside {
+                continue;
+            }
+            let mut matching = Vec::new();
+            for_each_in_payload(payload, |record| {
+                let wanted = record.sequence > checkpoint
+                    && query
+                        .before_sequence
+                        .is_none_or(|before| record.sequence < before);
+                if wanted && needles.may_match(&record.event) && matches(query, &record.event) {
+                    matching.push(FoundEvent {
+                        sequence: record.sequence,
+                        event: record.event,
+                    });
+                }
+                true
+            });
+            events.extend(matching.into_iter().rev());
+            if events.len() > limit {
+                break 'segments;
+            }
         }
     }
     let next_before = if events.len() > limit {

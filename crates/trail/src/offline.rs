@@ -1,6 +1,6 @@
-//! What `keyward trail verify` and `keyward trail export` do, on a data
-//! directory whose server may be stopped (or running: reads take no lock,
-//! WAL readers see the last committed state).
+//! What `keyward trail verify`, `export` and `prune` do, on a data directory
+//! whose server may be stopped (or running, for verify and export: a running
+//! server only appends, and readers stop where the written bytes end).
 
 use std::fs;
 use std::io::Write;
@@ -15,7 +15,16 @@ use keyward_audit::{
 
 use crate::error::TrailError;
 use crate::signing_key::trusted_public_key;
-use crate::store::{self, TRAIL_FILE};
+use crate::stored::{CutShortWrite, StoredTrail};
+
+/// What `keyward trail verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub report: TrailReport,
+    /// A write that a crash cut short at the very end, set aside (never
+    /// acknowledged; the server clears it when it next starts).
+    pub cut_short: Option<CutShortWrite>,
+}
 
 /// Verifies the trail of `data_dir` against the public key in `public_key`
 /// (a PEM or hex file), or the data directory's own key file.
@@ -23,20 +32,27 @@ pub fn verify_data_dir(
     data_dir: &Path,
     public_key: Option<&Path>,
 ) -> Result<TrailReport, TrailError> {
-    let connection = store::open_reader(&data_dir.join(TRAIL_FILE))?;
+    Ok(verify_data_dir_in_detail(data_dir, public_key)?.report)
+}
+
+/// [`verify_data_dir`], also saying what was set aside.
+pub fn verify_data_dir_in_detail(
+    data_dir: &Path,
+    public_key: Option<&Path>,
+) -> Result<Verification, TrailError> {
+    let trail = StoredTrail::open(data_dir)?;
     let key = trusted_public_key(data_dir, public_key)?;
-    // One read transaction, so a running server's commits cannot interleave
-    // with the digests and records we read.
-    connection.execute_batch("BEGIN")?;
-    let digests = store::load_digests(&connection)?;
-    let checkpoint = store::load_checkpoint(&connection)?;
-    let mut verifier = TrailVerifier::new(&digests, &[key], checkpoint);
-    store::for_each_record(&connection, |record| {
+    // Digests are read before records: a digest signed meanwhile by a running
+    // server vouches only for records already written.
+    let mut verifier = TrailVerifier::new(&trail.digests, &[key], trail.state.checkpoint);
+    let cut_short = trail.for_each_record(|record| {
         verifier.push(&record);
         verifier.wants_more()
     })?;
-    connection.execute_batch("COMMIT")?;
-    Ok(verifier.finish())
+    Ok(Verification {
+        report: verifier.finish(),
+        cut_short,
+    })
 }
 
 /// What an export wrote.
@@ -68,39 +84,81 @@ pub fn export_data_dir(
     if !report.is_ok() {
         return Ok(Err(report));
     }
-    let connection = store::open_reader(&data_dir.join(TRAIL_FILE))?;
-    connection.execute_batch("BEGIN")?;
-    let digests = store::load_digests(&connection)?;
-    let checkpoint = store::load_checkpoint(&connection)?;
+    let trail = StoredTrail::open(data_dir)?;
     fs::create_dir_all(out_dir).map_err(TrailError::io("create", out_dir))?;
-    let mut summary = ExportSummary {
-        log_files: 0,
-        digest_files: 0,
-        records: 0,
-        unsigned_records: 0,
-        public_key_file: out_dir.join(crate::signing_key::PUBLIC_KEY_FILE),
-    };
+    let public_key_file = out_dir.join(crate::signing_key::PUBLIC_KEY_FILE);
     let key = trusted_public_key(data_dir, public_key)?;
-    fs::write(&summary.public_key_file, key.to_pem())
-        .map_err(TrailError::io("write", &summary.public_key_file))?;
+    fs::write(&public_key_file, key.to_pem()).map_err(TrailError::io("write", &public_key_file))?;
+    let mut exporter = Exporter {
+        out_dir,
+        digests: &trail.digests,
+        next_digest: 0,
+        records: Vec::new(),
+        previous_object: None,
+        used_objects: std::collections::HashSet::new(),
+        summary: ExportSummary {
+            log_files: 0,
+            digest_files: 0,
+            records: 0,
+            unsigned_records: 0,
+            public_key_file,
+        },
+    };
+    // One pass: the trail verified, so stored order is sequence order, and
+    // each digest's records are complete when the next one's begin.
+    let mut failed = None;
+    trail.for_each_record(|record| match exporter.push(record) {
+        Ok(()) => true,
+        Err(error) => {
+            failed = Some(error);
+            false
+        }
+    })?;
+    if let Some(error) = failed {
+        return Err(error);
+    }
+    Ok(Ok(exporter.finish()?))
+}
 
-    let mut previous_object: Option<String> = None;
-    let mut used_objects = std::collections::HashSet::new();
-    for digest in &digests {
-        let first = digest
-            .first_sequence()
-            .max(checkpoint.sequence.saturating_add(1));
-        let records = if digest.last().sequence >= first {
-            store::records_in(&connection, first, digest.last().sequence)?
-        } else {
-            Vec::new()
+/// Writes the log and digest files of an export as the records come.
+struct Exporter<'a> {
+    out_dir: &'a Path,
+    digests: &'a [keyward_audit::Digest],
+    /// The digest whose records are being collected.
+    next_digest: usize,
+    records: Vec<ChainRecord>,
+    previous_object: Option<String>,
+    used_objects: std::collections::HashSet<String>,
+    summary: ExportSummary,
+}
+
+impl Exporter<'_> {
+    fn push(&mut self, record: ChainRecord) -> Result<(), TrailError> {
+        while self
+            .digests
+            .get(self.next_digest)
+            .is_some_and(|digest| record.sequence > digest.last().sequence)
+        {
+            self.write_digest()?;
+        }
+        self.records.push(record);
+        Ok(())
+    }
+
+    /// Writes the log file of the collected records and the digest file of
+    /// the digest that covers them.
+    fn write_digest(&mut self) -> Result<(), TrailError> {
+        let Some(digest) = self.digests.get(self.next_digest) else {
+            return Ok(());
         };
+        self.next_digest += 1;
+        let records = std::mem::take(&mut self.records);
         let (account, region) = names(&records);
         let mut entries = Vec::new();
-        if let Some(object) = write_log_file(out_dir, &records, &account, &region)? {
+        if let Some(object) = write_log_file(self.out_dir, &records, &account, &region)? {
             entries.push(object);
-            summary.log_files += 1;
-            summary.records += records.len() as u64;
+            self.summary.log_files += 1;
+            self.summary.records += records.len() as u64;
         }
         let mut object = digest_object_key(&account, &region, EXPORT_TRAIL_NAME, digest.end_time());
         // Digests can end in the same second (a shutdown right after a timed
@@ -108,42 +166,47 @@ pub fn export_data_dir(
         // one gets a counter before the extension instead of overwriting.
         let base = object.trim_end_matches(".json.gz").to_owned();
         let mut counter = 1;
-        while used_objects.contains(&object) {
+        while self.used_objects.contains(&object) {
             object = format!("{base}_{counter}.json.gz");
             counter += 1;
         }
-        used_objects.insert(object.clone());
+        self.used_objects.insert(object.clone());
         let file = DigestFile {
             aws_account_id: account,
             bucket: EXPORT_BUCKET.to_owned(),
             digest_object: object.clone(),
-            previous_digest_object: previous_object.take(),
+            previous_digest_object: self.previous_object.take(),
             digest: digest.clone(),
             log_files: entries,
         };
-        write_gzip(&out_dir.join(&object), &file.encode()?)?;
-        summary.digest_files += 1;
-        previous_object = Some(object);
+        write_gzip(&self.out_dir.join(&object), &file.encode()?)?;
+        self.summary.digest_files += 1;
+        self.previous_object = Some(object);
+        Ok(())
     }
-    // Records after the newest digest: exported, but no digest vouches for them yet.
-    let signed_through = digests.last().map_or(checkpoint.sequence, |d| {
-        d.last().sequence.max(checkpoint.sequence)
-    });
-    let tail = store::records_in(
-        &connection,
-        signed_through.saturating_add(1),
-        i64::MAX as u64,
-    )?;
-    if !tail.is_empty() {
-        let (account, region) = names(&tail);
-        if write_log_file(out_dir, &tail, &account, &region)?.is_some() {
-            summary.log_files += 1;
-            summary.records += tail.len() as u64;
-            summary.unsigned_records = tail.len() as u64;
+
+    /// Writes the digests left and, last, the records after the newest
+    /// digest: exported, but no digest vouches for them yet.
+    fn finish(mut self) -> Result<ExportSummary, TrailError> {
+        let signed_through = self.digests.last().map(|digest| digest.last().sequence);
+        let (signed, tail): (Vec<ChainRecord>, Vec<ChainRecord>) =
+            std::mem::take(&mut self.records)
+                .into_iter()
+                .partition(|record| signed_through.is_some_and(|last| record.sequence <= last));
+        self.records = signed;
+        while self.next_digest < self.digests.len() {
+            self.write_digest()?;
         }
+        if !tail.is_empty() {
+            let (account, region) = names(&tail);
+            if write_log_file(self.out_dir, &tail, &account, &region)?.is_some() {
+                self.summary.log_files += 1;
+                self.summary.records += tail.len() as u64;
+                self.summary.unsigned_records = tail.len() as u64;
+            }
+        }
+        Ok(self.summary)
     }
-    connection.execute_batch("COMMIT")?;
-    Ok(Ok(summary))
 }
 
 /// The account and region a file is filed under: those of its first event.
@@ -200,22 +263,11 @@ fn write_gzip(path: &Path, contents: &[u8]) -> Result<(), TrailError> {
     Ok(())
 }
 
-/// Prunes a stopped server's trail: deletes events covered by digests that
-/// ended at or before `cutoff`. Returns how many were deleted.
+/// Prunes a stopped server's trail: events covered by digests that ended at
+/// or before `cutoff`. Returns how many were pruned.
 pub fn prune_data_dir(data_dir: &Path, cutoff: time::OffsetDateTime) -> Result<u64, TrailError> {
-    let path = data_dir.join(TRAIL_FILE);
-    if !path.exists() {
-        return Err(TrailError::NoTrail(data_dir.to_path_buf()));
-    }
-    let mut connection = store::open_writer(&path)?;
-    let digests = store::load_digests(&connection)?;
-    let checkpoint = keyward_audit::pruning_checkpoint(&digests, cutoff);
-    let current = store::load_checkpoint(&connection)?;
-    if checkpoint.sequence <= current.sequence {
-        return Ok(0);
-    }
-    let transaction = connection.transaction()?;
-    let deleted = store::prune_to(&transaction, checkpoint)?;
-    transaction.commit()?;
-    Ok(deleted)
+    let mut trail = StoredTrail::open(data_dir)?;
+    // The last segment may be the one a server appends to next: it stays.
+    let active = trail.segments.last().map(|(number, _)| *number);
+    crate::writer::prune_to(&trail.dir, &mut trail.state, &trail.digests, cutoff, active)
 }

@@ -1,57 +1,74 @@
-//! The live trail: a writer thread, group commit, digests on
-//! a timer.
+//! The live trail: chaining at append, a writer thread, group commit,
+//! digests on a timer.
 //!
-//! **Group commit.** Request handlers push their events onto a shared queue
-//! and await a oneshot; the writer is woken (one channel message) only when
-//! it is idle. It takes everything queued, chains each request's events into
-//! one [`Block`] (`ChainHead::append_encoded`), stores the block as one row —
-//! its own transaction, the WAL written with `synchronous=NORMAL` — then
-//! `fdatasync`s the WAL and answers the batch's waiters. So nothing is
-//! answered before its frames are on disk (the guarantee of
-//! `synchronous=FULL`), and one fsync carries everything that arrived during
-//! the previous one. Storing a block is one insert, far shorter than the
-//! fsync, so syncing on the writer itself costs less than handing each batch
-//! to a sync thread: that cost two thread wake-ups per batch on the path of
-//! every call (BENCHMARKS.md, "The audit trail"). WAL mode makes a
-//! committed-but-unsynced batch safe: a crash loses only frames that no one
-//! was told about.
+//! **Appending.** A request handler chains its events onto the head right
+//! away, on its own thread and under the queue's lock (a SHA-256 and a copy
+//! per event), adds them to the open batch and awaits a oneshot. The lock
+//! orders the chain; the writer thread never hashes, so the one thread every
+//! call waits for does as little as possible.
 //!
-//! If chaining or storing a block fails, the block is dropped, the head is
-//! restored to its value before it, and every waiter of it gets an error:
-//! nothing is acknowledged as recorded that is not on disk, and the chain has
-//! no hole. A failed fsync fails every waiter of that sync.
+//! **Group commit.** The writer takes the whole open batch, frames it
+//! (`segment.rs`) and appends it to the active segment with one durable write
+//! (`appender.rs`), then answers the batch's waiters: nothing is answered
+//! before its frame is on disk. Everything that arrives during a write goes
+//! into the next one; under concurrent load the next write also waits until
+//! an interval has passed since the last one started (`pacing.rs`), because a
+//! durable write costs the same CPU for one event as for fifty. The writer is
+//! woken by an append only when it sleeps for want of work.
 //!
-//! **Disk behaviour.** The WAL is preallocated (see [`preallocate_wal`]) and
-//! checkpointed by a thread of its own, so that neither file growth nor
-//! checkpoints sit on the commit path; the writer finishes each checkpoint
-//! between two transactions so that SQLite restarts the WAL from its start
-//! (see [`checkpoint_loop`]).
+//! **Failure.** If a write fails, its batch is refused and so is everything
+//! chained after it (it was chained onto records that are not on disk); the
+//! head goes back to the last durable record. Nothing is acknowledged as
+//! recorded that is not on disk, and the chain has no hole.
 //!
-//! **Digests.** Every `digest_interval` (and on shutdown) the writer commits
-//! and syncs what is pending, signs a digest of the head, linked to the
-//! previous digest, and stores it; after each timed digest it prunes what is
-//! older than the retention period. All writes go through the writer thread,
-//! so the head and the digest chain need no further locking.
+//! **Segments.** When a batch does not fit in the active segment, the writer
+//! renames the spare segment (written out in zeros ahead of time by a
+//! preparer thread) into place and continues there; the preparer then makes
+//! the next spare. At start, a frame a crash cut short at the end of the last
+//! segment is cleared (it was never acknowledged).
+//!
+//! **Digests.** Every `digest_interval` (and on shutdown) the writer writes
+//! what is open, signs a digest of the durable head, linked to the previous
+//! digest, and appends it to `digests`; after each timed digest it prunes what
+//! is older than the retention period. Commands (digest, prune, shutdown) are
+//! taken before batches, so a steady load cannot hold them back.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use keyward_audit::{pruning_checkpoint, ChainHead, Digest, DigestPublicKey, DigestSigningKey};
-use rusqlite::Connection;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
+use crate::appender::{prepare_segment, segment_size, ActiveSegment, WriteMode};
+use crate::entry::Entry;
 use crate::error::TrailError;
+use crate::layout::{self, State, SPARE_FILE};
 use crate::lookup::{lookup, LookupPage, LookupQuery};
+use crate::pacing::Pacing;
+use crate::segment::{
+    encode_frame, segment_header, segment_start, FrameRead, FrameSummary, Frames, SegmentStart,
+    FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES,
+};
 use crate::signing_key;
-use crate::store::{self, Block, Entry, TRAIL_FILE};
+use crate::stored;
 
 /// The clock the trail reads for digest periods and retention (the server
 /// passes its service clock, so `--dev` time travel moves both together).
 pub type NowFn = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// Bytes of one segment file unless configured otherwise.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+/// The group commit's pace under concurrent load (see `pacing.rs`; measured
+/// in BENCHMARKS.md, "The audit trail").
+pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_millis(1);
+/// Largest frame the writer makes: a batch is cut into frames at record
+/// boundaries, so that no frame needs a buffer much bigger than this.
+const FRAME_TARGET_BYTES: usize = 1024 * 1024;
 
 /// How the live trail behaves.
 #[derive(Clone)]
@@ -61,6 +78,13 @@ pub struct TrailConfig {
     /// Events older than this are pruned (at digest boundaries); `None` keeps all.
     pub retention: Option<Duration>,
     pub now: NowFn,
+    /// Smallest time between the starts of two durable writes while calls
+    /// keep coming (`pacing.rs`).
+    pub commit_interval: Duration,
+    /// Bytes of a segment file (rounded up to whole pages).
+    pub segment_bytes: u64,
+    /// Direct I/O where the filesystem allows it, else buffered writes.
+    pub write_mode: WriteMode,
 }
 
 impl TrailConfig {
@@ -70,6 +94,9 @@ impl TrailConfig {
             digest_interval: Duration::from_secs(3600),
             retention: None,
             now: Arc::new(OffsetDateTime::now_utc),
+            commit_interval: DEFAULT_COMMIT_INTERVAL,
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            write_mode: WriteMode::Direct,
         }
     }
 }
@@ -83,143 +110,136 @@ impl Default for TrailConfig {
 type Reply<T> = oneshot::Sender<Result<T, TrailError>>;
 
 enum Command {
-    /// Appends were queued while the writer was idle (see [`Appends`]).
-    Wake,
     Digest(Reply<()>),
     Prune(OffsetDateTime, Reply<u64>),
     Shutdown(Reply<()>),
-    /// From the checkpoint thread: a checkpoint has copied (nearly) the
-    /// whole WAL; finish it between two transactions so that SQLite writes
-    /// the WAL from its start again (see [`checkpoint_loop`]).
-    FinishCheckpoint,
     /// The trail handle was dropped without `shutdown`.
     Close,
 }
 
-/// Appends waiting for the writer: handlers push here instead of sending
-/// each one through the command channel, so the writer is woken once when
-/// it is idle, not once per event, and takes everything queued at once.
-#[derive(Default)]
-struct Appends {
-    state: Mutex<AppendState>,
+/// Records chained and not yet written, and who waits for them.
+struct Batch {
+    records: Vec<u8>,
+    count: u32,
+    summary: FrameSummary,
+    /// The head after the batch's last record.
+    head: ChainHead,
+    waiters: Vec<Reply<()>>,
 }
 
-#[derive(Default)]
-struct AppendState {
-    queued: Vec<(Vec<Entry>, Reply<()>)>,
-    /// The writer is idle and waits for a [`Command::Wake`].
-    wake_writer: bool,
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            records: Vec::new(),
+            count: 0,
+            summary: FrameSummary::default(),
+            head: ChainHead::GENESIS,
+            waiters: Vec::new(),
+        }
+    }
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.records.clear();
+        self.count = 0;
+        self.waiters.clear();
+    }
+}
+
+/// What appenders and the writer share, under one lock.
+struct Queue {
+    /// After the last chained record.
+    head: ChainHead,
+    /// After the last record on disk.
+    durable_head: ChainHead,
+    batch: Batch,
+    commands: VecDeque<Command>,
+    /// The writer sleeps until an append (or a command) wakes it.
+    writer_idle: bool,
     /// The writer has stopped: appends fail.
     closed: bool,
 }
 
-impl Appends {
-    fn lock(&self) -> std::sync::MutexGuard<'_, AppendState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
+struct Shared {
+    queue: Mutex<Queue>,
+    wake_writer: Condvar,
+}
 
-    /// Takes everything queued; with `arm`, when nothing is, asks for a
-    /// wake-up by the next append (under the same lock: none is lost).
-    fn take(&self, arm: bool) -> Vec<(Vec<Entry>, Reply<()>)> {
-        let mut state = self.lock();
-        if arm && state.queued.is_empty() {
-            state.wake_writer = true;
-        }
-        std::mem::take(&mut state.queued)
-    }
-
-    /// Stops accepting appends; returns what is still queued.
-    fn close(&self) -> Vec<(Vec<Entry>, Reply<()>)> {
-        let mut state = self.lock();
-        state.closed = true;
-        std::mem::take(&mut state.queued)
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 /// The open trail of a running server.
 pub struct Trail {
-    appends: Arc<Appends>,
-    /// Dropping the sender stops the checkpoint thread.
-    checkpointer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
-    sender: Mutex<Option<mpsc::Sender<Command>>>,
-    reader: Mutex<Connection>,
+    shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     public_key: DigestPublicKey,
-    path: PathBuf,
+    dir: PathBuf,
 }
 
 impl Trail {
-    /// Opens (creating) `<data_dir>/trail.sqlite` and its signing key, and
-    /// starts the writer thread.
+    /// Opens (creating, or moving an earlier format's `trail.sqlite` into)
+    /// `<data_dir>/trail` and the signing key, clears a write a crash cut
+    /// short, and starts the writer thread.
     pub fn open(data_dir: &Path, config: TrailConfig) -> Result<Trail, TrailError> {
-        let path = data_dir.join(TRAIL_FILE);
-        preallocate_wal(&path)?;
-        let connection = store::open_writer(&path)?;
+        let segment_bytes = segment_size(config.segment_bytes);
+        crate::legacy::migrate(data_dir, segment_bytes)?;
+        let dir = layout::trail_dir(data_dir);
+        std::fs::create_dir_all(&dir).map_err(TrailError::io("create", &dir))?;
         let key = signing_key::load_or_create(data_dir)?;
         let public_key = key.public_key();
-        let head = store::load_head(&connection)?;
-        let digests = store::load_digests(&connection)?;
-        let created: Option<i64> = store::meta(&connection, "created")?;
-        let created = match created {
-            Some(seconds) => seconds,
-            None => {
-                let now = (config.now)().unix_timestamp();
-                store::set_meta(&connection, "created", &now)?;
-                now
-            }
+        let state = if layout::exists(data_dir) {
+            State::read(&dir)?
+        } else {
+            let state = State {
+                created: (config.now)().unix_timestamp(),
+                checkpoint: ChainHead::GENESIS,
+            };
+            state.write(&dir)?;
+            state
         };
-        let reader = store::open_reader(&path)?;
-        // Checkpoints copy the WAL into the database file and fsync it; run
-        // by the committing connection (SQLite's default) they stall a batch
-        // for tens of milliseconds. A thread of their own runs them instead,
-        // PASSIVE, which never blocks the writer.
-        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let (sender, receiver) = mpsc::channel();
-        let (stop_checkpoints, checkpoint_stop) = mpsc::channel::<()>();
-        let checkpointer = {
-            let thread_path = path.clone();
-            let writer = sender.clone();
-            std::thread::Builder::new()
-                .name("keyward-trail-checkpoint".into())
-                .spawn(move || checkpoint_loop(&thread_path, &checkpoint_stop, &writer))
-                .map_err(TrailError::io("start the checkpoint thread for", &path))?
-        };
-        // Commits write the WAL without syncing it (synchronous=NORMAL); the
-        // writer then fsyncs the WAL itself before answering the batch: the
-        // guarantee of synchronous=FULL, with a file handle kept open.
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
-        let wal_path = {
-            let mut name = path.clone().into_os_string();
-            name.push("-wal");
-            PathBuf::from(name)
-        };
-        let appends = Arc::new(Appends::default());
+        let digests = layout::read_digests(&dir)?;
+        let _ = std::fs::remove_file(dir.join(format!("{SPARE_FILE}.tmp")));
+        let segment = open_active_segment(&dir, segment_bytes, config.write_mode)?;
+        let head = stored::last_head(&layout::list_segments(&dir)?, state.checkpoint)?;
+        let preparer = Preparer::start(&dir, segment_bytes, segment.mode())?;
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                head,
+                durable_head: head,
+                batch: Batch::default(),
+                commands: VecDeque::new(),
+                writer_idle: false,
+                closed: false,
+            }),
+            wake_writer: Condvar::new(),
+        });
         let mut writer = Writer {
-            appends: Arc::clone(&appends),
-            pending: Vec::new(),
-            block: Block::default(),
-            head_before_transaction: head,
-            wal: None,
-            wal_path,
-            connection,
+            shared: Arc::clone(&shared),
+            dir: dir.clone(),
+            segment,
+            segment_bytes,
+            preparer,
+            frames: Vec::new(),
+            spare: Batch::default(),
+            pacing: Pacing::new(config.commit_interval),
             key,
-            head,
-            last_digest: digests.last().cloned(),
-            created,
+            digests,
+            state,
             config,
         };
         let thread = std::thread::Builder::new()
             .name("keyward-trail".into())
-            .spawn(move || writer.run(receiver))
-            .map_err(TrailError::io("start the writer thread for", &path))?;
+            .spawn(move || writer.run())
+            .map_err(TrailError::io("start the writer thread for", &dir))?;
         Ok(Trail {
-            appends,
-            checkpointer: Mutex::new(Some((stop_checkpoints, checkpointer))),
-            sender: Mutex::new(Some(sender)),
-            reader: Mutex::new(reader),
+            shared,
             thread: Mutex::new(Some(thread)),
             public_key,
-            path,
+            dir,
         })
     }
 
@@ -228,34 +248,52 @@ impl Trail {
         make: impl FnOnce(Reply<T>) -> Command,
     ) -> Result<oneshot::Receiver<Result<T, TrailError>>, TrailError> {
         let (reply, receiver) = oneshot::channel();
-        let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
-        sender
-            .as_ref()
-            .ok_or(TrailError::WriterStopped)?
-            .send(make(reply))
-            .map_err(|_| TrailError::WriterStopped)?;
+        {
+            let mut queue = self.shared.lock();
+            if queue.closed {
+                return Err(TrailError::WriterStopped);
+            }
+            queue.commands.push_back(make(reply));
+        }
+        self.shared.wake_writer.notify_one();
         Ok(receiver)
     }
 
-    /// Queues `entries` for the writer, waking it if it is idle.
+    /// Chains `entries` onto the head and adds them to the open batch,
+    /// waking the writer if it sleeps.
     fn queue(
         &self,
         entries: Vec<Entry>,
     ) -> Result<oneshot::Receiver<Result<(), TrailError>>, TrailError> {
         let (reply, receiver) = oneshot::channel();
         let wake = {
-            let mut state = self.appends.lock();
-            if state.closed {
+            let mut guard = self.shared.lock();
+            let queue = &mut *guard;
+            if queue.closed {
                 return Err(TrailError::WriterStopped);
             }
-            state.queued.push((entries, reply));
-            std::mem::take(&mut state.wake_writer)
+            let (head, length, count, summary) = (
+                queue.head,
+                queue.batch.records.len(),
+                queue.batch.count,
+                queue.batch.summary,
+            );
+            for entry in &entries {
+                if let Err(error) = chain_into(&mut queue.head, &mut queue.batch, entry) {
+                    // Undo this request's part: the batch is as before it.
+                    queue.head = head;
+                    queue.batch.records.truncate(length);
+                    queue.batch.count = count;
+                    queue.batch.summary = summary;
+                    return Err(error);
+                }
+            }
+            queue.batch.head = queue.head;
+            queue.batch.waiters.push(reply);
+            std::mem::take(&mut queue.writer_idle)
         };
         if wake {
-            let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(sender) = sender.as_ref() {
-                let _ = sender.send(Command::Wake);
-            }
+            self.shared.wake_writer.notify_one();
         }
         Ok(receiver)
     }
@@ -284,7 +322,7 @@ impl Trail {
     }
 
     /// Prunes events covered by digests that ended at or before `cutoff`
-    /// (blocking); returns how many events were deleted.
+    /// (blocking); returns how many events were pruned.
     pub fn prune(&self, cutoff: OffsetDateTime) -> Result<u64, TrailError> {
         let receiver = self.send(|reply| Command::Prune(cutoff, reply))?;
         receiver
@@ -292,11 +330,10 @@ impl Trail {
             .map_err(|_| TrailError::WriterStopped)?
     }
 
-    /// Runs a lookup on the reader connection (blocking: call it from a
-    /// blocking task). Sees every committed batch.
+    /// Runs a lookup (blocking: call it from a blocking task). Sees every
+    /// written batch.
     pub fn lookup(&self, query: &LookupQuery) -> Result<LookupPage, TrailError> {
-        let connection = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        lookup(&connection, query)
+        lookup(&self.dir, query)
     }
 
     /// The key digests are signed with.
@@ -304,8 +341,9 @@ impl Trail {
         self.public_key
     }
 
+    /// The trail's directory.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.dir
     }
 
     /// Writes what is queued, signs a final digest and stops the writer
@@ -317,22 +355,12 @@ impl Trail {
                 .map_err(|_| TrailError::WriterStopped)?,
             Err(error) => Err(error),
         };
-        self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = thread.join();
-        }
-        self.stop_checkpoints();
+        self.join();
         outcome
     }
 
-    fn stop_checkpoints(&self) {
-        let checkpointer = self
-            .checkpointer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some((stop, thread)) = checkpointer {
-            drop(stop);
+    fn join(&self) {
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = thread.join();
         }
     }
@@ -340,177 +368,266 @@ impl Trail {
 
 impl Drop for Trail {
     fn drop(&mut self) {
-        // The writer finishes its queue and signs a final digest.
-        if let Some(sender) = self.sender.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = sender.send(Command::Close);
+        // The writer writes what is queued and signs a final digest.
+        let stopped = {
+            let mut queue = self.shared.lock();
+            let stopped = queue.closed;
+            if !stopped {
+                queue.commands.push_back(Command::Close);
+            }
+            stopped
+        };
+        if !stopped {
+            self.shared.wake_writer.notify_one();
         }
-        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = thread.join();
-        }
-        self.stop_checkpoints();
+        self.join();
     }
 }
 
-/// Size of the WAL written out before SQLite opens the trail.
-const WAL_PREALLOCATION: usize = 64 * 1024 * 1024;
-
-/// Writes a zero-filled `trail.sqlite-wal` when there is none.
-///
-/// Why: `fdatasync` of a file that grew must also commit its new size to the
-/// filesystem journal, which waits for every other pending metadata change on
-/// the filesystem (builds, logs…) and made group-commit fsyncs several times
-/// slower. SQLite writes its WAL from the start and reuses it after each
-/// checkpoint, and it treats a WAL whose header is not valid (zeros) as
-/// empty, so with the blocks already allocated each sync flushes data only.
-fn preallocate_wal(database: &Path) -> Result<(), TrailError> {
-    let mut name = database.as_os_str().to_owned();
-    name.push("-wal");
-    let wal = PathBuf::from(name);
-    if wal.exists() {
-        return Ok(());
+/// Chains `entry` after `head` into `batch` (the record's stored form).
+fn chain_into(head: &mut ChainHead, batch: &mut Batch, entry: &Entry) -> Result<(), TrailError> {
+    head.append_encoded(&entry.bytes, &mut batch.records)?;
+    let summary = &mut batch.summary;
+    if batch.count == 0 {
+        *summary = FrameSummary {
+            first_sequence: head.sequence,
+            last_sequence: head.sequence,
+            min_time: entry.event_time,
+            max_time: entry.event_time,
+            records: 0,
+        };
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&wal)
-        .map_err(TrailError::io("create", &wal))?;
-    let chunk = vec![0u8; 1024 * 1024];
-    for _ in 0..WAL_PREALLOCATION / chunk.len() {
-        std::io::Write::write_all(&mut file, &chunk).map_err(TrailError::io("write", &wal))?;
-    }
-    file.sync_all().map_err(TrailError::io("fsync", &wal))?;
+    summary.last_sequence = head.sequence;
+    summary.min_time = summary.min_time.min(entry.event_time);
+    summary.max_time = summary.max_time.max(entry.event_time);
+    batch.count += 1;
+    summary.records = batch.count;
     Ok(())
 }
 
-/// How often the WAL is checkpointed into the database file.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Checkpoints the WAL every [`CHECKPOINT_INTERVAL`] until `stop` closes,
-/// then once more (TRUNCATE, as the last one out).
-fn checkpoint_loop(path: &Path, stop: &mpsc::Receiver<()>, writer: &mpsc::Sender<Command>) {
-    let connection = match store::open_writer(path) {
-        Ok(connection) => connection,
-        Err(error) => {
-            tracing::error!(%error, "the trail checkpoint thread could not open the trail");
-            return;
-        }
+/// Opens the last segment to append to (creating the first), after clearing
+/// a frame that a crash cut short at its end. A last segment whose bytes do
+/// not read to a clean end (tampering) is left as it is; writing goes on in a
+/// new one, and `trail verify` reports what was found.
+fn open_active_segment(
+    dir: &Path,
+    size: u64,
+    mode: WriteMode,
+) -> Result<ActiveSegment, TrailError> {
+    let segments = layout::list_segments(dir)?;
+    let Some((number, path)) = segments.last().cloned() else {
+        return start_segment(dir, 1, size, mode);
     };
-    let checkpoint = |mode: &str| {
-        let sql = format!("PRAGMA wal_checkpoint({mode})");
-        if let Err(error) = connection.query_row(&sql, [], |_| Ok(())) {
-            tracing::warn!(%error, "trail checkpoint failed");
-        }
-    };
-    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
-        checkpoint("PASSIVE");
-        // Under a steady load the writer appends while the checkpoint above
-        // copies, so the WAL is never completely copied when the writer
-        // begins a transaction, and SQLite never goes back to its start: the
-        // WAL grew without bound past its preallocated blocks (hundreds of
-        // MB in a benchmark), and every fsync had to write the file's new
-        // size and allocate blocks again. The writer copies the short rest
-        // between two of its transactions, so its next one restarts the WAL.
-        let _ = writer.send(Command::FinishCheckpoint);
+    let bytes = std::fs::read(&path).map_err(TrailError::io("read", &path))?;
+    if bytes.len() as u64 != size {
+        // Written with another segment size: go on in a new segment.
+        return start_segment(dir, number + 1, size, mode);
     }
-    checkpoint("TRUNCATE");
+    match segment_start(&bytes) {
+        SegmentStart::Unwritten => return ActiveSegment::open(number, &path, size, 0, &[], mode),
+        SegmentStart::Unreadable => return continue_after_damage(dir, number, &path, size, mode),
+        SegmentStart::Segment { .. } => {}
+    }
+    let mut frames = Frames::of_segment(&bytes);
+    let mut cut_short = None;
+    let mut clean = true;
+    for frame in frames.by_ref() {
+        match frame {
+            FrameRead::Frame { .. } => {}
+            FrameRead::Damaged {
+                offset,
+                payload,
+                zeros_after: true,
+            } => cut_short = Some((offset, FRAME_HEADER_BYTES + payload.len())),
+            FrameRead::Damaged { .. } | FrameRead::Garbage { .. } => clean = false,
+        }
+    }
+    if !clean {
+        return continue_after_damage(dir, number, &path, size, mode);
+    }
+    let end = frames.offset() as u64;
+    let mut segment = ActiveSegment::open(number, &path, size, end, &bytes, mode)?;
+    if let Some((offset, length)) = cut_short {
+        tracing::warn!(
+            segment = %path.display(),
+            offset,
+            bytes = length,
+            "clearing the end of the audit trail: a write that a crash cut short (it was never acknowledged)"
+        );
+        segment.clear_after_end((offset + length) as u64)?;
+    }
+    Ok(segment)
 }
 
-/// Largest number of events in one transaction: bounds the time a batch
-/// holds its waiters, not the throughput.
-const MAX_BATCH_EVENTS: usize = 4096;
+fn continue_after_damage(
+    dir: &Path,
+    number: u64,
+    path: &Path,
+    size: u64,
+    mode: WriteMode,
+) -> Result<ActiveSegment, TrailError> {
+    tracing::error!(segment = %path.display(), "the last audit trail segment does not read to a clean end; writing goes on in a new segment (run `keyward trail verify`)");
+    start_segment(dir, number + 1, size, mode)
+}
 
-/// The writer thread's state: the only writer of the trail (see the module
-/// comment for its group commit).
+/// Creates segment `number` (written out in zeros) and opens it.
+fn start_segment(
+    dir: &Path,
+    number: u64,
+    size: u64,
+    mode: WriteMode,
+) -> Result<ActiveSegment, TrailError> {
+    let path = dir.join(layout::segment_name(number));
+    let spare = dir.join(SPARE_FILE);
+    if !spare.exists() {
+        prepare_spare(dir, size, mode)?;
+    }
+    std::fs::rename(&spare, &path).map_err(TrailError::io("rename", &spare))?;
+    layout::sync_dir(dir)?;
+    ActiveSegment::open(number, &path, size, 0, &[], mode)
+}
+
+/// Writes `spare.segment`: zeros under a temporary name, then renamed, so
+/// that a spare that exists is whole.
+fn prepare_spare(dir: &Path, size: u64, mode: WriteMode) -> Result<(), TrailError> {
+    let temporary = dir.join(format!("{SPARE_FILE}.tmp"));
+    prepare_segment(&temporary, size, mode)?;
+    let spare = dir.join(SPARE_FILE);
+    std::fs::rename(&temporary, &spare).map_err(TrailError::io("rename", &temporary))?;
+    layout::sync_dir(dir)
+}
+
+/// The thread that writes the next spare segment while the writer fills the
+/// active one. `busy` is held while a spare is written, so the writer, when it
+/// needs the spare before it is ready, waits for it instead of writing a
+/// second one.
+struct Preparer {
+    requests: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+    busy: Arc<Mutex<()>>,
+}
+
+impl Preparer {
+    fn start(dir: &Path, size: u64, mode: WriteMode) -> Result<Self, TrailError> {
+        let (requests, received) = mpsc::channel::<()>();
+        let busy = Arc::new(Mutex::new(()));
+        let thread_busy = Arc::clone(&busy);
+        let thread_dir = dir.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("keyward-trail-prepare".into())
+            .spawn(move || {
+                while received.recv().is_ok() {
+                    let _busy = thread_busy.lock().unwrap_or_else(|p| p.into_inner());
+                    if thread_dir.join(SPARE_FILE).exists() {
+                        continue;
+                    }
+                    if let Err(error) = prepare_spare(&thread_dir, size, mode) {
+                        tracing::error!(%error, "preparing the next audit trail segment failed");
+                    }
+                }
+            })
+            .map_err(TrailError::io("start the segment preparer for", dir))?;
+        let preparer = Preparer {
+            requests: Some(requests),
+            thread: Some(thread),
+            busy,
+        };
+        preparer.request();
+        Ok(preparer)
+    }
+
+    fn request(&self) {
+        if let Some(requests) = &self.requests {
+            let _ = requests.send(());
+        }
+    }
+
+    fn stop(&mut self) {
+        self.requests.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The writer thread's state: the only writer of the trail.
 struct Writer {
-    /// Appends queued by handlers.
-    appends: Arc<Appends>,
-    /// Waiters of the records in `block`.
-    pending: Vec<Reply<()>>,
-    /// The records chained since the last commit, stored by the next one.
-    block: Block,
-    /// The head to restore if the block cannot be stored.
-    head_before_transaction: ChainHead,
-    /// The WAL, opened at the first sync (it exists once a block was stored).
-    wal: Option<std::fs::File>,
-    wal_path: PathBuf,
-    connection: Connection,
+    shared: Arc<Shared>,
+    dir: PathBuf,
+    segment: ActiveSegment,
+    segment_bytes: u64,
+    preparer: Preparer,
+    /// The frames of the batch being written (reused).
+    frames: Vec<u8>,
+    /// An empty batch with capacity, swapped in for the one being written.
+    spare: Batch,
+    pacing: Pacing,
     key: DigestSigningKey,
-    head: ChainHead,
-    last_digest: Option<Digest>,
-    /// Unix seconds the trail was created: the first digest's start.
-    created: i64,
+    digests: Vec<Digest>,
+    state: State,
     config: TrailConfig,
 }
 
 impl Writer {
-    fn run(&mut self, receiver: mpsc::Receiver<Command>) {
+    fn run(&mut self) {
+        let shared = Arc::clone(&self.shared);
         let mut next_digest = Instant::now() + self.config.digest_interval;
+        let mut queue = shared.lock();
         loop {
-            if Instant::now() >= next_digest {
-                next_digest = Instant::now() + self.config.digest_interval;
-                self.commit_queued();
+            // Commands go first, so that a steady stream of appends cannot
+            // hold a digest or a shutdown back.
+            if let Some(command) = queue.commands.pop_front() {
+                drop(queue);
+                if self.handle(command) {
+                    return;
+                }
+                queue = shared.lock();
+                continue;
+            }
+            let now = Instant::now();
+            if now >= next_digest {
+                drop(queue);
+                next_digest = now + self.config.digest_interval;
                 if let Err(error) = self.timed_digest() {
                     tracing::error!(%error, "signing the trail digest failed");
                 }
-            }
-            // Commands go first, so that a steady stream of appends cannot
-            // hold a digest or a shutdown back.
-            match receiver.try_recv() {
-                Ok(command) => {
-                    if self.handle(command) {
-                        return;
-                    }
-                    continue;
-                }
-                Err(TryRecvError::Disconnected) => {
-                    self.handle(Command::Close);
-                    return;
-                }
-                Err(TryRecvError::Empty) => {}
-            }
-            // Everything queued (what arrived during the last fsync) is one
-            // block, one fsync. When nothing is, ask the next append for a
-            // wake-up (under the queue's lock, so none is lost) and wait.
-            let queued = self.appends.take(true);
-            if !queued.is_empty() {
-                self.insert_all(queued);
-                self.commit();
+                queue = shared.lock();
                 continue;
             }
-            let wait = next_digest.saturating_duration_since(Instant::now());
-            let command = match receiver.recv_timeout(wait) {
-                Ok(command) => command,
-                // The digest is due: signed at the top of the loop.
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => Command::Close,
-            };
-            if self.handle(command) {
-                return;
+            if queue.batch.count > 0 {
+                if let Some(wait) = self.pacing.wait(now, queue.batch.records.len()) {
+                    // Calls keep coming: let them join this write.
+                    queue = wait_for_writer_work(&shared, queue, wait);
+                    continue;
+                }
+                self.write_queued(queue);
+                queue = shared.lock();
+                continue;
             }
+            queue.writer_idle = true;
+            queue =
+                wait_for_writer_work(&shared, queue, next_digest.saturating_duration_since(now));
+            queue.writer_idle = false;
         }
     }
 
     /// Carries out one command; whether the writer stops.
     fn handle(&mut self, command: Command) -> bool {
         match command {
-            Command::Wake => {}
-            Command::FinishCheckpoint => self.finish_checkpoint(),
             Command::Digest(reply) => {
-                self.commit_queued();
+                self.write_all_queued();
                 let _ = reply.send(self.digest());
             }
             Command::Prune(cutoff, reply) => {
-                self.commit_queued();
+                self.write_all_queued();
                 let _ = reply.send(self.prune(cutoff));
             }
             Command::Shutdown(reply) => {
-                self.drain();
-                let _ = reply.send(self.digest());
+                let _ = reply.send(self.stop());
                 return true;
             }
             Command::Close => {
-                self.drain();
-                if let Err(error) = self.digest() {
+                if let Err(error) = self.stop() {
                     tracing::error!(%error, "signing the final trail digest failed");
                 }
                 return true;
@@ -519,135 +636,157 @@ impl Writer {
         false
     }
 
-    /// Stops taking appends, records what is still queued, then makes
-    /// everything durable.
-    fn drain(&mut self) {
-        let queued = self.appends.close();
-        self.insert_all(queued);
-        self.commit();
+    /// Stops taking appends, writes what is queued, signs a final digest.
+    fn stop(&mut self) -> Result<(), TrailError> {
+        let refused: Vec<Command> = {
+            let mut queue = self.shared.lock();
+            queue.closed = true;
+            queue.commands.drain(..).collect()
+        };
+        for command in refused {
+            refuse(command);
+        }
+        self.write_all_queued();
+        let outcome = self.digest();
+        self.preparer.stop();
+        outcome
     }
 
-    /// Makes everything queued so far durable (before a command that must
-    /// follow every earlier event).
-    fn commit_queued(&mut self) {
-        let queued = self.appends.take(false);
-        self.insert_all(queued);
-        self.commit();
+    /// Writes the open batch, if any, now.
+    fn write_all_queued(&mut self) {
+        let shared = Arc::clone(&self.shared);
+        let queue = shared.lock();
+        if queue.batch.count > 0 {
+            self.write_queued(queue);
+        }
     }
 
-    /// Inserts queued appends in order, committing every
-    /// [`MAX_BATCH_EVENTS`].
-    fn insert_all(&mut self, queued: Vec<(Vec<Entry>, Reply<()>)>) {
-        for (entries, reply) in queued {
-            self.insert(entries, reply);
-            if self.pending.len() >= MAX_BATCH_EVENTS {
-                self.commit();
+    /// Takes the open batch out of the queue, writes it and answers its
+    /// waiters.
+    fn write_queued(&mut self, mut queue: MutexGuard<'_, Queue>) {
+        std::mem::swap(&mut queue.batch, &mut self.spare);
+        drop(queue);
+        let mut batch = std::mem::take(&mut self.spare);
+        self.pacing.started(Instant::now(), batch.count);
+        let outcome = self.write_batch(&batch);
+        let mut queue = self.shared.lock();
+        match outcome {
+            Ok(()) => {
+                queue.durable_head = batch.head;
+                drop(queue);
+                for waiter in batch.waiters.drain(..) {
+                    let _ = waiter.send(Ok(()));
+                }
             }
-        }
-    }
-
-    /// Chains one request's events into the open block.
-    fn insert(&mut self, entries: Vec<Entry>, reply: Reply<()>) {
-        if self.block.is_empty() {
-            self.head_before_transaction = self.head;
-        }
-        let before = self.head;
-        let mut chained = Ok(());
-        for entry in &entries {
-            if let Err(error) = self
-                .block
-                .push(&mut self.head, &entry.bytes, entry.event_time)
-            {
-                chained = Err(error);
-                break;
-            }
-        }
-        match chained {
-            Ok(()) => self.pending.push(reply),
             Err(error) => {
-                // Part of the request's events may be in the block: abandon
-                // the whole block, so the chain has no hole.
-                self.head = before;
-                let _ = reply.send(Err(TrailError::WriteFailed(error.to_string())));
-                self.abort(&error.to_string());
+                tracing::error!(%error, "writing the audit trail failed; the calls waiting for it are refused");
+                let reason = error.to_string();
+                // What was chained after the failed batch rests on records
+                // that are not on disk: refuse it too and go back.
+                queue.head = queue.durable_head;
+                let mut later = std::mem::take(&mut queue.batch);
+                drop(queue);
+                for waiter in batch.waiters.drain(..).chain(later.waiters.drain(..)) {
+                    let _ = waiter.send(Err(TrailError::WriteFailed(reason.clone())));
+                }
             }
         }
+        batch.clear();
+        self.spare = batch;
     }
 
-    /// Drops the open block and fails its waiters.
-    fn abort(&mut self, reason: &str) {
-        tracing::error!(reason, "writing the audit trail failed");
-        self.block.clear();
-        self.head = self.head_before_transaction;
-        for reply in self.pending.drain(..) {
-            let _ = reply.send(Err(TrailError::WriteFailed(reason.to_owned())));
-        }
+    /// Frames `batch` and appends it durably, in the active segment or, when
+    /// it does not fit, in the next.
+    fn write_batch(&mut self, batch: &Batch) -> Result<(), TrailError> {
+        let mut frames = std::mem::take(&mut self.frames);
+        frames.clear();
+        let outcome = self.frame(batch, &mut frames).and_then(|()| {
+            for part in split_for_segments(&frames, self.segment_bytes) {
+                if part.len() as u64 > self.segment.remaining() {
+                    self.roll()?;
+                }
+                if self.segment.end() == 0 {
+                    let header = segment_header(self.segment.number());
+                    self.segment.append(&[&header, part])?;
+                } else {
+                    self.segment.append(&[part])?;
+                }
+            }
+            Ok(())
+        });
+        self.frames = frames;
+        outcome
     }
 
-    /// Stores the open block, if any (one row, its own transaction); on
-    /// failure drops it and fails its waiters. Whether the waiters now wait
-    /// for a sync.
-    fn commit_transaction(&mut self) -> bool {
-        if self.block.is_empty() {
-            return false;
+    /// Cuts the batch into frames of at most [`FRAME_TARGET_BYTES`] at record
+    /// boundaries (one frame, for any batch of usual size).
+    fn frame(&self, batch: &Batch, out: &mut Vec<u8>) -> Result<(), TrailError> {
+        if batch.records.len() <= FRAME_TARGET_BYTES {
+            return encode_frame(out, &batch.summary, &batch.records);
         }
-        if let Err(error) = store::insert_block(&self.connection, &self.block) {
-            self.abort(&error.to_string());
-            return false;
+        let mut start = 0;
+        let mut summary = FrameSummary {
+            records: 0,
+            ..batch.summary
+        };
+        let mut offset = 0;
+        for_each_record_extent(&batch.records, |sequence, end| {
+            if summary.records == 0 {
+                summary.first_sequence = sequence;
+            }
+            summary.last_sequence = sequence;
+            summary.records += 1;
+            offset = end;
+            if offset - start >= FRAME_TARGET_BYTES {
+                encode_frame(out, &summary, &batch.records[start..offset])?;
+                start = offset;
+                summary.records = 0;
+            }
+            Ok(())
+        })?;
+        if summary.records > 0 {
+            encode_frame(out, &summary, &batch.records[start..offset])?;
         }
-        self.block.clear();
-        true
+        Ok(())
     }
 
-    /// Stores the open block, fsyncs the WAL and answers the block's waiters.
-    fn commit(&mut self) {
-        if !self.commit_transaction() {
-            return;
-        }
-        let outcome = self.sync_wal();
-        if let Err(error) = &outcome {
-            tracing::error!(%error, "syncing the audit trail failed; the calls waiting for it are refused");
-        }
-        answer(std::mem::take(&mut self.pending), &outcome);
-    }
-
-    /// Commits what is open, then copies what the checkpoint thread left of
-    /// the WAL into the database, so that the next block is written at the
-    /// WAL's start (its preallocated blocks). SQLite syncs the WAL before
-    /// copying it.
-    fn finish_checkpoint(&mut self) {
-        self.commit();
-        if let Err(error) = self
-            .connection
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+    /// Moves on to the next segment: the spare, renamed into place.
+    fn roll(&mut self) -> Result<(), TrailError> {
+        let next = self.segment.number() + 1;
+        let mode = self.segment.mode();
         {
-            tracing::warn!(%error, "trail checkpoint failed");
+            // Waits for a spare being prepared rather than writing another.
+            let _busy = self.preparer.busy.lock().unwrap_or_else(|p| p.into_inner());
+            self.segment = start_segment(&self.dir, next, self.segment_bytes, mode)?;
         }
+        self.preparer.request();
+        Ok(())
     }
 
     fn now(&self) -> OffsetDateTime {
         (self.config.now)()
     }
 
-    /// Signs and stores the digest following the last one, up to the head.
+    /// Signs and stores the digest following the last one, up to the
+    /// durable head.
     fn digest(&mut self) -> Result<(), TrailError> {
-        let start = match &self.last_digest {
+        let start = match self.digests.last() {
             Some(previous) => previous.end_time(),
-            None => OffsetDateTime::from_unix_timestamp(self.created)
+            None => OffsetDateTime::from_unix_timestamp(self.state.created)
                 .map_err(|e| TrailError::Malformed(format!("creation time: {e}")))?,
         };
         let end = self.now().max(start);
+        let head = self.shared.lock().durable_head;
         let digest = self
             .key
-            .sign_digest(self.last_digest.as_ref(), self.head, start, end)?;
-        store::insert_digest(&self.connection, &digest)?;
-        self.sync_wal()?;
-        self.last_digest = Some(digest);
+            .sign_digest(self.digests.last(), head, start, end)?;
+        layout::append_digest(&self.dir, &digest)?;
+        self.digests.push(digest);
         Ok(())
     }
 
     fn timed_digest(&mut self) -> Result<(), TrailError> {
-        self.commit();
+        self.write_all_queued();
         self.digest()?;
         if let Some(retention) = self.config.retention {
             let cutoff = self.now() - retention;
@@ -660,47 +799,127 @@ impl Writer {
     }
 
     fn prune(&mut self, cutoff: OffsetDateTime) -> Result<u64, TrailError> {
-        let digests = store::load_digests(&self.connection)?;
-        let checkpoint = pruning_checkpoint(&digests, cutoff);
-        let current = store::load_checkpoint(&self.connection)?;
-        if checkpoint.sequence <= current.sequence {
-            return Ok(0);
-        }
-        let transaction = self.connection.transaction()?;
-        let deleted = store::prune_to(&transaction, checkpoint)?;
-        transaction.commit()?;
-        self.sync_wal()?;
-        Ok(deleted)
-    }
-
-    /// Makes everything committed so far durable: `fdatasync` of the WAL,
-    /// through a handle kept open (fsync flushes the file, whichever
-    /// descriptor asks).
-    fn sync_wal(&mut self) -> Result<(), TrailError> {
-        if self.wal.is_none() {
-            let file = std::fs::File::open(&self.wal_path)
-                .map_err(TrailError::io("open", &self.wal_path))?;
-            self.wal = Some(file);
-        }
-        match &self.wal {
-            Some(file) => file
-                .sync_data()
-                .map_err(TrailError::io("fsync", &self.wal_path)),
-            None => Ok(()),
-        }
+        let active = Some(self.segment.number());
+        prune_to(&self.dir, &mut self.state, &self.digests, cutoff, active)
     }
 }
 
-/// Answers every waiter of a sync with its outcome.
-fn answer(replies: Vec<Reply<()>>, outcome: &Result<(), TrailError>) {
-    for reply in replies {
-        let _ = reply.send(copy_outcome(outcome));
+/// Sleeps until an append or a command wakes the writer, or `timeout` passes.
+fn wait_for_writer_work<'a>(
+    shared: &'a Shared,
+    queue: MutexGuard<'a, Queue>,
+    timeout: Duration,
+) -> MutexGuard<'a, Queue> {
+    shared
+        .wake_writer
+        .wait_timeout(queue, timeout)
+        .map(|(queue, _)| queue)
+        .unwrap_or_else(|p| p.into_inner().0)
+}
+
+/// Refuses a command that came in after the writer stopped.
+fn refuse(command: Command) {
+    match command {
+        Command::Digest(reply) | Command::Shutdown(reply) => {
+            let _ = reply.send(Err(TrailError::WriterStopped));
+        }
+        Command::Prune(_, reply) => {
+            let _ = reply.send(Err(TrailError::WriterStopped));
+        }
+        Command::Close => {}
     }
 }
 
-fn copy_outcome(outcome: &Result<(), TrailError>) -> Result<(), TrailError> {
-    match outcome {
-        Ok(()) => Ok(()),
-        Err(error) => Err(TrailError::WriteFailed(error.to_string())),
+/// Moves the checkpoint to the head of the newest digest that ended at or
+/// before `cutoff`, then deletes the segments holding only records at or
+/// before it (never `active`). Returns how many records were pruned.
+///
+/// The checkpoint is stored first: a crash before the deletions leaves
+/// segments that readers skip, never a trail that starts too late.
+pub(crate) fn prune_to(
+    dir: &Path,
+    state: &mut State,
+    digests: &[Digest],
+    cutoff: OffsetDateTime,
+    active: Option<u64>,
+) -> Result<u64, TrailError> {
+    let checkpoint = pruning_checkpoint(digests, cutoff);
+    if checkpoint.sequence <= state.checkpoint.sequence {
+        return Ok(0);
     }
+    let pruned = checkpoint.sequence - state.checkpoint.sequence;
+    state.checkpoint = checkpoint;
+    state.write(dir)?;
+    let mut deleted_any = false;
+    for (number, path) in layout::list_segments(dir)? {
+        if Some(number) == active {
+            break;
+        }
+        let bytes = stored::read_written(&path)?;
+        let last = stored::valid_frames(&bytes)
+            .last()
+            .map(|(summary, _)| summary.last_sequence);
+        // A segment with records after the checkpoint (or none that read)
+        // stays, and so does every later one.
+        if last.is_none_or(|last| last > checkpoint.sequence) {
+            break;
+        }
+        std::fs::remove_file(&path).map_err(TrailError::io("delete", &path))?;
+        deleted_any = true;
+    }
+    if deleted_any {
+        layout::sync_dir(dir)?;
+    }
+    Ok(pruned)
+}
+
+/// Calls `each(sequence, end offset)` for every record of a batch's bytes
+/// (records the writer itself chained, so they are well formed).
+fn for_each_record_extent(
+    records: &[u8],
+    mut each: impl FnMut(u64, usize) -> Result<(), TrailError>,
+) -> Result<(), TrailError> {
+    let header = keyward_audit::RECORD_HEADER_BYTES;
+    let mut offset = 0;
+    while offset < records.len() {
+        let bad = || TrailError::Malformed("a queued record is cut short".to_owned());
+        let field = |from: usize, length: usize| {
+            records
+                .get(offset + from..offset + from + length)
+                .ok_or_else(bad)
+        };
+        let sequence = u64::from_be_bytes(field(1, 8)?.try_into().map_err(|_| bad())?);
+        let length =
+            u32::from_be_bytes(field(header - 4, 4)?.try_into().map_err(|_| bad())?) as usize;
+        offset += header + length;
+        each(sequence, offset)?;
+    }
+    Ok(())
+}
+
+/// Splits a batch's frames into the parts that go into one segment each:
+/// a part is whole frames and at most a segment's room for frames.
+fn split_for_segments(frames: &[u8], segment_bytes: u64) -> Vec<&[u8]> {
+    let room = segment_bytes as usize - SEGMENT_HEADER_BYTES;
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    while offset < frames.len() {
+        let length = u32::from_be_bytes([
+            frames[offset + 4],
+            frames[offset + 5],
+            frames[offset + 6],
+            frames[offset + 7],
+        ]) as usize;
+        let end = offset + FRAME_HEADER_BYTES + length;
+        if end - start > room && offset > start {
+            parts.push(&frames[start..offset]);
+            start = offset;
+        }
+        offset = end;
+    }
+    if start < frames.len() {
+        parts.push(&frames[start..]);
+    }
+    parts
 }
