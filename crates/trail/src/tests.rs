@@ -800,3 +800,28 @@ fn group_commit_throughput() {
         (64 * per_thread) as f64 / elapsed.as_secs_f64()
     );
 }
+
+#[test]
+fn a_failed_write_is_refused_and_the_chain_goes_on_from_what_is_on_disk() {
+    let mut fixture = Fixture::new();
+    fixture.segment_bytes = 16 * 1024;
+    let trail = fixture.open();
+    fixture.append(&trail, 1, 2);
+    // An event bigger than a segment cannot be written anywhere.
+    let mut huge = event(3, fixture.now());
+    huge.user_agent = keyward_audit::Member::Present("x".repeat(20 * 1024));
+    let refused = trail.append_blocking(vec![Entry::new(&huge).unwrap()]);
+    assert!(
+        matches!(refused, Err(TrailError::WriteFailed(_))),
+        "{refused:?}"
+    );
+    fixture.append(&trail, 4, 2);
+    trail.shutdown().unwrap();
+    let report = fixture.verify();
+    assert!(report.is_ok(), "{report}");
+    let sequences: Vec<u64> = stored_records(&fixture)
+        .iter()
+        .map(|r| r.sequence)
+        .collect();
+    assert_eq!(sequences, [1, 2, 3, 4]);
+}

@@ -678,11 +678,16 @@ impl Writer {
                     let _ = waiter.send(Ok(()));
                 }
             }
-            Err(error) => {
+            Err((error, written)) => {
                 tracing::error!(%error, "writing the audit trail failed; the calls waiting for it are refused");
                 let reason = error.to_string();
-                // What was chained after the failed batch rests on records
-                // that are not on disk: refuse it too and go back.
+                // What was chained after the failed part rests on records
+                // that are not on disk: refuse it too and go back to the last
+                // record that is. (A call refused whose events did reach the
+                // disk in an earlier part is recorded, not lost.)
+                if let Some(written) = written {
+                    queue.durable_head = written;
+                }
                 queue.head = queue.durable_head;
                 let mut later = std::mem::take(&mut queue.batch);
                 drop(queue);
@@ -696,10 +701,13 @@ impl Writer {
     }
 
     /// Frames `batch` and appends it durably, in the active segment or, when
-    /// it does not fit, in the next.
-    fn write_batch(&mut self, batch: &Batch) -> Result<(), TrailError> {
+    /// it does not fit, in the next. On failure, also says up to which record
+    /// the batch did reach the disk: a batch bigger than a segment is written
+    /// in parts, and the parts before a failed one stay.
+    fn write_batch(&mut self, batch: &Batch) -> Result<(), (TrailError, Option<ChainHead>)> {
         let mut frames = std::mem::take(&mut self.frames);
         frames.clear();
+        let mut written: Option<ChainHead> = None;
         let outcome = self.frame(batch, &mut frames).and_then(|()| {
             for part in split_for_segments(&frames, self.segment_bytes) {
                 if part.len() as u64 > self.segment.remaining() {
@@ -711,11 +719,12 @@ impl Writer {
                 } else {
                     self.segment.append(&[part])?;
                 }
+                written = last_head_of_frames(part).or(written);
             }
             Ok(())
         });
         self.frames = frames;
-        outcome
+        outcome.map_err(|error| (error, written))
     }
 
     /// Cuts the batch into frames of at most [`FRAME_TARGET_BYTES`] at record
@@ -895,6 +904,23 @@ fn for_each_record_extent(
         each(sequence, offset)?;
     }
     Ok(())
+}
+
+/// The head after the last record of `frames` (frames the writer made).
+fn last_head_of_frames(frames: &[u8]) -> Option<ChainHead> {
+    let mut head = None;
+    let mut offset = 0;
+    while let Some(header) = frames.get(offset..offset + FRAME_HEADER_BYTES) {
+        let length = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let payload =
+            frames.get(offset + FRAME_HEADER_BYTES..offset + FRAME_HEADER_BYTES + length)?;
+        stored::for_each_in_payload(payload, |record| {
+            head = Some(record.head());
+            true
+        });
+        offset += FRAME_HEADER_BYTES + length;
+    }
+    head
 }
 
 /// Splits a batch's frames into the parts that go into one segment each:
