@@ -255,9 +255,12 @@ impl CloudTrailEvent {
     /// Records a failed call (denied, invalid, wrong key state, dry run). Each
     /// value is cut to [`MAX_ERROR_FIELD_BYTES`] on a character boundary.
     pub fn with_error(mut self, code: impl Into<String>, message: impl Into<String>) -> Self {
-        self.error_code = Member::Present(truncate_to_bytes(code.into(), MAX_ERROR_FIELD_BYTES));
-        self.error_message =
-            Member::Present(truncate_to_bytes(message.into(), MAX_ERROR_FIELD_BYTES));
+        let cut = |mut text: String| {
+            text.truncate(truncate_to_bytes(&text, MAX_ERROR_FIELD_BYTES).len());
+            text
+        };
+        self.error_code = Member::Present(cut(code.into()));
+        self.error_message = Member::Present(cut(message.into()));
         self
     }
 
@@ -393,16 +396,17 @@ impl<'de> Deserialize<'de> for EventType {
     }
 }
 
-/// Cuts `text` to at most `max_bytes` bytes without splitting a character.
-fn truncate_to_bytes(mut text: String, max_bytes: usize) -> String {
-    if text.len() > max_bytes {
-        let mut end = max_bytes;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
+/// `text` cut to at most `max_bytes` bytes without splitting a character
+/// (also what the event writer keeps of an error).
+pub(crate) fn truncate_to_bytes(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
     }
-    text
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -22,6 +22,12 @@
 //!   fixture), and it rejects an object with a top-level member named after
 //!   secret material, so even a parsed event cannot carry one where AWS would
 //!   have put it.
+//! - The event writer ([`crate::KmsCallEvent`]), which writes a KMS call's
+//!   event as bytes without building one, takes the same members as typed
+//!   views ([`crate::KmsRequestView`] has the fields of
+//!   [`crate::KmsRequestParameters`], [`crate::KmsAdditionalView`] those of
+//!   [`crate::KmsAdditionalEventData`]) or an `EventObject`; it has no input
+//!   for free-form JSON.
 //!
 //! What this module does not do: look inside string values. An encryption
 //! context or a description is logged as given, as AWS does, and AWS warns

@@ -49,7 +49,9 @@
 //! - **An event never holds plaintext, data keys, ciphertext blobs, grant
 //!   tokens, import material or signed messages**: the members that describe a
 //!   request can only be built from typed builders that have no field for them,
-//!   or read from JSON that is checked for them ([`EventObject`]).
+//!   or read from JSON that is checked for them ([`EventObject`]). The one-pass
+//!   writer of a KMS call's event ([`KmsCallEvent`]) takes typed views with
+//!   the same fields as those builders, never free-form JSON.
 //! - The chain hashes the stored event bytes, never a re-serialization, so a
 //!   record verifies exactly as it was written.
 //! - Verification findings are data ([`TrailReport`], [`ChainFault`],
@@ -68,6 +70,12 @@ mod json;
 mod kms_elements;
 mod member;
 mod time_format;
+
+// Writing a KMS call's record in one pass, from borrowed views.
+mod event_writer;
+mod identity_view;
+mod json_text;
+mod kms_request_view;
 
 // Tamper evidence.
 mod chain;
@@ -104,6 +112,7 @@ pub use event::{
     MAX_ERROR_FIELD_BYTES,
 };
 pub use event_object::{is_forbidden, EventObject, FORBIDDEN_MEMBER_NAMES};
+pub use event_writer::{CallError, EventId, KeyResource, KmsCallEvent, SourceAddress};
 pub use export::{
     digest_object_key, log_file, log_file_object_key, DigestFile, LogFile, LogFileEntry,
     HASH_ALGORITHM,
@@ -112,11 +121,16 @@ pub use hash::Sha256Hash;
 pub use identity::{
     IdentityType, SessionAttributes, SessionContext, SessionIssuer, UserIdentity, AWS_INTERNAL,
 };
+pub use identity_view::{
+    IdentityView, SessionAttributesView, SessionContextView, SessionIssuerView,
+};
 pub use json::{JsonObject, JsonValue};
+pub use json_text::json_string_run;
 pub use kms_elements::{
     kms_operation_is_read_only, ContextPairs, GrantConstraints, KeyMetadataElement,
     KmsAdditionalEventData, KmsRequestParameters, KmsResponseElements, KmsServiceEventDetails,
 };
+pub use kms_request_view::{ContextView, GrantConstraintsView, KmsAdditionalView, KmsRequestView};
 pub use member::Member;
 pub use prune::pruning_checkpoint;
 pub use record_format::{encode_record_into, RECORD_FORMAT_VERSION, RECORD_HEADER_BYTES};

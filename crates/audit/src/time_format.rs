@@ -16,6 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::error::AuditError;
+use crate::json_text::{push_padded, push_str, push_two_digits};
 
 /// `YYYY-MM-DDTHH:MM:SSZ` in UTC; fractions of a second are dropped.
 pub fn format_event_time(time: OffsetDateTime) -> String {
@@ -29,6 +30,33 @@ pub fn format_event_time(time: OffsetDateTime) -> String {
         utc.minute(),
         utc.second()
     )
+}
+
+/// Appends `"YYYY-MM-DDTHH:MM:SSZ"` (quoted) to `out`: [`format_event_time`]
+/// without the `String`, for the event writer.
+pub(crate) fn push_event_time(out: &mut Vec<u8>, time: OffsetDateTime) {
+    let utc = time.to_offset(UtcOffset::UTC);
+    let (year, month, day) = utc.to_calendar_date();
+    match u16::try_from(year) {
+        Ok(year) if year <= 9999 => {
+            let (hour, minute, second) = utc.to_hms();
+            out.push(b'"');
+            push_padded(out, year, 4);
+            out.push(b'-');
+            push_two_digits(out, u8::from(month));
+            out.push(b'-');
+            push_two_digits(out, day);
+            out.push(b'T');
+            push_two_digits(out, hour);
+            out.push(b':');
+            push_two_digits(out, minute);
+            out.push(b':');
+            push_two_digits(out, second);
+            out.extend_from_slice(b"Z\"");
+        }
+        // Years of other widths (and signs) take the general path.
+        _ => push_str(out, &format_event_time(time)),
+    }
 }
 
 /// Reads an `eventTime` (any RFC 3339 time, so records with fractions of a
@@ -122,6 +150,39 @@ mod tests {
             parse_event_time("2025-08-07T13:45:45Z").unwrap(),
             datetime!(2025-08-07 13:45:45 UTC)
         );
+    }
+
+    #[test]
+    fn the_event_writer_writes_event_times_as_format_event_time_does() {
+        let start = datetime!(2024-01-01 00:00:00 UTC).unix_timestamp();
+        let mut times: Vec<OffsetDateTime> = (0..5_000i64)
+            .map(|step| OffsetDateTime::from_unix_timestamp(start + step * 6_317).unwrap())
+            .collect();
+        times.extend([
+            datetime!(0000-01-01 00:00:00 UTC),
+            datetime!(9999-12-31 23:59:59.999 UTC),
+            datetime!(2025-08-07 15:45:45.123 +02:00),
+            datetime!(-0001-06-01 12:00:00 UTC),
+        ]);
+        for time in times {
+            let mut out = Vec::new();
+            push_event_time(&mut out, time);
+            assert_eq!(out, format!("\"{}\"", format_event_time(time)).into_bytes());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_time_of_four_digit_years_is_written_as_format_event_time_does(
+            seconds in -62_167_219_200i64..253_402_300_800,
+            nanoseconds in 0u32..1_000_000_000,
+        ) {
+            let time = OffsetDateTime::from_unix_timestamp(seconds).unwrap()
+                .replace_nanosecond(nanoseconds).unwrap();
+            let mut out = Vec::new();
+            push_event_time(&mut out, time);
+            proptest::prop_assert_eq!(out, format!("\"{}\"", format_event_time(time)).into_bytes());
+        }
     }
 
     #[test]
