@@ -232,7 +232,9 @@ async fn handle(
                 auth::AuthFailure::ExpiredToken => ApiError::ExpiredToken,
             })?;
         let caller = auth::with_transport(state.tls, parts, caller);
-        call.authenticated(audit_event::Service::CloudTrail, &caller, &signed);
+        let caller = call
+            .authenticated(audit_event::Service::CloudTrail, caller)
+            .clone();
         let Some(trail) = state.trail.clone() else {
             return Err(ApiError::NotImplemented(operation.to_string()));
         };
@@ -251,7 +253,8 @@ async fn handle(
             auth::AuthFailure::ExpiredToken => ApiError::ExpiredToken,
         })?;
     let caller = auth::with_transport(state.tls, parts, caller);
-    call.authenticated(audit_event::Service::Kms, &caller, &signed);
+    // Kept for the call's event; the operations that run inline borrow it.
+    let caller = call.authenticated(audit_event::Service::Kms, caller);
     let Some(operation) = target.strip_prefix(KMS_TARGET_PREFIX) else {
         return Err(ApiError::UnknownOperation(if target.is_empty() {
             "Missing X-Amz-Target header: an AWS JSON request must name its operation.".to_string()
@@ -260,8 +263,9 @@ async fn handle(
         }));
     };
     if kms_api::runs_inline(operation) {
-        return kms_api::dispatch(&state.kms, &caller, operation, &body);
+        return kms_api::dispatch(&state.kms, caller, operation, &body);
     }
+    let caller = caller.clone();
     let state = Arc::clone(state);
     let operation = operation.to_string();
     tokio::task::spawn_blocking(move || kms_api::dispatch(&state.kms, &caller, &operation, &body))

@@ -15,15 +15,15 @@ use crate::kms_api::dispatch;
 
 const ACCOUNT: &str = "111122223333";
 
-fn facts(operation: &str) -> RequestFacts {
+fn facts(operation: &str) -> RequestFacts<'_> {
     RequestFacts {
-        event_source: "kms.amazonaws.com".into(),
-        event_name: operation.into(),
-        region: "us-east-1".into(),
-        source_ip: Some("127.0.0.1".into()),
-        user_agent: "test-agent".into(),
-        request_id: "req-1".into(),
-        access_key_id: Some("AKIAEXAMPLE".into()),
+        event_source: "kms.amazonaws.com",
+        event_name: operation,
+        region: "us-east-1",
+        source_ip: Some(std::net::IpAddr::from([127, 0, 0, 1])),
+        user_agent: "test-agent",
+        request_id: "req-1",
+        access_key_id: Some("AKIAEXAMPLE"),
         event_time: datetime!(2026-11-23 20:00 UTC),
     }
 }
@@ -44,6 +44,10 @@ fn to_json(event: &CloudTrailEvent) -> Value {
     serde_json::from_slice(&event.encode().unwrap()).unwrap()
 }
 
+fn entry_json(entry: &keyward_trail::Entry) -> Value {
+    serde_json::from_slice(&entry.bytes).unwrap()
+}
+
 #[test]
 fn a_decrypt_event_has_the_fields_aws_writes() {
     let key = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
@@ -55,9 +59,10 @@ fn a_decrypt_event_has_the_fields_aws_writes() {
         request.as_bytes(),
         Outcome::Success(Some(response.as_bytes())),
         &NoNames,
-    );
+    )
+    .unwrap();
     assert_eq!(events.len(), 1);
-    let event = to_json(&events[0]);
+    let event = entry_json(&events[0]);
     assert_eq!(event["eventName"], "Decrypt");
     assert_eq!(event["eventSource"], "kms.amazonaws.com");
     assert_eq!(event["readOnly"], true);
@@ -80,7 +85,7 @@ fn a_decrypt_event_has_the_fields_aws_writes() {
     );
     assert_eq!(event["recipientAccountId"], ACCOUNT);
     assert_eq!(event["requestID"], "req-1");
-    let text = String::from_utf8(events[0].encode().unwrap()).unwrap();
+    let text = String::from_utf8(events[0].bytes.clone()).unwrap();
     assert!(!text.contains("c2VjcmV0") && !text.contains("AQID") && !text.contains("tok"));
 }
 
@@ -97,8 +102,9 @@ fn a_failed_call_names_its_error_and_its_key() {
             message: Some("The request would have succeeded, but the DryRun option is set."),
         },
         &NoNames,
-    );
-    let event = to_json(&events[0]);
+    )
+    .unwrap();
+    let event = entry_json(&events[0]);
     assert_eq!(event["errorCode"], "DryRunOperationException");
     assert_eq!(event["requestParameters"]["dryRun"], true);
     assert_eq!(event["requestParameters"]["keyId"], key);
@@ -121,9 +127,10 @@ fn a_cross_account_call_is_recorded_once_per_account_with_a_shared_id() {
             message: Some("no"),
         },
         &NoNames,
-    );
+    )
+    .unwrap();
     assert_eq!(events.len(), 2);
-    let (a, b) = (to_json(&events[0]), to_json(&events[1]));
+    let (a, b) = (entry_json(&events[0]), entry_json(&events[1]));
     assert_eq!(a["recipientAccountId"], ACCOUNT);
     assert_eq!(b["recipientAccountId"], "444455556666");
     assert_eq!(a["sharedEventID"], b["sharedEventID"]);
@@ -144,8 +151,9 @@ fn service_callers_are_aws_service_or_invoked_by() {
         b"{}",
         Outcome::Success(None),
         &NoNames,
-    );
-    let event = to_json(&events[0]);
+    )
+    .unwrap();
+    let event = entry_json(&events[0]);
     assert_eq!(
         event["userIdentity"]["invokedBy"],
         "emr-serverless.amazonaws.com"
@@ -160,7 +168,7 @@ fn query_events_log_names_but_never_secrets() {
         ("SecretAccessKey".to_owned(), "SECRET".to_owned()),
     ];
     let mut facts = facts("CreateUser");
-    facts.event_source = "iam.amazonaws.com".into();
+    facts.event_source = "iam.amazonaws.com";
     let event = to_json(&query_event(
         &facts,
         &Caller::root(ACCOUNT),
@@ -244,6 +252,7 @@ fn run(service: &Service, operation: &str, body: &Value, secrets: &mut Vec<Vec<u
                 Outcome::Success(reply.as_deref()),
                 &service.kms,
             )
+            .unwrap()
         }
         Err(error) => {
             let wire = error.wire();
@@ -257,10 +266,11 @@ fn run(service: &Service, operation: &str, body: &Value, secrets: &mut Vec<Vec<u
                 },
                 &service.kms,
             )
+            .unwrap()
         }
     };
     assert_eq!(events.len(), 1);
-    events.remove(0).encode().unwrap()
+    events.remove(0).bytes
 }
 
 proptest! {
@@ -334,8 +344,9 @@ fn event_of(service: &Service, operation: &str, body: &Value) -> Vec<Value> {
         outcome,
         &service.kms,
     )
+    .unwrap()
     .iter()
-    .map(to_json)
+    .map(entry_json)
     .collect()
 }
 
@@ -498,37 +509,162 @@ fn due_work_is_recorded_as_aws_records_deletions_and_rotations() {
     );
 }
 
-/// What building and encoding one GenerateDataKey event costs, in process:
+/// What writing a call's events costs, in process, on the path `record`
+/// takes now and on the typed path it took before (side by side, so that one
+/// run compares them on this machine's speed of the moment):
 /// `cargo test --release -p keyward-server event_cost_probe -- --ignored --nocapture`.
+/// `KEYWARD_PROBE_ROUNDS` sets the rounds per measurement (200 000); for
+/// instruction counts run the test binary under
+/// `valgrind --tool=callgrind` with a few thousand rounds and read the
+/// inclusive cost of `probe_new_path` and `probe_old_path` per call;
+/// `KEYWARD_PROBE_SCENARIO` picks the scenarios whose name contains it.
 #[test]
 #[ignore = "a measurement, not a check"]
 fn event_cost_probe() {
+    let rounds: u32 = std::env::var("KEYWARD_PROBE_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(200_000);
     let key = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
     let blob = base64::engine::general_purpose::STANDARD.encode([7u8; 180]);
     let response = json!({"KeyId": key, "Plaintext": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=", "CiphertextBlob": blob, "KeyMaterialId": "ab".repeat(32)}).to_string();
     let request = json!({"KeyId": "alias/bench", "KeySpec": "AES_256", "EncryptionContext": {"purpose": "bench"}}).to_string();
-    let caller = Caller::root(ACCOUNT);
-    let facts = facts("GenerateDataKey");
-    let rounds = 200_000;
-    let started = std::time::Instant::now();
-    let mut bytes = 0;
-    for _ in 0..rounds {
-        let events = kms_events(
-            &facts,
-            &caller,
-            request.as_bytes(),
+    let denied_request =
+        json!({"KeyId": key, "KeySpec": "AES_256", "EncryptionContext": {"purpose": "bench"}})
+            .to_string();
+    let denied_message = format!("User: arn:aws:sts::{ACCOUNT}:assumed-role/app/session-1 is not authorized to perform: kms:GenerateDataKey on resource: {key} because no identity-based policy allows the kms:GenerateDataKey action");
+    let session_arn = format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/session-1");
+    let assumed_role = Caller {
+        principal_arn: session_arn.clone(),
+        principal: keyward_policy::RequestPrincipal::AssumedRole {
+            account_id: ACCOUNT.into(),
+            role_arn: format!("arn:aws:iam::{ACCOUNT}:role/app"),
+            session_arn,
+        },
+        user_id: "AROAEXAMPLEEXAMPLE:session-1".into(),
+        session_issued_ms: Some(1_795_000_000_000),
+        source_ip: Some(std::net::IpAddr::from([10, 0, 0, 7])),
+        ..Caller::root(ACCOUNT)
+    };
+    let root = Caller {
+        source_ip: Some(std::net::IpAddr::from([10, 0, 0, 7])),
+        ..Caller::root(ACCOUNT)
+    };
+    let facts = RequestFacts {
+        user_agent: "aws-sdk-rust/1.3.0 os/linux lang/rust/1.94.0",
+        request_id: "56764d19-1eb1-48f1-8044-594aa7dd05c4",
+        ..facts("GenerateDataKey")
+    };
+    let scenarios = [
+        (
+            "GenerateDataKey, root",
+            &root,
+            &request,
             Outcome::Success(Some(response.as_bytes())),
-            &NoNames,
+        ),
+        (
+            "GenerateDataKey, assumed role",
+            &assumed_role,
+            &request,
+            Outcome::Success(Some(response.as_bytes())),
+        ),
+        (
+            "GenerateDataKey, denied",
+            &assumed_role,
+            &denied_request,
+            Outcome::Failure {
+                code: "AccessDeniedException",
+                message: Some(&denied_message),
+            },
+        ),
+    ];
+    let only = std::env::var("KEYWARD_PROBE_SCENARIO").unwrap_or_default();
+    for (name, caller, request, outcome) in scenarios {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
+        let mut bytes = [0usize; 2];
+        let mut times = [std::time::Duration::ZERO; 2];
+        // Alternate the paths, so that a drift in the machine's speed
+        // touches both alike.
+        for turn in 0..4 {
+            let path = turn % 2;
+            let started = std::time::Instant::now();
+            for _ in 0..rounds / 2 {
+                bytes[path] = if path == 0 {
+                    probe_new_path(&facts, caller, request.as_bytes(), outcome)
+                } else {
+                    probe_old_path(&facts, caller, request.as_bytes(), outcome)
+                };
+            }
+            times[path] += started.elapsed();
+        }
+        println!(
+            "{name}: writer {:?} per call, typed path {:?} per call ({} bytes)",
+            times[0] / rounds,
+            times[1] / rounds,
+            bytes[0]
         );
-        let entries: Vec<_> = events
-            .iter()
-            .map(|e| keyward_trail::Entry::new(e).unwrap())
-            .collect();
-        bytes += entries[0].bytes.len();
+        assert_eq!(bytes[0], bytes[1]);
     }
-    let per_call = started.elapsed() / rounds;
-    println!(
-        "build + encode: {per_call:?} per call, {} bytes",
-        bytes / rounds as usize
+}
+
+/// What `record` does per KMS call now: the caller and the request facts
+/// are borrowed, and the events are written as entries.
+#[inline(never)]
+fn probe_new_path(
+    facts: &RequestFacts<'_>,
+    caller: &Caller,
+    request: &[u8],
+    outcome: Outcome<'_>,
+) -> usize {
+    let entries = kms_events(facts, caller, request, outcome, &NoNames).unwrap();
+    std::hint::black_box(&entries);
+    entries[0].bytes.len()
+}
+
+/// What `record` did per KMS call before the writer: a copy of the caller
+/// (`CallInfo`), owned request facts, the typed build (`reference.rs`), and
+/// `Entry::new`'s encoding and time parsing.
+#[inline(never)]
+fn probe_old_path(
+    facts: &RequestFacts<'_>,
+    caller: &Caller,
+    request: &[u8],
+    outcome: Outcome<'_>,
+) -> usize {
+    let caller = std::hint::black_box(caller.clone());
+    let owned: [String; 6] = [
+        facts.event_source.to_owned(),
+        facts.event_name.to_owned(),
+        facts.region.to_owned(),
+        facts.user_agent.to_owned(),
+        facts.request_id.to_owned(),
+        facts.access_key_id.unwrap_or_default().to_owned(),
+    ];
+    let source_ip = facts.source_ip.map(|ip| ip.to_string());
+    std::hint::black_box(&source_ip);
+    let facts = RequestFacts {
+        event_source: &owned[0],
+        event_name: &owned[1],
+        region: &owned[2],
+        user_agent: &owned[3],
+        request_id: &owned[4],
+        access_key_id: Some(&owned[5]),
+        ..*facts
+    };
+    let events = super::reference::kms_events(
+        &facts,
+        &caller,
+        request,
+        outcome,
+        &NoNames,
+        &mut uuid::Uuid::new_v4,
     );
+    let entries: Vec<_> = events
+        .iter()
+        .map(|event| keyward_trail::Entry::new(event).unwrap())
+        .collect();
+    std::hint::black_box(&entries);
+    entries[0].bytes.len()
 }
