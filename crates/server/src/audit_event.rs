@@ -390,6 +390,7 @@ pub async fn record(
     request_body: &[u8],
     result: Result<Option<Vec<u8>>, crate::error::ApiError>,
     started: std::time::Instant,
+    in_progress: Option<keyward_trail::CallInProgress>,
 ) -> Result<Option<Vec<u8>>, crate::error::ApiError> {
     let operation = match call.service {
         Service::Kms => target.strip_prefix("TrentService.").unwrap_or(target),
@@ -438,9 +439,10 @@ pub async fn record(
             ))
             .map(|entry| vec![entry]),
         };
-        let written = match entries {
-            Ok(entries) => trail.append(entries).await,
-            Err(error) => Err(error),
+        let written = match (entries, in_progress) {
+            (Ok(entries), Some(call)) => call.append(entries).await,
+            (Ok(entries), None) => trail.append(entries).await,
+            (Err(error), _) => Err(error),
         };
         if let Err(error) = written {
             tracing::error!(request_id, operation, %error, "the call's audit event could not be written; answering an internal error");
@@ -476,6 +478,7 @@ pub async fn serve_query(
     body: axum::body::Body,
     request_id: &str,
     started: std::time::Instant,
+    in_progress: Option<keyward_trail::CallInProgress>,
 ) -> axum::response::Response {
     use crate::query::{self, QueryError};
 
@@ -516,9 +519,10 @@ pub async fn serve_query(
             },
         };
         let event = query_event(&facts, caller, &form, outcome);
-        let written = match keyward_trail::Entry::new(&event) {
-            Ok(entry) => trail.append(vec![entry]).await,
-            Err(error) => Err(error),
+        let written = match (keyward_trail::Entry::new(&event), in_progress) {
+            (Ok(entry), Some(call)) => call.append(vec![entry]).await,
+            (Ok(entry), None) => trail.append(vec![entry]).await,
+            (Err(error), _) => Err(error),
         };
         if let Err(error) = written {
             tracing::error!(request_id, action, %error, "the call's audit event could not be written; answering an internal error");

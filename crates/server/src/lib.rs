@@ -133,12 +133,16 @@ fn now_epoch_seconds() -> i64 {
 
 async fn aws_request(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
+    // From here until its event is queued, the trail's group commit may hold
+    // a batch back for this call to join it.
+    let in_progress = state.trail.as_ref().map(|trail| trail.begin_call());
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
     // IAM and STS speak the Query protocol at the same endpoint (query/mod.rs).
     if query::is_query_request(&parts) {
         // Recorded in the trail before it is answered (audit_event.rs).
-        return audit_event::serve_query(&state, parts, body, &request_id, started).await;
+        return audit_event::serve_query(&state, parts, body, &request_id, started, in_progress)
+            .await;
     }
     let operation = parts
         .headers
@@ -171,6 +175,7 @@ async fn aws_request(State(state): State<Arc<AppState>>, request: Request) -> Re
         &request_body,
         result,
         started,
+        in_progress,
     )
     .await;
     let mut response = match result {

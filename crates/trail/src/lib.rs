@@ -55,7 +55,9 @@ pub use offline::{
 };
 pub use signing_key::{parse_public_key, PUBLIC_KEY_FILE, SIGNING_KEY_FILE};
 pub use stored::CutShortWrite;
-pub use writer::{NowFn, Trail, TrailConfig, DEFAULT_COMMIT_INTERVAL, DEFAULT_SEGMENT_BYTES};
+pub use writer::{
+    CallInProgress, NowFn, Trail, TrailConfig, DEFAULT_COMMIT_INTERVAL, DEFAULT_SEGMENT_BYTES,
+};
 
 #[cfg(test)]
 mod tests;

@@ -8,8 +8,12 @@
 //! themselves need on thousands of writes a second. So while calls keep coming
 //! (the last write carried more than one event), the next write starts no
 //! earlier than `interval` after the last one started; what arrives meanwhile
-//! joins it. A lone caller (the last write carried one event) is never made to
-//! wait: it would gain nothing, since nobody else's event would join.
+//! joins it. But only while some call is in progress (begun, its events not
+//! yet queued): once none is, the server has nothing else to do and no event
+//! would join by waiting, so the batch goes at once. Without that rule all
+//! calls end up waiting in the same batch while the CPU idles (measured: 15 %
+//! of two cores idle at 64 concurrent clients). A lone caller (the last write
+//! carried one event) is never made to wait either.
 //!
 //! No I/O and no clock: times come in as arguments.
 
@@ -39,9 +43,15 @@ impl Pacing {
     }
 
     /// How long to wait at `now` before writing what is queued
-    /// (`queued_bytes`), or `None` to write now.
-    pub fn wait(&self, now: Instant, queued_bytes: usize) -> Option<Duration> {
-        if self.last_records < 2 || queued_bytes >= FULL_BATCH_BYTES {
+    /// (`queued_bytes`) while `calls_in_progress` calls may still add
+    /// events, or `None` to write now.
+    pub fn wait(
+        &self,
+        now: Instant,
+        queued_bytes: usize,
+        calls_in_progress: usize,
+    ) -> Option<Duration> {
+        if self.last_records < 2 || queued_bytes >= FULL_BATCH_BYTES || calls_in_progress == 0 {
             return None;
         }
         let due = self.last_start? + self.interval;
@@ -66,9 +76,9 @@ mod tests {
     fn a_lone_caller_never_waits() {
         let start = Instant::now();
         let mut pacing = Pacing::new(MS);
-        assert_eq!(pacing.wait(start, 100), None);
+        assert_eq!(pacing.wait(start, 100, 3), None);
         pacing.started(start, 1);
-        assert_eq!(pacing.wait(start + MS / 10, 100), None);
+        assert_eq!(pacing.wait(start + MS / 10, 100, 3), None);
     }
 
     #[test]
@@ -76,11 +86,13 @@ mod tests {
         let start = Instant::now();
         let mut pacing = Pacing::new(MS);
         pacing.started(start, 12);
-        assert_eq!(pacing.wait(start + MS / 4, 100), Some(MS * 3 / 4));
-        assert_eq!(pacing.wait(start + MS, 100), None);
-        assert_eq!(pacing.wait(start + MS * 2, 100), None);
+        assert_eq!(pacing.wait(start + MS / 4, 100, 3), Some(MS * 3 / 4));
+        assert_eq!(pacing.wait(start + MS, 100, 3), None);
+        assert_eq!(pacing.wait(start + MS * 2, 100, 3), None);
         // A full batch goes at once.
-        assert_eq!(pacing.wait(start + MS / 4, FULL_BATCH_BYTES), None);
+        assert_eq!(pacing.wait(start + MS / 4, FULL_BATCH_BYTES, 3), None);
+        // Nobody else's event is coming.
+        assert_eq!(pacing.wait(start + MS / 4, 100, 0), None);
     }
 
     #[test]
@@ -88,6 +100,6 @@ mod tests {
         let start = Instant::now();
         let mut pacing = Pacing::new(Duration::ZERO);
         pacing.started(start, 50);
-        assert_eq!(pacing.wait(start, 100), None);
+        assert_eq!(pacing.wait(start, 100, 3), None);
     }
 }

@@ -825,3 +825,45 @@ fn a_failed_write_is_refused_and_the_chain_goes_on_from_what_is_on_disk() {
         .collect();
     assert_eq!(sequences, [1, 2, 3, 4]);
 }
+
+#[test]
+fn under_load_a_batch_waits_for_calls_in_progress_and_no_longer() {
+    let fixture = Fixture::new();
+    let mut config = fixture.config();
+    config.commit_interval = Duration::from_secs(30);
+    let trail = Arc::new(Trail::open(fixture.dir.path(), config).unwrap());
+    // A write of two events: the writer now paces.
+    let two = vec![
+        Entry::new(&event(1, fixture.now())).unwrap(),
+        Entry::new(&event(2, fixture.now())).unwrap(),
+    ];
+    trail.append_blocking(two).unwrap();
+    let in_progress = trail.begin_call();
+    let (done, finished) = std::sync::mpsc::channel();
+    let appender = {
+        let trail = Arc::clone(&trail);
+        let now = fixture.now();
+        std::thread::spawn(move || {
+            trail
+                .append_blocking(vec![Entry::new(&event(3, now)).unwrap()])
+                .unwrap();
+            done.send(()).unwrap();
+        })
+    };
+    // Held back while another call may still join...
+    assert!(finished.recv_timeout(Duration::from_millis(300)).is_err());
+    // ...and written as soon as that call ends without events.
+    drop(in_progress);
+    finished.recv_timeout(Duration::from_secs(5)).unwrap();
+    appender.join().unwrap();
+    // A call that appends ends itself.
+    let call = trail.begin_call();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(call.append(vec![Entry::new(&event(4, fixture.now())).unwrap()]))
+        .unwrap();
+    trail.shutdown().unwrap();
+    assert_eq!(fixture.verify().records_read, 4);
+}

@@ -35,6 +35,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -157,6 +158,9 @@ struct Queue {
     commands: VecDeque<Command>,
     /// The writer sleeps until an append (or a command) wakes it.
     writer_idle: bool,
+    /// The writer holds a batch back for calls in progress (`pacing.rs`):
+    /// the append that ends the last of them wakes it.
+    writer_pacing: bool,
     /// The writer has stopped: appends fail.
     closed: bool,
 }
@@ -164,11 +168,105 @@ struct Queue {
 struct Shared {
     queue: Mutex<Queue>,
     wake_writer: Condvar,
+    /// Calls begun ([`Trail::begin_call`]) whose events are not queued yet.
+    calls_in_progress: AtomicUsize,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Chains `entries` onto the head and adds them to the open batch; with
+    /// `ending_call`, also ends that call in progress. Wakes the writer if it
+    /// sleeps, or if it holds the batch back and this was the last call in
+    /// progress.
+    fn queue(
+        &self,
+        entries: Vec<Entry>,
+        ending_call: Option<&mut CallInProgress>,
+    ) -> Result<oneshot::Receiver<Result<(), TrailError>>, TrailError> {
+        let (reply, receiver) = oneshot::channel();
+        let wake = {
+            let mut guard = self.lock();
+            let calls_left = ending_call.and_then(CallInProgress::end);
+            let queue = &mut *guard;
+            let ended_the_last = calls_left == Some(0) && queue.writer_pacing;
+            if queue.closed {
+                drop(guard);
+                if ended_the_last {
+                    self.wake_writer.notify_one();
+                }
+                return Err(TrailError::WriterStopped);
+            }
+            let (head, length, count, summary) = (
+                queue.head,
+                queue.batch.records.len(),
+                queue.batch.count,
+                queue.batch.summary,
+            );
+            for entry in &entries {
+                if let Err(error) = chain_into(&mut queue.head, &mut queue.batch, entry) {
+                    // Undo this request's part: the batch is as before it.
+                    queue.head = head;
+                    queue.batch.records.truncate(length);
+                    queue.batch.count = count;
+                    queue.batch.summary = summary;
+                    drop(guard);
+                    if ended_the_last {
+                        self.wake_writer.notify_one();
+                    }
+                    return Err(error);
+                }
+            }
+            queue.batch.head = queue.head;
+            queue.batch.waiters.push(reply);
+            std::mem::take(&mut queue.writer_idle) || ended_the_last
+        };
+        if wake {
+            self.wake_writer.notify_one();
+        }
+        Ok(receiver)
+    }
+}
+
+/// A call whose events are still to come (see [`Trail::begin_call`]). The
+/// writer's pacing (`pacing.rs`) holds a batch back only while some call is
+/// in progress: once none is, no event would join by waiting.
+pub struct CallInProgress {
+    /// `None` once ended.
+    shared: Option<Arc<Shared>>,
+}
+
+impl CallInProgress {
+    /// Records `entries`, the call's events, and returns once they are
+    /// durable; the call is no longer in progress.
+    pub async fn append(mut self, entries: Vec<Entry>) -> Result<(), TrailError> {
+        let Some(shared) = self.shared.clone() else {
+            return Err(TrailError::WriterStopped);
+        };
+        let receiver = shared.queue(entries, Some(&mut self))?;
+        receiver.await.map_err(|_| TrailError::WriterStopped)?
+    }
+
+    /// Ends the call; returns how many calls are still in progress.
+    fn end(&mut self) -> Option<usize> {
+        let shared = self.shared.take()?;
+        Some(shared.calls_in_progress.fetch_sub(1, Ordering::AcqRel) - 1)
+    }
+}
+
+impl Drop for CallInProgress {
+    /// A call that ends without events (refused before it was recorded).
+    fn drop(&mut self) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        let queue = shared.lock();
+        if self.end() == Some(0) && queue.writer_pacing {
+            drop(queue);
+            shared.wake_writer.notify_one();
+        }
     }
 }
 
@@ -213,9 +311,11 @@ impl Trail {
                 batch: Batch::default(),
                 commands: VecDeque::new(),
                 writer_idle: false,
+                writer_pacing: false,
                 closed: false,
             }),
             wake_writer: Condvar::new(),
+            calls_in_progress: AtomicUsize::new(0),
         });
         let mut writer = Writer {
             shared: Arc::clone(&shared),
@@ -265,37 +365,16 @@ impl Trail {
         &self,
         entries: Vec<Entry>,
     ) -> Result<oneshot::Receiver<Result<(), TrailError>>, TrailError> {
-        let (reply, receiver) = oneshot::channel();
-        let wake = {
-            let mut guard = self.shared.lock();
-            let queue = &mut *guard;
-            if queue.closed {
-                return Err(TrailError::WriterStopped);
-            }
-            let (head, length, count, summary) = (
-                queue.head,
-                queue.batch.records.len(),
-                queue.batch.count,
-                queue.batch.summary,
-            );
-            for entry in &entries {
-                if let Err(error) = chain_into(&mut queue.head, &mut queue.batch, entry) {
-                    // Undo this request's part: the batch is as before it.
-                    queue.head = head;
-                    queue.batch.records.truncate(length);
-                    queue.batch.count = count;
-                    queue.batch.summary = summary;
-                    return Err(error);
-                }
-            }
-            queue.batch.head = queue.head;
-            queue.batch.waiters.push(reply);
-            std::mem::take(&mut queue.writer_idle)
-        };
-        if wake {
-            self.shared.wake_writer.notify_one();
+        self.shared.queue(entries, None)
+    }
+
+    /// Notes a call that will append its events: until it does (or the
+    /// returned value drops), the writer may hold a batch back for it.
+    pub fn begin_call(&self) -> CallInProgress {
+        self.shared.calls_in_progress.fetch_add(1, Ordering::AcqRel);
+        CallInProgress {
+            shared: Some(Arc::clone(&self.shared)),
         }
-        Ok(receiver)
     }
 
     /// Records `entries` (the events of one request, in order) and returns
@@ -595,9 +674,12 @@ impl Writer {
                 continue;
             }
             if queue.batch.count > 0 {
-                if let Some(wait) = self.pacing.wait(now, queue.batch.records.len()) {
+                let calls = shared.calls_in_progress.load(Ordering::Acquire);
+                if let Some(wait) = self.pacing.wait(now, queue.batch.records.len(), calls) {
                     // Calls keep coming: let them join this write.
+                    queue.writer_pacing = true;
                     queue = wait_for_writer_work(&shared, queue, wait);
+                    queue.writer_pacing = false;
                     continue;
                 }
                 self.write_queued(queue);
