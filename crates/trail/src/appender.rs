@@ -236,7 +236,9 @@ pub fn prepare_segment(path: &Path, size: u64, mode: WriteMode) -> Result<(), Tr
 }
 
 fn write_zeros(path: &Path, size: u64, direct: bool) -> std::io::Result<()> {
-    const CHUNK: usize = PAGE * 256;
+    // Few, large writes: on a virtual disk every request costs the machine
+    // CPU time whatever its size (BENCHMARKS.md, "The audit trail").
+    const CHUNK: usize = 4 * 1024 * 1024;
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
     if direct {

@@ -62,8 +62,11 @@ use crate::stored;
 /// passes its service clock, so `--dev` time travel moves both together).
 pub type NowFn = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
-/// Bytes of one segment file unless configured otherwise.
-pub const DEFAULT_SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+/// Bytes of one segment file unless configured otherwise: large enough that
+/// moving on to the next (a rename and a directory fsync) and writing out
+/// its spare are rare (every few seconds at the benchmark's load), small
+/// enough that pruning, which deletes whole segments, can follow retention.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// The group commit's pace under concurrent load (see `pacing.rs`; measured
 /// in BENCHMARKS.md, "The audit trail").
 pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_millis(1);
