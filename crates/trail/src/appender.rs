@@ -196,14 +196,21 @@ fn is_invalid_argument(error: &std::io::Error) -> bool {
     error.raw_os_error() == Some(libc::EINVAL)
 }
 
+/// The open flag of direct I/O where the platform has one (Linux); elsewhere
+/// the trail writes buffered.
+#[cfg(target_os = "linux")]
+const DIRECT: Option<i32> = Some(libc::O_DIRECT);
+#[cfg(not(target_os = "linux"))]
+const DIRECT: Option<i32> = None;
+
 /// Opens `path` for appends in `mode`, or buffered when the filesystem
 /// refuses direct I/O.
 fn open_for_writes(path: &Path, mode: WriteMode) -> Result<(File, WriteMode), TrailError> {
-    if mode == WriteMode::Direct {
+    if let (WriteMode::Direct, Some(direct)) = (mode, DIRECT) {
         match OpenOptions::new()
             .read(true)
             .write(true)
-            .custom_flags(libc::O_DIRECT | libc::O_DSYNC)
+            .custom_flags(direct | libc::O_DSYNC)
             .open(path)
         {
             Ok(file) => return Ok((file, WriteMode::Direct)),
@@ -225,7 +232,7 @@ fn open_for_writes(path: &Path, mode: WriteMode) -> Result<(File, WriteMode), Tr
 /// written, so that later writes into it change no metadata). Used for the
 /// spare segment, off the path of any call.
 pub fn prepare_segment(path: &Path, size: u64, mode: WriteMode) -> Result<(), TrailError> {
-    if mode == WriteMode::Direct {
+    if mode == WriteMode::Direct && DIRECT.is_some() {
         match write_zeros(path, size, true) {
             // Direct I/O refused (at open or at the first write): buffered.
             Err(error) if is_invalid_argument(&error) => {}
@@ -241,8 +248,8 @@ fn write_zeros(path: &Path, size: u64, direct: bool) -> std::io::Result<()> {
     const CHUNK: usize = 4 * 1024 * 1024;
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
-    if direct {
-        options.custom_flags(libc::O_DIRECT);
+    if let (true, Some(flag)) = (direct, DIRECT) {
+        options.custom_flags(flag);
     }
     let file = options.open(path)?;
     let mut pages = AlignedPages::new(CHUNK);
