@@ -130,7 +130,9 @@ fn run(plan: &Plan) -> anyhow::Result<u64> {
 }
 
 /// Every (operation, concurrency) phase, the targets taking turns so that any
-/// drift in the machine's speed over the run affects them alike.
+/// drift in the machine's speed over the run affects them alike. Even rounds
+/// measure the targets in reverse order (A B, B A, A B, ...), so that a change
+/// in the machine's speed within rounds cannot always favour the same one.
 async fn measure_all(plan: &Plan, targets: &[Target]) -> anyhow::Result<Vec<Measurement>> {
     let mut workloads = Vec::with_capacity(targets.len());
     for target in targets {
@@ -148,7 +150,8 @@ async fn measure_all(plan: &Plan, targets: &[Target]) -> anyhow::Result<Vec<Meas
     for &operation in &plan.operations {
         for &concurrency in &plan.concurrency {
             for round in 1..=plan.rounds {
-                for (target, workload) in targets.iter().zip(&workloads) {
+                for index in round_order(round, targets.len()) {
+                    let (target, workload) = (&targets[index], &workloads[index]);
                     let mut m = measure(target, workload, operation, concurrency, window)
                         .await
                         .with_context(|| {
@@ -162,4 +165,28 @@ async fn measure_all(plan: &Plan, targets: &[Target]) -> anyhow::Result<Vec<Meas
         }
     }
     Ok(results)
+}
+
+/// The order in which round `round` (from 1) measures `count` targets:
+/// as given in odd rounds, reversed in even ones.
+fn round_order(round: usize, count: usize) -> Vec<usize> {
+    if round.is_multiple_of(2) {
+        (0..count).rev().collect()
+    } else {
+        (0..count).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_order;
+
+    #[test]
+    fn rounds_alternate_the_order_of_the_targets() {
+        assert_eq!(round_order(1, 2), [0, 1]);
+        assert_eq!(round_order(2, 2), [1, 0]);
+        assert_eq!(round_order(3, 2), [0, 1]);
+        assert_eq!(round_order(4, 3), [2, 1, 0]);
+        assert_eq!(round_order(2, 1), [0]);
+    }
 }
