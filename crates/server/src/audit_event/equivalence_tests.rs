@@ -5,12 +5,9 @@
 //! byte for byte.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
-use keyward_crypto::RootKey;
-use keyward_kms::{Caller, Clock, Kms};
+use keyward_kms::{Caller, Kms};
 use keyward_policy::RequestPrincipal;
-use keyward_store::{SqliteStore, Store};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use time::macros::datetime;
@@ -372,28 +369,6 @@ fn retire_grant_by_token_and_by_id() {
 
 // --- Through the real domain: every operation family, as it answers. ---
 
-fn domain() -> (tempfile::TempDir, Kms, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
-    let snapshot = store.load().unwrap();
-    let kms = Kms::open(
-        store,
-        &snapshot,
-        RootKey::generate().unwrap(),
-        "us-east-1",
-        Arc::new(Clock::new()),
-    )
-    .unwrap();
-    let created: Value = serde_json::from_slice(
-        &dispatch(&kms, &Caller::root(ACCOUNT), "CreateKey", b"{}")
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
-    let key_id = created["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
-    (dir, kms, key_id)
-}
-
 /// Runs `operation` and checks its events; the reply, parsed.
 fn run(kms: &Kms, operation: &str, body: Value) -> Value {
     let body = body.to_string();
@@ -417,100 +392,102 @@ fn run(kms: &Kms, operation: &str, body: Value) -> Value {
 
 #[test]
 fn every_operation_family_through_the_domain() {
-    let (_dir, kms, key_id) = domain();
+    // Kept whole: its temporary directory holds the store.
+    let service = super::tests::service();
+    let (kms, key_id) = (&service.kms, &service.key_id);
     let context = json!({"purpose": "test", "tenant": "a\"b"});
     run(
-        &kms,
+        kms,
         "CreateKey",
         json!({"Description": "d\u{e9}", "Tags": [{"TagKey": "k", "TagValue": "v"}]}),
     );
     let sealed = run(
-        &kms,
+        kms,
         "Encrypt",
         json!({"KeyId": key_id, "Plaintext": "aGVsbG8=", "EncryptionContext": context}),
     );
     let blob = sealed["CiphertextBlob"].as_str().unwrap().to_owned();
     run(
-        &kms,
+        kms,
         "Decrypt",
         json!({"CiphertextBlob": blob, "EncryptionContext": context}),
     );
-    run(&kms, "Decrypt", json!({"CiphertextBlob": blob}));
+    run(kms, "Decrypt", json!({"CiphertextBlob": blob}));
     run(
-        &kms,
+        kms,
         "ReEncrypt",
         json!({"CiphertextBlob": blob, "SourceEncryptionContext": context, "DestinationKeyId": key_id}),
     );
     run(
-        &kms,
+        kms,
         "GenerateDataKey",
         json!({"KeyId": key_id, "KeySpec": "AES_256", "EncryptionContext": context}),
     );
     run(
-        &kms,
+        kms,
         "GenerateDataKeyWithoutPlaintext",
         json!({"KeyId": key_id, "NumberOfBytes": 32}),
     );
-    run(&kms, "GenerateRandom", json!({"NumberOfBytes": 16}));
+    run(kms, "GenerateRandom", json!({"NumberOfBytes": 16}));
     run(
-        &kms,
+        kms,
         "Encrypt",
         json!({"KeyId": key_id, "Plaintext": "aGVsbG8=", "DryRun": true}),
     );
     run(
-        &kms,
+        kms,
         "Encrypt",
         json!({"KeyId": "alias/missing", "Plaintext": "aGVsbG8="}),
     );
     run(
-        &kms,
+        kms,
         "CreateAlias",
         json!({"AliasName": "alias/app", "TargetKeyId": key_id}),
     );
-    run(&kms, "DescribeKey", json!({"KeyId": "alias/app"}));
-    run(&kms, "ListAliases", json!({"Limit": 10}));
+    run(kms, "DescribeKey", json!({"KeyId": "alias/app"}));
+    run(kms, "ListAliases", json!({"Limit": 10}));
     let grant = run(
-        &kms,
+        kms,
         "CreateGrant",
         json!({"KeyId": key_id, "GranteePrincipal": format!("arn:aws:iam::{ACCOUNT}:root"), "Operations": ["Decrypt", "Encrypt"], "Constraints": {"EncryptionContextSubset": {"tenant": "a"}}}),
     );
     let token = grant["GrantToken"].as_str().unwrap().to_owned();
-    run(&kms, "RetireGrant", json!({"GrantToken": token}));
+    run(kms, "RetireGrant", json!({"GrantToken": token}));
     run(
-        &kms,
+        kms,
         "TagResource",
         json!({"KeyId": key_id, "Tags": [{"TagKey": "Department", "TagValue": "IT"}]}),
     );
     run(
-        &kms,
+        kms,
         "UntagResource",
         json!({"KeyId": key_id, "TagKeys": ["Department"]}),
     );
-    run(&kms, "RotateKeyOnDemand", json!({"KeyId": key_id}));
+    run(kms, "RotateKeyOnDemand", json!({"KeyId": key_id}));
     run(
-        &kms,
+        kms,
         "EnableKeyRotation",
         json!({"KeyId": key_id, "RotationPeriodInDays": 90}),
     );
-    run(&kms, "DisableKey", json!({"KeyId": key_id}));
+    run(kms, "DisableKey", json!({"KeyId": key_id}));
     run(
-        &kms,
+        kms,
         "Encrypt",
         json!({"KeyId": "alias/app", "Plaintext": "aGVsbG8="}),
     );
-    run(&kms, "EnableKey", json!({"KeyId": key_id}));
+    run(kms, "EnableKey", json!({"KeyId": key_id}));
     run(
-        &kms,
+        kms,
         "ScheduleKeyDeletion",
         json!({"KeyId": key_id, "PendingWindowInDays": 7}),
     );
-    run(&kms, "CancelKeyDeletion", json!({"KeyId": key_id}));
+    run(kms, "CancelKeyDeletion", json!({"KeyId": key_id}));
     run(
-        &kms,
+        kms,
         "GetKeyPolicy",
         json!({"KeyId": key_id, "PolicyName": "default"}),
     );
-    run(&kms, "NoSuchOperation", json!({"KeyId": key_id}));
+    run(kms, "NoSuchOperation", json!({"KeyId": key_id}));
 }
 
 // --- The property ---

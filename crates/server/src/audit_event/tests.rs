@@ -181,13 +181,15 @@ fn query_events_log_names_but_never_secrets() {
 
 // --- The property: no secret reaches an event, through the real domain. ---
 
-struct Service {
+/// A domain on a fresh store with one key of the root caller's account
+/// (also the equivalence tests' domain).
+pub(super) struct Service {
     _dir: tempfile::TempDir,
-    kms: Kms,
-    key_id: String,
+    pub(super) kms: Kms,
+    pub(super) key_id: String,
 }
 
-fn service() -> Service {
+pub(super) fn service() -> Service {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
     let snapshot = store.load().unwrap();
