@@ -268,20 +268,27 @@ pub(crate) fn last_head(
 ) -> Result<ChainHead, TrailError> {
     for (_, path) in segments.iter().rev() {
         let bytes = read_written(path)?;
-        let mut head = None;
-        for (_, payload) in valid_frames(&bytes) {
-            for_each_in_payload(payload, |record| {
-                if record.sequence != u64::MAX {
-                    head = Some(record.head());
-                }
-                true
-            });
-        }
+        let head = valid_frames(&bytes)
+            .into_iter()
+            .rev()
+            .find_map(|(_, payload)| last_head_in_payload(payload));
         if let Some(head) = head {
             return Ok(head);
         }
     }
     Ok(checkpoint)
+}
+
+/// The head after the last record of one frame's payload, if it has one.
+pub(crate) fn last_head_in_payload(payload: &[u8]) -> Option<ChainHead> {
+    let mut head = None;
+    for_each_in_payload(payload, |record| {
+        if record.sequence != u64::MAX {
+            head = Some(record.head());
+        }
+        true
+    });
+    head
 }
 
 #[cfg(test)]

@@ -304,8 +304,13 @@ impl Trail {
         };
         let digests = layout::read_digests(&dir)?;
         let _ = std::fs::remove_file(dir.join(format!("{SPARE_FILE}.tmp")));
-        let segment = open_active_segment(&dir, segment_bytes, config.write_mode)?;
-        let head = stored::last_head(&layout::list_segments(&dir)?, state.checkpoint)?;
+        let (segment, head_in_segment) =
+            open_active_segment(&dir, segment_bytes, config.write_mode)?;
+        // Earlier segments are read only when the active one holds no record.
+        let head = match head_in_segment {
+            Some(head) => head,
+            None => stored::last_head(&layout::list_segments(&dir)?, state.checkpoint)?,
+        };
         let preparer = Preparer::start(&dir, segment_bytes, segment.mode())?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
@@ -495,27 +500,35 @@ fn open_active_segment(
     dir: &Path,
     size: u64,
     mode: WriteMode,
-) -> Result<ActiveSegment, TrailError> {
+) -> Result<(ActiveSegment, Option<ChainHead>), TrailError> {
     let segments = layout::list_segments(dir)?;
     let Some((number, path)) = segments.last().cloned() else {
-        return start_segment(dir, 1, size, mode);
+        return Ok((start_segment(dir, 1, size, mode)?, None));
     };
     let bytes = std::fs::read(&path).map_err(TrailError::io("read", &path))?;
     if bytes.len() as u64 != size {
         // Written with another segment size: go on in a new segment.
-        return start_segment(dir, number + 1, size, mode);
+        return Ok((start_segment(dir, number + 1, size, mode)?, None));
     }
     match segment_start(&bytes) {
-        SegmentStart::Unwritten => return ActiveSegment::open(number, &path, size, 0, &[], mode),
-        SegmentStart::Unreadable => return continue_after_damage(dir, number, &path, size, mode),
+        SegmentStart::Unwritten => {
+            return Ok((
+                ActiveSegment::open(number, &path, size, 0, &[], mode)?,
+                None,
+            ))
+        }
+        SegmentStart::Unreadable => {
+            return Ok((continue_after_damage(dir, number, &path, size, mode)?, None))
+        }
         SegmentStart::Segment { .. } => {}
     }
     let mut frames = Frames::of_segment(&bytes);
     let mut cut_short = None;
     let mut clean = true;
+    let mut last_payload = None;
     for frame in frames.by_ref() {
         match frame {
-            FrameRead::Frame { .. } => {}
+            FrameRead::Frame { payload, .. } => last_payload = Some(payload),
             FrameRead::Damaged {
                 offset,
                 payload,
@@ -525,8 +538,9 @@ fn open_active_segment(
         }
     }
     if !clean {
-        return continue_after_damage(dir, number, &path, size, mode);
+        return Ok((continue_after_damage(dir, number, &path, size, mode)?, None));
     }
+    let head = last_payload.and_then(stored::last_head_in_payload);
     let end = frames.offset() as u64;
     let mut segment = ActiveSegment::open(number, &path, size, end, &bytes, mode)?;
     if let Some((offset, length)) = cut_short {
@@ -538,7 +552,7 @@ fn open_active_segment(
         );
         segment.clear_after_end((offset + length) as u64)?;
     }
-    Ok(segment)
+    Ok((segment, head))
 }
 
 fn continue_after_damage(
