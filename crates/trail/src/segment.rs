@@ -68,21 +68,32 @@ pub fn encode_frame(
     summary: &FrameSummary,
     payload: &[u8],
 ) -> Result<(), TrailError> {
-    let length = u32::try_from(payload.len())
-        .map_err(|_| TrailError::Malformed(format!("a frame of {} bytes", payload.len())))?;
-    let start = out.len();
+    let header = frame_header(summary, payload)?;
     out.reserve(FRAME_HEADER_BYTES + payload.len());
-    out.extend_from_slice(&FRAME_MAGIC.to_be_bytes());
-    out.extend_from_slice(&length.to_be_bytes());
-    out.extend_from_slice(&summary.first_sequence.to_be_bytes());
-    out.extend_from_slice(&summary.last_sequence.to_be_bytes());
-    out.extend_from_slice(&summary.min_time.to_be_bytes());
-    out.extend_from_slice(&summary.max_time.to_be_bytes());
-    out.extend_from_slice(&summary.records.to_be_bytes());
-    let crc = frame_crc(&out[start..start + FRAME_CHECKED_BYTES], payload);
-    out.extend_from_slice(&crc.to_be_bytes());
+    out.extend_from_slice(&header);
     out.extend_from_slice(payload);
     Ok(())
+}
+
+/// The header of a frame holding `payload`: written before the payload, it
+/// makes the frame without copying the payload next to it first.
+pub fn frame_header(
+    summary: &FrameSummary,
+    payload: &[u8],
+) -> Result<[u8; FRAME_HEADER_BYTES], TrailError> {
+    let length = u32::try_from(payload.len())
+        .map_err(|_| TrailError::Malformed(format!("a frame of {} bytes", payload.len())))?;
+    let mut header = [0u8; FRAME_HEADER_BYTES];
+    header[..4].copy_from_slice(&FRAME_MAGIC.to_be_bytes());
+    header[4..8].copy_from_slice(&length.to_be_bytes());
+    header[8..16].copy_from_slice(&summary.first_sequence.to_be_bytes());
+    header[16..24].copy_from_slice(&summary.last_sequence.to_be_bytes());
+    header[24..32].copy_from_slice(&summary.min_time.to_be_bytes());
+    header[32..40].copy_from_slice(&summary.max_time.to_be_bytes());
+    header[40..44].copy_from_slice(&summary.records.to_be_bytes());
+    let crc = frame_crc(&header[..FRAME_CHECKED_BYTES], payload);
+    header[FRAME_CHECKED_BYTES..].copy_from_slice(&crc.to_be_bytes());
+    Ok(header)
 }
 
 fn frame_crc(checked_header: &[u8], payload: &[u8]) -> u32 {

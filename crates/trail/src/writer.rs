@@ -52,8 +52,8 @@ use crate::layout::{self, State, SPARE_FILE};
 use crate::lookup::{lookup, LookupPage, LookupQuery};
 use crate::pacing::Pacing;
 use crate::segment::{
-    encode_frame, segment_header, segment_start, FrameRead, FrameSummary, Frames, SegmentStart,
-    FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES,
+    encode_frame, frame_header, segment_header, segment_start, FrameRead, FrameSummary, Frames,
+    SegmentStart, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 use crate::signing_key;
 use crate::stored;
@@ -804,26 +804,51 @@ impl Writer {
     /// the batch did reach the disk: a batch bigger than a segment is written
     /// in parts, and the parts before a failed one stay.
     fn write_batch(&mut self, batch: &Batch) -> Result<(), (TrailError, Option<ChainHead>)> {
+        let room = self.segment_bytes as usize - SEGMENT_HEADER_BYTES;
+        if batch.records.len() <= FRAME_TARGET_BYTES.min(room - FRAME_HEADER_BYTES) {
+            // The usual batch: one frame, its header and records appended
+            // where they are, without a copy into `frames`.
+            return self.write_one_frame(batch).map_err(|error| (error, None));
+        }
         let mut frames = std::mem::take(&mut self.frames);
         frames.clear();
-        let mut written: Option<ChainHead> = None;
+        let mut written_bytes = 0;
         let outcome = self.frame(batch, &mut frames).and_then(|()| {
             for part in split_for_segments(&frames, self.segment_bytes) {
-                if part.len() as u64 > self.segment.remaining() {
-                    self.roll()?;
-                }
-                if self.segment.end() == 0 {
-                    let header = segment_header(self.segment.number());
-                    self.segment.append(&[&header, part])?;
-                } else {
-                    self.segment.append(&[part])?;
-                }
-                written = last_head_of_frames(part).or(written);
+                self.append_frames(&[part], part.len())?;
+                written_bytes += part.len();
             }
             Ok(())
         });
+        // Only a failure needs to know which records are on disk.
+        let outcome =
+            outcome.map_err(|error| (error, last_head_of_frames(&frames[..written_bytes])));
         self.frames = frames;
-        outcome.map_err(|error| (error, written))
+        outcome
+    }
+
+    /// Appends `batch` as one frame.
+    fn write_one_frame(&mut self, batch: &Batch) -> Result<(), TrailError> {
+        let header = frame_header(&batch.summary, &batch.records)?;
+        let length = FRAME_HEADER_BYTES + batch.records.len();
+        self.append_frames(&[&header, &batch.records], length)
+    }
+
+    /// Appends whole frames (`parts` back to back, `length` bytes), moving on
+    /// to the next segment first when they do not fit in this one.
+    fn append_frames(&mut self, parts: &[&[u8]], length: usize) -> Result<(), TrailError> {
+        if length as u64 > self.segment.remaining() {
+            self.roll()?;
+        }
+        if self.segment.end() == 0 {
+            let header = segment_header(self.segment.number());
+            let mut with_header = Vec::with_capacity(parts.len() + 1);
+            with_header.push(&header[..]);
+            with_header.extend_from_slice(parts);
+            self.segment.append(&with_header)
+        } else {
+            self.segment.append(parts)
+        }
     }
 
     /// Cuts the batch into frames of at most [`FRAME_TARGET_BYTES`] at record
