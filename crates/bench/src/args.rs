@@ -15,8 +15,9 @@ use crate::target::Credentials;
 ///
 /// Targets: a running endpoint (`--endpoint` with `--credentials` or the key
 /// flags), a keyward binary started here (`--spawn-keyward`), and optionally
-/// moto's server as the peer (`--spawn-moto` or `--moto-endpoint`), all measured
-/// identically in the same run.
+/// a peer: another keyward build (`--spawn-baseline`) or moto's server
+/// (`--spawn-moto` or `--moto-endpoint`), all measured identically in the
+/// same run.
 #[derive(Parser, Debug)]
 #[command(name = "keyward-bench", version)]
 pub struct Cli {
@@ -40,6 +41,12 @@ pub struct Cli {
     /// Region to sign for with --endpoint (default: the credentials file's, else us-east-1).
     #[arg(long)]
     pub region: Option<String>,
+    /// Also start this keyward binary (target `keyward-baseline`, with its
+    /// own fresh data directory and admin credentials) and measure it as the
+    /// peer: two builds compared under the same client, workload and
+    /// authentication, round by round.
+    #[arg(long, value_name = "PATH")]
+    pub spawn_baseline: Option<PathBuf>,
     /// Start moto's server (`moto_server` from a venv with `moto[server]`) as the peer.
     #[arg(long, value_name = "PATH", conflicts_with = "moto_endpoint")]
     pub spawn_moto: Option<PathBuf>,
@@ -77,7 +84,7 @@ pub struct Cli {
     /// With --spawn-keyward: start a second keyward with the benchmark-only
     /// switch `--benchmark-only-disable-trail` (target `keyward-trail-off`)
     /// and measure both, to show what the durable audit trail costs.
-    #[arg(long, requires = "spawn_keyward")]
+    #[arg(long)]
     pub trail_comparison: bool,
     /// Measure every (operation, concurrency) this many times, the targets
     /// taking turns each round; the comparison then gives each round's
@@ -120,6 +127,8 @@ pub enum TargetSpec {
         url: String,
         credentials: Credentials,
     },
+    /// A second keyward build, measured as the peer `keyward-baseline`.
+    SpawnBaseline(PathBuf),
     SpawnMoto(PathBuf),
     MotoEndpoint(String),
 }
@@ -141,6 +150,17 @@ pub struct Plan {
 
 impl Cli {
     pub fn into_plan(self) -> anyhow::Result<Plan> {
+        // Checked here rather than with clap's `requires`: clap waives a
+        // requirement on `--spawn-keyward` when `--endpoint`, which conflicts
+        // with it, is given, and the flag would then be silently ignored.
+        if self.spawn_keyward.is_none() {
+            if self.trail_comparison {
+                bail!("--trail-comparison needs --spawn-keyward PATH (it starts a second server from that binary)");
+            }
+            if self.spawn_baseline.is_some() {
+                bail!("--spawn-baseline needs --spawn-keyward PATH (the build to compare with the baseline)");
+            }
+        }
         let mut targets = Vec::new();
         if let Some(path) = self.spawn_keyward {
             targets.push(TargetSpec::SpawnKeyward(path));
@@ -155,6 +175,9 @@ impl Cli {
                 _ => bail!("--endpoint needs --credentials FILE or --access-key-id and --secret-access-key"),
             };
             targets.push(TargetSpec::KeywardEndpoint { url, credentials });
+        }
+        if let Some(path) = self.spawn_baseline {
+            targets.push(TargetSpec::SpawnBaseline(path));
         }
         if let Some(path) = self.spawn_moto {
             targets.push(TargetSpec::SpawnMoto(path));
@@ -208,4 +231,65 @@ impl Cli {
 fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(value)
         .with_context(|| format!("{flag} must be a number of seconds ≥ 0"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn plan(args: &[&str]) -> anyhow::Result<Plan> {
+        let cli =
+            Cli::try_parse_from(std::iter::once("keyward-bench").chain(args.iter().copied()))?;
+        cli.into_plan()
+    }
+
+    #[test]
+    fn a_baseline_build_is_measured_as_the_peer_after_keyward() {
+        let plan = plan(&[
+            "--spawn-keyward",
+            "new/keyward",
+            "--spawn-baseline",
+            "old/keyward",
+        ])
+        .unwrap();
+        assert!(matches!(
+            plan.targets.as_slice(),
+            [TargetSpec::SpawnKeyward(new), TargetSpec::SpawnBaseline(old)]
+                if new == Path::new("new/keyward") && old == Path::new("old/keyward")
+        ));
+    }
+
+    #[test]
+    fn a_trail_comparison_needs_a_keyward_binary_to_start_twice() {
+        let error = plan(&[
+            "--endpoint",
+            "http://127.0.0.1:1",
+            "--access-key-id",
+            "a",
+            "--secret-access-key",
+            "b",
+            "--trail-comparison",
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("--spawn-keyward"), "{error}");
+    }
+
+    #[test]
+    fn a_baseline_needs_a_keyward_binary_to_compare_with() {
+        let error = plan(&[
+            "--endpoint",
+            "http://127.0.0.1:1",
+            "--access-key-id",
+            "a",
+            "--secret-access-key",
+            "b",
+            "--spawn-baseline",
+            "old/keyward",
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("--spawn-keyward"), "{error}");
+    }
 }

@@ -59,6 +59,12 @@ fn run(plan: &Plan) -> anyhow::Result<u64> {
                 _spawned.push(spawned);
                 target
             }
+            TargetSpec::SpawnBaseline(binary) => {
+                let spawned = crate::servers::spawn_keyward_with(binary, "keyward-baseline", &[])?;
+                let target = spawned.target.clone();
+                _spawned.push(spawned);
+                target
+            }
             TargetSpec::SpawnMoto(binary) => {
                 let spawned = spawn_moto(binary)?;
                 let target = spawned.target.clone();
