@@ -2,7 +2,7 @@
 //!
 //! A pre-signed request replayed by wrk or oha would measure a server that
 //! caches or skips verification as well as one that does the work, and goes
-//! stale after AWS's 15-minute skew. Signing each request with keyward-iam's
+//! stale after AWS's 15-minute skew. Signing each request with keyward-sigv4's
 //! signer (the same code the server verifies with, tested against the AWS
 //! SDKs' signer) makes the server pay the full SigV4 cost every time, as it
 //! does for a real SDK client.
@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use http::{HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::Full;
-use keyward_iam::sigv4::{format_amz_date, sign, RequestParts};
+use keyward_sigv4::{format_amz_date, sign, RequestParts};
 
 use crate::target::Target;
 

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use keyward_iam::sigv4::{format_amz_date, sign, RequestParts};
+use keyward_sigv4::{format_amz_date, sign, RequestParts};
 use keyward_store::write_secret_file;
 use zeroize::Zeroizing;
 

@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use keyward_iam::sigv4::{self, AuthError, Expectation, RequestParts};
+use keyward_sigv4::{self as sigv4, AuthError, Expectation, RequestParts};
 use keyward_identity::{CredentialError, Identities};
 use keyward_kms::Caller;
 use zeroize::Zeroizing;

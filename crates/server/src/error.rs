@@ -9,7 +9,7 @@
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use keyward_iam::sigv4::AuthError;
+use keyward_sigv4::AuthError;
 use keyward_kms::KmsError;
 
 /// Everything a request can fail with.

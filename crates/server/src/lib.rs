@@ -24,7 +24,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use keyward_iam::sigv4::RequestParts;
+use keyward_sigv4::RequestParts;
 use keyward_kms::Kms;
 
 pub use auth::Authenticator;

@@ -2,7 +2,7 @@
 //! credentials (with `X-Amz-Security-Token`, as the Rust SDK sends it) sign
 //! KMS calls; deactivated keys and expired sessions are refused with AWS's
 //! errors. IAM and STS calls are made over the Query protocol, signed with
-//! keyward's own SigV4 signer (`keyward_iam::sigv4::sign`), since the
+//! keyward's own SigV4 signer (`keyward_sigv4::sign`), since the
 //! workspace has no aws-sdk-iam/sts.
 
 use aws_sdk_kms::config::Credentials;
@@ -27,7 +27,7 @@ fn admin(server: &TestServer) -> Creds {
 /// A form-encoded Query request, signed for `service` in us-east-1.
 async fn query(server: &TestServer, creds: &Creds, service: &str, form: &str) -> RawResponse {
     let authority = server.endpoint().trim_start_matches("http://").to_owned();
-    let amz_date = keyward_iam::sigv4::format_amz_date(
+    let amz_date = keyward_sigv4::format_amz_date(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -41,7 +41,7 @@ async fn query(server: &TestServer, creds: &Creds, service: &str, form: &str) ->
     if let Some(token) = &creds.2 {
         headers.push(("x-amz-security-token", token));
     }
-    let parts = keyward_iam::sigv4::RequestParts {
+    let parts = keyward_sigv4::RequestParts {
         method: "POST",
         path: "/",
         query: "",
@@ -49,7 +49,7 @@ async fn query(server: &TestServer, creds: &Creds, service: &str, form: &str) ->
         body: form.as_bytes(),
     };
     let authorization =
-        keyward_iam::sigv4::sign(&parts, &creds.0, &creds.1, "us-east-1", service, &amz_date);
+        keyward_sigv4::sign(&parts, &creds.0, &creds.1, "us-east-1", service, &amz_date);
     let mut sent: Vec<(&str, &str)> = headers
         .iter()
         .filter(|(name, _)| *name != "host")

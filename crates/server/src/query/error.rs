@@ -14,7 +14,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use keyward_iam::sigv4::AuthError;
+use keyward_sigv4::AuthError;
 use keyward_identity::IdentityError;
 
 use super::xml::{escape, IAM_NAMESPACE, STS_NAMESPACE};

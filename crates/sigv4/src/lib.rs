@@ -10,6 +10,8 @@
 //! Only the headers named in `SignedHeaders` are canonicalised, exactly as the
 //! client listed them: botocore signs `amz-sdk-*`, `content-type`,
 //! `x-amz-target` and others, aws-sdk-rust a different set.
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use aws_lc_rs::{constant_time, digest, hmac};
 use thiserror::Error;
