@@ -10,7 +10,7 @@
 #![no_main]
 
 use keyward_audit::CloudTrailEvent;
-use keyward_kms::Caller;
+use keyward_principal::Caller;
 use keyward_server::audit_event::{kms_events, time_of_ms, KeyNames, Outcome, RequestFacts};
 use libfuzzer_sys::fuzz_target;
 
@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
     let caller = if shape & 4 == 0 {
         Caller::root("111122223333")
     } else {
-        Caller::root("111122223333").via_service("s3.amazonaws.com", None)
+        Caller::root("111122223333").via_service(keyward_principal::ServicePrincipal::new("s3.amazonaws.com"), None)
     };
     let facts = RequestFacts {
         event_source: "kms.amazonaws.com",

@@ -5,7 +5,8 @@
 use std::sync::{Arc, OnceLock};
 
 use keyward_crypto::RootKey;
-use keyward_kms::{Caller, Clock, Kms};
+use keyward_kms::Kms;
+use keyward_principal::{Caller, Clock};
 use keyward_server::kms_api::dispatch;
 use keyward_store::{SqliteStore, Store};
 use libfuzzer_sys::fuzz_target;

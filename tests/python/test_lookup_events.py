@@ -164,6 +164,32 @@ def test_reading_the_trail_needs_cloudtrail_lookup_events(server, setup):
                and r["eventSource"] == "cloudtrail.amazonaws.com" for r in records)
 
 
+def test_global_condition_keys_apply_to_lookup_events(server, setup):
+    """LookupEvents is evaluated with the same request context as KMS and
+    IAM: a Deny on the caller's aws:SourceIp (loopback here) wins, a Deny on
+    another network does not."""
+    iam = client(server, "iam")
+    name = unique("reader")
+    iam.create_user(UserName=name)
+    access = iam.create_access_key(UserName=name)["AccessKey"]
+    creds = (access["AccessKeyId"], access["SecretAccessKey"])
+
+    def policy(network):
+        return json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "cloudtrail:LookupEvents", "Resource": "*"},
+            {"Effect": "Deny", "Action": "cloudtrail:LookupEvents", "Resource": "*",
+             "Condition": {"IpAddress": {"aws:SourceIp": network}}}]})
+
+    iam.put_user_policy(UserName=name, PolicyName="read-trail", PolicyDocument=policy("127.0.0.0/8"))
+    with pytest.raises(ClientError) as info:
+        client(server, "cloudtrail", creds).lookup_events(MaxResults=1)
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "with an explicit deny" in info.value.response["Error"]["Message"]
+    iam.put_user_policy(UserName=name, PolicyName="read-trail", PolicyDocument=policy("192.0.2.0/24"))
+    events = client(server, "cloudtrail", creds).lookup_events(MaxResults=1)["Events"]
+    assert len(events) == 1
+
+
 def test_another_accounts_events_are_not_visible(server_factory):
     """A dev server's default account sees its events; a second account none of them."""
     s = server_factory.start(dev=True)

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use keyward_kms::Caller;
+use keyward_principal::Caller;
 use zeroize::Zeroizing;
 
 use crate::authorize::access_denied;
@@ -26,7 +26,7 @@ impl Identities {
         account_id: Option<&str>,
     ) -> Result<NewAccount, IdentityError> {
         let default_root = root_arn(self.default_account_id());
-        if !(caller.is_root() && caller.account_id == self.default_account_id()) {
+        if !(caller.is_root() && caller.account_id() == self.default_account_id()) {
             return Err(access_denied(
                 caller,
                 CREATE_ACCOUNT_ACTION,

@@ -8,56 +8,28 @@
 //! explicit deny wins. IAM resources have no resource policies, so nothing
 //! else can allow a request.
 
-use keyward_kms::Caller;
-use keyward_policy::{combine, RequestContext, RequestPrincipal, Verdict};
-use time::OffsetDateTime;
+use keyward_policy::{combine, Policy, RequestContext, Verdict};
+use keyward_principal::{Caller, RequestContextBuilder};
 
 use crate::error::IdentityError;
 
 /// The request as policies see it: principal, action, resource, and the
-/// global condition keys whose values the caller determines.
-pub(crate) fn request_context(
+/// global condition keys (keyward-principal's builder, the one every service
+/// uses) that `policies` read.
+pub(crate) fn request_context<'p>(
     caller: &Caller,
     action: &str,
     resource: &str,
+    policies: impl IntoIterator<Item = &'p Policy>,
     now_ms: i64,
 ) -> RequestContext {
-    let principal_arn = match &caller.principal {
-        // aws:PrincipalArn of a role session is the role's ARN, not the session's
-        // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn).
-        RequestPrincipal::AssumedRole { role_arn, .. } => role_arn.clone(),
-        _ => caller.principal_arn.clone(),
-    };
-    let principal_type = match &caller.principal {
-        RequestPrincipal::Account { .. } => "Account",
-        RequestPrincipal::User { .. } => "User",
-        RequestPrincipal::AssumedRole { .. } | RequestPrincipal::Role { .. } => "AssumedRole",
-        RequestPrincipal::FederatedUser { .. } => "FederatedUser",
-        _ => "Anonymous",
-    };
-    let mut context = RequestContext::new(caller.principal.clone(), action, resource)
-        .with_value("aws:PrincipalArn", principal_arn)
-        .with_value("aws:PrincipalAccount", caller.account_id.as_str())
-        .with_value("aws:PrincipalType", principal_type)
-        .with_value("aws:userid", caller.user_id.as_str())
-        .with_value("aws:SecureTransport", caller.secure_transport)
-        .with_value("aws:EpochTime", now_ms.div_euclid(1000));
-    if let Ok(now) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_ms) * 1_000_000) {
-        context = context.with_value("aws:CurrentTime", now);
-    }
-    if let Some(username) = &caller.username {
-        context = context.with_value("aws:username", username.as_str());
-    }
-    if let Some(ip) = caller.source_ip {
-        context = context.with_value("aws:SourceIp", ip);
-    }
-    context
+    RequestContextBuilder::new(caller, action, resource, policies, now_ms).build()
 }
 
 /// What the caller's identity policies say about `context`.
 pub(crate) fn identity_verdict(caller: &Caller, context: &RequestContext) -> Verdict {
     let decisions: Vec<_> = caller
-        .identity_policies
+        .identity_policies()
         .iter()
         .map(|p| p.evaluate(context))
         .collect();
@@ -75,7 +47,8 @@ pub(crate) fn authorize(
     if caller.is_root() {
         return Ok(());
     }
-    let context = request_context(caller, action, resource, now_ms);
+    let policies = caller.identity_policies().iter().map(|p| &**p);
+    let context = request_context(caller, action, resource, policies, now_ms);
     match identity_verdict(caller, &context) {
         Verdict::Allowed { .. } => Ok(()),
         Verdict::ExplicitlyDenied { .. } => Err(access_denied(
@@ -104,6 +77,6 @@ pub(crate) fn access_denied(
 ) -> IdentityError {
     IdentityError::AccessDenied(format!(
         "User: {} is not authorized to perform: {action} on resource: {resource}{reason}",
-        caller.principal_arn
+        caller.principal_arn()
     ))
 }

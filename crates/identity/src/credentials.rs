@@ -7,8 +7,7 @@
 
 use std::sync::Arc;
 
-use keyward_kms::Caller;
-use keyward_policy::RequestPrincipal;
+use keyward_principal::Caller;
 
 use crate::error::CredentialError;
 use crate::model::{KeyOwner, ResolvedCredential};
@@ -45,21 +44,13 @@ impl Identities {
                     .ok_or(CredentialError::UnknownAccessKey)?;
                 let identity_policies =
                     Identities::owner_policies(&state.user_policies, &entity.0, &entity.1);
-                Caller {
-                    account_id: user.account_id.clone(),
-                    principal_arn: user.arn.clone(),
-                    principal: RequestPrincipal::User {
-                        account_id: user.account_id.clone(),
-                        arn: user.arn.clone(),
-                    },
-                    user_id: user.user_id.clone(),
-                    username: Some(user.name.clone()),
+                Caller::user(
+                    &user.account_id,
+                    &user.arn,
+                    &user.user_id,
+                    &user.name,
                     identity_policies,
-                    source_ip: None,
-                    secure_transport: false,
-                    service_call: None,
-                    session_issued_ms: None,
-                }
+                )
             }
         };
         Ok(ResolvedCredential {

@@ -2,7 +2,7 @@
 //!
 //! AWS refuses a resource policy that names a user or role that does not
 //! exist ("Invalid principal in policy"), so the KMS domain asks through
-//! [`keyward_kms::PrincipalDirectory`], implemented here over the identity
+//! [`keyward_principal::PrincipalDirectory`], implemented here over the identity
 //! state. The rules:
 //! - any 12-digit account id exists (as in AWS, where an account principal
 //!   is accepted without proof that the account is in use);
@@ -14,8 +14,8 @@
 //! - service principals and federated identity providers are accepted;
 //! - anything else (federated users, malformed ARNs) does not exist.
 
-use keyward_kms::PrincipalDirectory;
 use keyward_policy::PrincipalName;
+use keyward_principal::PrincipalDirectory;
 
 use crate::names::is_account_id;
 use crate::service::{Identities, State};

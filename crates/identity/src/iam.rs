@@ -14,12 +14,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use keyward_kms::Caller;
-use keyward_policy::{Policy, PolicyError, PrincipalName, StatementError};
+use keyward_policy::{Policy, PrincipalName};
+use keyward_principal::Caller;
 use zeroize::Zeroizing;
 
 use crate::authorize::authorize;
 use crate::directory::principal_exists;
+use crate::documents::check_policy_document;
 use crate::error::IdentityError;
 use crate::model::{AccessKey, AccessKeyMetadata, KeyOwner, NewAccessKey, Page, Role, User};
 use crate::names::{
@@ -35,7 +36,6 @@ pub const MAX_USER_POLICY_CHARS: usize = 2048;
 pub const MAX_ROLE_POLICY_CHARS: usize = 10_240;
 pub const MAX_TRUST_POLICY_CHARS: usize = 2048;
 /// `policyDocumentType` in the IAM model: 1..131072 characters.
-const MAX_POLICY_DOCUMENT_CHARS: usize = 131_072;
 const DEFAULT_MAX_SESSION_DURATION: u32 = 3600;
 
 /// Paging of the List operations: `MaxItems` 1..=1000, default 100.
@@ -98,42 +98,6 @@ pub(crate) fn page<T: Clone>(
     })
 }
 
-/// AWS's `MalformedPolicyDocument` message for a refused document. IAM's
-/// own wording where we know it; otherwise the policy crate's precise reason.
-pub(crate) fn malformed(error: &PolicyError) -> IdentityError {
-    let message = match error {
-        PolicyError::InvalidJson { .. } | PolicyError::NotAnObject { .. } => {
-            "Syntax errors in policy.".to_string()
-        }
-        PolicyError::Statement {
-            reason: StatementError::PrincipalInIdentityPolicy { .. },
-            ..
-        } => "Policy document should not specify a principal.".to_string(),
-        PolicyError::Statement {
-            reason: StatementError::MissingPrincipal,
-            ..
-        } => "Missing required field Principal".to_string(),
-        other => other.to_string(),
-    };
-    IdentityError::MalformedPolicyDocument(message)
-}
-
-pub(crate) fn check_policy_document(text: &str, member: &str) -> Result<(), IdentityError> {
-    if text.is_empty() {
-        return Err(validation(
-            text,
-            member,
-            "have length greater than or equal to 1",
-        ));
-    }
-    if text.chars().count() > MAX_POLICY_DOCUMENT_CHARS {
-        return Err(IdentityError::Validation(format!(
-            "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have length less than or equal to {MAX_POLICY_DOCUMENT_CHARS}"
-        )));
-    }
-    Ok(())
-}
-
 pub(crate) fn no_such_user(name: &str) -> IdentityError {
     IdentityError::NoSuchEntity(format!("The user with name {name} cannot be found."))
 }
@@ -174,7 +138,7 @@ impl Identities {
         check_name(user_name, "userName", 64)?;
         let path = path.unwrap_or("/");
         check_path(path)?;
-        let account_id = &caller.account_id;
+        let account_id = &caller.account_id().to_string();
         let arn = user_arn(account_id, path, user_name);
         authorize(caller, "iam:CreateUser", &arn, self.now_ms())?;
         let writer = self.lock_writer();
@@ -210,23 +174,23 @@ impl Identities {
         caller: &Caller,
         user_name: Option<&str>,
     ) -> Result<User, IdentityError> {
-        let name = match (user_name, &caller.username) {
+        let name = match (user_name, caller.username()) {
             (Some(name), _) => name.to_string(),
-            (None, Some(own)) => own.clone(),
+            (None, Some(own)) => own.to_string(),
             (None, None) if caller.is_root() => {
                 // AWS answers the root user's own GetUser with the account as UserId.
                 let created_ms = self
                     .read()
                     .accounts
-                    .get(&caller.account_id)
+                    .get(caller.account_id())
                     .copied()
                     .unwrap_or_default();
                 return Ok(User {
-                    account_id: caller.account_id.clone(),
+                    account_id: caller.account_id().to_string(),
                     name: String::new(),
                     path: "/".into(),
-                    user_id: caller.account_id.clone(),
-                    arn: root_arn(&caller.account_id),
+                    user_id: caller.account_id().to_string(),
+                    arn: root_arn(caller.account_id()),
                     created_ms,
                 });
             }
@@ -237,11 +201,11 @@ impl Identities {
             }
         };
         check_name(&name, "userName", 128)?;
-        let resource = self.user_resource(&self.read(), &caller.account_id, &name);
+        let resource = self.user_resource(&self.read(), caller.account_id(), &name);
         authorize(caller, "iam:GetUser", &resource, self.now_ms())?;
         self.read()
             .users
-            .get(&key_of(&caller.account_id, &name))
+            .get(&key_of(caller.account_id(), &name))
             .map(|u| (**u).clone())
             .ok_or_else(|| no_such_user(&name))
     }
@@ -255,7 +219,7 @@ impl Identities {
         authorize(
             caller,
             "iam:ListUsers",
-            &format!("arn:aws:iam::{}:user/", caller.account_id),
+            &format!("arn:aws:iam::{}:user/", caller.account_id()),
             self.now_ms(),
         )?;
         let state = self.read();
@@ -264,7 +228,7 @@ impl Identities {
                 .users
                 .iter()
                 .filter(|((account, _), u)| {
-                    *account == caller.account_id && u.path.starts_with(prefix)
+                    *account == caller.account_id() && u.path.starts_with(prefix)
                 })
                 .map(|((_, name), u)| (name.clone(), (**u).clone())),
             request.marker,
@@ -274,7 +238,7 @@ impl Identities {
 
     pub fn delete_user(&self, caller: &Caller, user_name: &str) -> Result<(), IdentityError> {
         check_name(user_name, "userName", 128)?;
-        let account_id = &caller.account_id;
+        let account_id = &caller.account_id().to_string();
         let resource = self.user_resource(&self.read(), account_id, user_name);
         authorize(caller, "iam:DeleteUser", &resource, self.now_ms())?;
         let writer = self.lock_writer();
@@ -318,11 +282,16 @@ impl Identities {
         user_name: Option<&str>,
         action: &str,
     ) -> Result<KeyTarget, IdentityError> {
-        let name = match (user_name, &caller.username) {
+        let name = match (user_name, caller.username()) {
             (Some(name), _) => name.to_string(),
-            (None, Some(own)) => own.clone(),
+            (None, Some(own)) => own.to_string(),
             (None, None) if caller.is_root() => {
-                authorize(caller, action, &root_arn(&caller.account_id), self.now_ms())?;
+                authorize(
+                    caller,
+                    action,
+                    &root_arn(caller.account_id()),
+                    self.now_ms(),
+                )?;
                 return Ok(KeyTarget::Root);
             }
             (None, None) => {
@@ -335,8 +304,11 @@ impl Identities {
         let (user, resource) = {
             let state = self.read();
             (
-                state.users.get(&key_of(&caller.account_id, &name)).cloned(),
-                self.user_resource(&state, &caller.account_id, &name),
+                state
+                    .users
+                    .get(&key_of(caller.account_id(), &name))
+                    .cloned(),
+                self.user_resource(&state, caller.account_id(), &name),
             )
         };
         authorize(caller, action, &resource, self.now_ms())?;
@@ -378,7 +350,7 @@ impl Identities {
             .read()
             .access_keys
             .values()
-            .filter(|k| k.account_id == caller.account_id && k.owner == owner)
+            .filter(|k| k.account_id == caller.account_id() && k.owner == owner)
             .count();
         if n_keys >= MAX_ACCESS_KEYS_PER_USER {
             return Err(IdentityError::LimitExceeded(format!(
@@ -388,13 +360,13 @@ impl Identities {
         let id = access_key_id("AKIA")?;
         let secret = secret_access_key()?;
         let principal_arn = match &target {
-            KeyTarget::Root => root_arn(&caller.account_id),
+            KeyTarget::Root => root_arn(caller.account_id()),
             KeyTarget::User(user) => user.arn.clone(),
         };
         let key = AccessKey {
             wrapped_secret: self.wrap_secret(&id, &secret)?,
             access_key_id: id,
-            account_id: caller.account_id.clone(),
+            account_id: caller.account_id().to_string(),
             owner,
             principal_arn,
             secret: Arc::new(Zeroizing::new(secret.to_string())),
@@ -428,7 +400,7 @@ impl Identities {
         let state = self.read();
         let mut keys: BTreeMap<String, AccessKeyMetadata> = BTreeMap::new();
         for key in state.access_keys.values() {
-            if key.account_id == caller.account_id && key.owner == owner {
+            if key.account_id == caller.account_id() && key.owner == owner {
                 keys.insert(key.access_key_id.clone(), self.metadata(&state, key));
             }
         }
@@ -446,7 +418,7 @@ impl Identities {
         self.read()
             .access_keys
             .get(access_key_id)
-            .filter(|k| k.account_id == caller.account_id && k.owner == owner)
+            .filter(|k| k.account_id == caller.account_id() && k.owner == owner)
             .cloned()
             .ok_or_else(|| no_such_key(access_key_id))
     }
@@ -578,7 +550,7 @@ impl Identities {
             }
             Some(n) => u32::try_from(n).unwrap_or(DEFAULT_MAX_SESSION_DURATION),
         };
-        let account_id = &caller.account_id;
+        let account_id = &caller.account_id().to_string();
         let arn = role_arn(account_id, path, role_name);
         authorize(caller, "iam:CreateRole", &arn, self.now_ms())?;
         let parsed = self.trust_policy(trust_policy)?;
@@ -615,11 +587,11 @@ impl Identities {
 
     pub fn get_role(&self, caller: &Caller, role_name: &str) -> Result<Role, IdentityError> {
         check_name(role_name, "roleName", 64)?;
-        let resource = self.role_resource(&self.read(), &caller.account_id, role_name);
+        let resource = self.role_resource(&self.read(), caller.account_id(), role_name);
         authorize(caller, "iam:GetRole", &resource, self.now_ms())?;
         self.read()
             .roles
-            .get(&key_of(&caller.account_id, role_name))
+            .get(&key_of(caller.account_id(), role_name))
             .map(|r| (**r).clone())
             .ok_or_else(|| no_such_role(role_name))
     }
@@ -633,7 +605,7 @@ impl Identities {
         authorize(
             caller,
             "iam:ListRoles",
-            &format!("arn:aws:iam::{}:role/", caller.account_id),
+            &format!("arn:aws:iam::{}:role/", caller.account_id()),
             self.now_ms(),
         )?;
         let state = self.read();
@@ -642,7 +614,7 @@ impl Identities {
                 .roles
                 .iter()
                 .filter(|((account, _), r)| {
-                    *account == caller.account_id && r.path.starts_with(prefix)
+                    *account == caller.account_id() && r.path.starts_with(prefix)
                 })
                 .map(|((_, name), r)| (name.clone(), (**r).clone())),
             request.marker,
@@ -659,7 +631,7 @@ impl Identities {
         trust_policy: &str,
     ) -> Result<(), IdentityError> {
         check_name(role_name, "roleName", 64)?;
-        let resource = self.role_resource(&self.read(), &caller.account_id, role_name);
+        let resource = self.role_resource(&self.read(), caller.account_id(), role_name);
         authorize(
             caller,
             "iam:UpdateAssumeRolePolicy",
@@ -671,7 +643,7 @@ impl Identities {
         let mut role = self
             .read()
             .roles
-            .get(&key_of(&caller.account_id, role_name))
+            .get(&key_of(caller.account_id(), role_name))
             .map(|r| (**r).clone())
             .ok_or_else(|| no_such_role(role_name))?;
         role.trust_policy_text = trust_policy.to_string();
@@ -681,7 +653,7 @@ impl Identities {
 
     pub fn delete_role(&self, caller: &Caller, role_name: &str) -> Result<(), IdentityError> {
         check_name(role_name, "roleName", 64)?;
-        let account_id = &caller.account_id;
+        let account_id = &caller.account_id().to_string();
         let resource = self.role_resource(&self.read(), account_id, role_name);
         authorize(caller, "iam:DeleteRole", &resource, self.now_ms())?;
         let writer = self.lock_writer();

@@ -4,7 +4,7 @@
 //!
 //! Same pattern as `keyward-kms`: state in memory, each change committed to
 //! the store (under one writer mutex) before it is visible; time from the
-//! injected `keyward_kms::Clock` (the KMS's, so the dev clock expires
+//! injected `keyward_principal::Clock` (the KMS's, so the dev clock expires
 //! sessions); root-key wrapping for secrets and session tokens.
 //!
 //! Architecture invariants:
@@ -14,7 +14,7 @@
 //!   credentials are not stored at all (the token is the sealed session).
 //! - Decides IAM's own authorization (identity policies for IAM actions,
 //!   trust policies for AssumeRole) but not KMS's: the KMS domain asks
-//!   [`keyward_kms::PrincipalDirectory`], implemented by [`Identities`].
+//!   [`keyward_principal::PrincipalDirectory`], implemented by [`Identities`].
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
@@ -22,6 +22,7 @@ mod accounts;
 mod authorize;
 mod credentials;
 mod directory;
+mod documents;
 mod error;
 mod iam;
 mod model;

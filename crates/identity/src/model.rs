@@ -137,5 +137,5 @@ pub struct ResolvedCredential {
     pub secret: Arc<Zeroizing<String>>,
     /// Who signed, with identity policies; `source_ip` and
     /// `secure_transport` are the server's to fill in.
-    pub caller: keyward_kms::Caller,
+    pub caller: keyward_principal::Caller,
 }

@@ -9,18 +9,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use keyward_kms::Caller;
 use keyward_policy::{Policy, PolicyKind};
+use keyward_principal::Caller;
 
 use crate::authorize::authorize;
+use crate::documents::{check_policy_document, malformed, PARSE_LIMIT_BYTES};
 use crate::error::IdentityError;
 use crate::iam::{
-    check_policy_document, key_of, malformed, no_such_role, no_such_user, page, policy_chars,
-    ListRequest, MAX_ROLE_POLICY_CHARS, MAX_USER_POLICY_CHARS,
+    key_of, no_such_role, no_such_user, page, policy_chars, ListRequest, MAX_ROLE_POLICY_CHARS,
+    MAX_USER_POLICY_CHARS,
 };
 use crate::model::{InlinePolicy, Page};
 use crate::names::check_name;
-use crate::service::{Change, Identities, State, PARSE_LIMIT_BYTES};
+use crate::service::{Change, Identities, State};
 
 impl Identities {
     /// Put{User,Role}Policy: validate, check the aggregate quota, store.
@@ -35,7 +36,7 @@ impl Identities {
         check_name(owner_name, kind.member(), 128)?;
         check_name(policy_name, "policyName", 128)?;
         check_policy_document(document, "policyDocument")?;
-        let account_id = &caller.account_id;
+        let account_id = &caller.account_id().to_string();
         let resource = self.owner_resource(kind, account_id, owner_name);
         authorize(caller, kind.action("Put"), &resource, self.now_ms())?;
         let policy = Policy::parse(document, PolicyKind::Identity, PARSE_LIMIT_BYTES)
@@ -120,7 +121,7 @@ impl Identities {
     ) -> Result<(String, InlinePolicy), IdentityError> {
         check_name(owner_name, kind.member(), 128)?;
         check_name(policy_name, "policyName", 128)?;
-        let account_id = &caller.account_id;
+        let account_id = &caller.account_id().to_string();
         let resource = self.owner_resource(kind, account_id, owner_name);
         authorize(caller, kind.action("Get"), &resource, self.now_ms())?;
         let state = self.read();
@@ -148,7 +149,7 @@ impl Identities {
         request: &ListRequest<'_>,
     ) -> Result<Page<String>, IdentityError> {
         check_name(owner_name, kind.member(), 128)?;
-        let account_id = &caller.account_id;
+        let account_id = &caller.account_id().to_string();
         let resource = self.owner_resource(kind, account_id, owner_name);
         authorize(caller, kind.action("List"), &resource, self.now_ms())?;
         let state = self.read();
@@ -174,7 +175,7 @@ impl Identities {
     ) -> Result<(), IdentityError> {
         check_name(owner_name, kind.member(), 128)?;
         check_name(policy_name, "policyName", 128)?;
-        let account_id = &caller.account_id;
+        let account_id = &caller.account_id().to_string();
         let resource = self.owner_resource(kind, account_id, owner_name);
         authorize(caller, kind.action("Delete"), &resource, self.now_ms())?;
         let writer = self.lock_writer();

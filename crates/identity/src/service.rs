@@ -1,7 +1,7 @@
 //! The `Identities` service: accounts, users, roles, access keys and inline
 //! policies in memory, written through to the store.
 //!
-//! Same discipline as `keyward_kms::Kms`: readers take a short read lock;
+//! Same discipline as `keyward_principal::Kms`: readers take a short read lock;
 //! every change runs under one writer mutex, is applied to the store in one
 //! durable transaction, and only then published in memory. A change is
 //! therefore visible (to authentication included) only once it is on disk.
@@ -10,11 +10,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use keyward_crypto::RootKey;
-use keyward_kms::Clock;
 use keyward_policy::{Policy, PolicyKind};
+use keyward_principal::Clock;
 use keyward_store::{AccessKeyRow, AccountRow, DocumentRow, Mutation, Snapshot, Store};
 use zeroize::Zeroizing;
 
+use crate::documents::PARSE_LIMIT_BYTES;
 use crate::error::{IdentityError, InternalError};
 use crate::model::{AccessKey, InlinePolicy, KeyOwner, Role, User};
 use crate::names::{access_key_secret_label, role_arn, user_arn};
@@ -22,10 +23,6 @@ use crate::records::{
     entity_id, policy_id, InlinePolicyDoc, RoleDoc, UserDoc, KIND_ROLE, KIND_ROLE_POLICY,
     KIND_USER, KIND_USER_POLICY,
 };
-
-/// Largest policy text the parser is handed; the IAM quotas (which do not
-/// count white space) are checked before, in `iam.rs`.
-pub(crate) const PARSE_LIMIT_BYTES: usize = 131_072;
 
 /// (account id, lower-case name).
 pub(crate) type EntityKey = (String, String);
@@ -70,7 +67,7 @@ pub(crate) enum Change {
 }
 
 /// The identity domain. Share it as `Arc<Identities>`: the server resolves
-/// credentials with it, and it is the KMS's [`keyward_kms::PrincipalDirectory`].
+/// credentials with it, and it is the KMS's [`keyward_principal::PrincipalDirectory`].
 pub struct Identities {
     store: Arc<dyn Store>,
     root_key: RootKey,

@@ -27,8 +27,8 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
-use keyward_kms::Caller;
 use keyward_policy::{Decision, PrincipalMatching, RequestPrincipal, Verdict};
+use keyward_principal::Caller;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -147,7 +147,9 @@ impl Identities {
             .filter(|r| r.arn == role_arn)
             .cloned()
             .ok_or_else(denied)?;
-        let mut context = request_context(caller, "sts:AssumeRole", role_arn, now_ms)
+        let policies = std::iter::once(&*role.trust_policy)
+            .chain(caller.identity_policies().iter().map(|p| &**p));
+        let mut context = request_context(caller, "sts:AssumeRole", role_arn, policies, now_ms)
             .with_value("sts:RoleSessionName", role_session_name);
         if let Some(external_id) = external_id {
             context = context.with_value("sts:ExternalId", external_id);
@@ -161,7 +163,7 @@ impl Identities {
                     .into(),
             ));
         }
-        let chained = matches!(caller.principal, RequestPrincipal::AssumedRole { .. });
+        let chained = matches!(caller.principal(), RequestPrincipal::AssumedRole { .. });
         if chained && duration_seconds.is_some_and(|d| d > CHAINED_MAX_SECONDS) {
             return Err(IdentityError::Validation(
                 "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
@@ -193,9 +195,9 @@ impl Identities {
     /// GetCallerIdentity: needs no permission, as in AWS.
     pub fn get_caller_identity(&self, caller: &Caller) -> CallerIdentity {
         CallerIdentity {
-            user_id: caller.user_id.clone(),
-            account: caller.account_id.clone(),
-            arn: caller.principal_arn.clone(),
+            user_id: caller.user_id().to_string(),
+            account: caller.account_id().to_string(),
+            arn: caller.principal_arn().to_string(),
         }
     }
 
@@ -255,26 +257,18 @@ impl Identities {
             .is_some_and(|r| r.role_id == claims.role_id);
         let session_arn =
             assumed_role_arn(&claims.account_id, &claims.role_name, &claims.session_name);
-        let caller = Caller {
-            account_id: claims.account_id.clone(),
-            principal_arn: session_arn.clone(),
-            principal: RequestPrincipal::AssumedRole {
-                account_id: claims.account_id.clone(),
-                role_arn: claims.role_arn.clone(),
-                session_arn,
-            },
-            user_id: format!("{}:{}", claims.role_id, claims.session_name),
-            username: None,
-            identity_policies: if same_role {
+        let caller = Caller::role_session(
+            &claims.account_id,
+            &claims.role_arn,
+            &session_arn,
+            &format!("{}:{}", claims.role_id, claims.session_name),
+            if same_role {
                 identity_policies
             } else {
                 Vec::new()
             },
-            source_ip: None,
-            secure_transport: false,
-            service_call: None,
-            session_issued_ms: Some(claims.issued_ms),
-        };
+            claims.issued_ms,
+        );
         Ok((Arc::new(claims.secret), caller))
     }
 }
@@ -282,8 +276,12 @@ impl Identities {
 /// The trust decision described in the module comment.
 fn trust_allows(role: &Role, caller: &Caller, context: &keyward_policy::RequestContext) -> bool {
     let trust = &role.trust_policy;
-    let direct = trust.evaluate_as(context, &caller.principal, PrincipalMatching::OwnIdentities);
-    let any = trust.evaluate_as(context, &caller.principal, PrincipalMatching::AnyIdentity);
+    let direct = trust.evaluate_as(
+        context,
+        caller.principal(),
+        PrincipalMatching::OwnIdentities,
+    );
+    let any = trust.evaluate_as(context, caller.principal(), PrincipalMatching::AnyIdentity);
     if matches!(direct, Decision::ExplicitDeny(_)) || matches!(any, Decision::ExplicitDeny(_)) {
         return false;
     }
@@ -301,7 +299,7 @@ fn trust_allows(role: &Role, caller: &Caller, context: &keyward_policy::RequestC
     if matches!(identity, Verdict::ExplicitlyDenied { .. }) {
         return false;
     }
-    let same_account = caller.account_id == role.account_id;
+    let same_account = caller.account_id() == role.account_id;
     let identity_allows = matches!(identity, Verdict::Allowed { .. });
     let trust_allows_account = matches!(any, Decision::Allow(_));
     (same_account && matches!(direct, Decision::Allow(_)))

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use keyward_crypto::RootKey;
-use keyward_kms::{Caller, Clock, PrincipalDirectory};
 use keyward_policy::PrincipalName;
+use keyward_principal::{Caller, Clock, PrincipalDirectory};
 use keyward_store::{AccountRow, Mutation, SqliteStore, Store};
 
 use crate::{CredentialError, Identities, IdentityError, ListRequest};
@@ -269,10 +269,13 @@ fn access_keys_authenticate_until_deactivated_or_deleted() {
     let resolved = f.ids.resolve(&first.metadata.access_key_id, None).unwrap();
     assert_eq!(resolved.secret.as_str(), first.secret_access_key.as_str());
     let caller = resolved.caller;
-    assert_eq!(caller.principal_arn, "arn:aws:iam::111122223333:user/alice");
-    assert_eq!(caller.username.as_deref(), Some("alice"));
-    assert!(caller.user_id.starts_with("AIDA"));
-    assert_eq!(caller.account_id, ACCOUNT);
+    assert_eq!(
+        caller.principal_arn(),
+        "arn:aws:iam::111122223333:user/alice"
+    );
+    assert_eq!(caller.username(), Some("alice"));
+    assert!(caller.user_id().starts_with("AIDA"));
+    assert_eq!(caller.account_id(), ACCOUNT);
     // A user manages its own keys without naming itself (with permission).
     let keys = f
         .ids
@@ -599,14 +602,13 @@ fn assume_role_follows_trust_and_identity_policies() {
     let allowed = f.user("allowed", &[&assume_any]);
     let denied = f.user("denied", &[&assume_any, &deny("sts:AssumeRole")]);
     let other_root = Caller::root(OTHER);
-    let mut other_user = named.clone();
-    other_user.account_id = OTHER.into();
-    other_user.principal = keyward_policy::RequestPrincipal::User {
-        account_id: OTHER.into(),
-        arn: format!("arn:aws:iam::{OTHER}:user/x"),
-    };
-    other_user.principal_arn = format!("arn:aws:iam::{OTHER}:user/x");
-    other_user.identity_policies = allowed.identity_policies.clone();
+    let other_user = Caller::user(
+        OTHER,
+        &format!("arn:aws:iam::{OTHER}:user/x"),
+        named.user_id(),
+        "x",
+        allowed.identity_policies().to_vec(),
+    );
 
     let by_user = f.role("by-user", &trust("arn:aws:iam::111122223333:user/named"));
     let by_account = f.role("by-account", &trust("arn:aws:iam::111122223333:root"));
@@ -664,7 +666,7 @@ fn assume_role_follows_trust_and_identity_policies() {
                 e.to_string(),
                 format!(
                     "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
-                    caller.principal_arn
+                    caller.principal_arn()
                 ),
                 "{name}"
             );
@@ -726,9 +728,9 @@ fn session_tokens_are_sealed_expire_and_survive_restarts() {
         .unwrap();
     assert_eq!(resolved.secret.as_str(), session.secret_access_key.as_str());
     let caller = resolved.caller;
-    assert_eq!(caller.principal_arn, session.arn);
-    assert_eq!(caller.user_id, session.assumed_role_id);
-    assert_eq!(caller.identity_policies.len(), 1);
+    assert_eq!(caller.principal_arn(), session.arn);
+    assert_eq!(caller.user_id(), session.assumed_role_id);
+    assert_eq!(caller.identity_policies().len(), 1);
     assert_eq!(
         f.ids.get_caller_identity(&caller).arn,
         "arn:aws:sts::111122223333:assumed-role/ops/alice@example.com"
@@ -773,7 +775,7 @@ fn session_tokens_are_sealed_expire_and_survive_restarts() {
         .resolve(&session.access_key_id, Some(token))
         .unwrap()
         .caller;
-    assert!(caller.identity_policies.is_empty());
+    assert!(caller.identity_policies().is_empty());
     // Expiry by the service clock.
     assert!(f.clock.advance_ms(899_000));
     assert!(f.ids.resolve(&session.access_key_id, Some(token)).is_ok());
@@ -864,7 +866,7 @@ fn only_the_default_root_creates_accounts() {
     f.reopen();
     let other_root = f.ids.resolve(&account.access_key_id, None).unwrap().caller;
     assert!(other_root.is_root());
-    assert_eq!(other_root.account_id, OTHER);
+    assert_eq!(other_root.account_id(), OTHER);
     check_err(
         f.ids.create_account(&other_root, None),
         "AccessDenied",

@@ -13,9 +13,8 @@
 
 use keyward_policy::{Policy, PolicyKind};
 
+use crate::documents::{malformed, PARSE_LIMIT_BYTES};
 use crate::error::IdentityError;
-use crate::iam::malformed;
-use crate::service::PARSE_LIMIT_BYTES;
 
 /// Validates `text` as a trust policy and returns the policy to evaluate.
 pub(crate) fn parse_trust_policy(text: &str) -> Result<Policy, IdentityError> {

@@ -9,7 +9,8 @@ use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
 use keyward_identity::Identities;
-use keyward_kms::{Clock, Kms};
+use keyward_kms::Kms;
+use keyward_principal::Clock;
 use keyward_server::{AppState, Authenticator};
 use keyward_store::DataDir;
 
@@ -47,7 +48,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     // The KMS asks the identity domain whether principals named in key
     // policies and grants exist (AWS refuses ones that do not).
-    let directory: Arc<dyn keyward_kms::PrincipalDirectory> = identities.clone();
+    let directory: Arc<dyn keyward_principal::PrincipalDirectory> = identities.clone();
     let kms = Arc::new(
         Kms::open(
             store,

@@ -9,8 +9,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod authz;
-mod caller;
-mod clock;
 mod error;
 mod grants;
 pub mod ids;
@@ -22,13 +20,12 @@ mod service;
 pub mod state;
 pub mod validate;
 
-pub use caller::{AnyPrincipal, Caller, PrincipalDirectory, ServiceCall, ServiceMode};
-pub use clock::{Clock, DAY_MS, MAX_ADVANCE_MS};
 pub use error::{CiphertextProblem, InternalError, KmsError};
 pub use grants::GrantConstraints;
 pub use key::{default_key_policy, ENCRYPTION_ALGORITHM, KEY_SPEC, KEY_USAGE, ORIGIN};
 /// The policy language the domain evaluates, re-exported for callers that build [`Caller`]s.
 pub use keyward_policy as policy;
+pub(crate) use keyward_principal::{Caller, Clock, PrincipalDirectory, ServiceMode, DAY_MS};
 pub use model::*;
 pub use ops::background::{DueKey, DueWork};
 pub use service::Kms;

@@ -17,7 +17,9 @@ use crate::grants::{Grant, GRANT_DOCUMENT};
 use crate::ids::{parse_key_ref, Accepts, KeyRef};
 use crate::key::Key;
 use crate::state::KeyOperation;
-use crate::{AnyPrincipal, Caller, Clock, InternalError, KmsError, PrincipalDirectory};
+use keyward_principal::AnyPrincipal;
+
+use crate::{Caller, Clock, InternalError, KmsError, PrincipalDirectory};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Alias {
@@ -290,17 +292,17 @@ impl Kms {
         let reference = parse_key_ref(key_id, &self.region, accepts)?;
         let state = self.read();
         let (account_id, key_id, alias) = match reference {
-            KeyRef::KeyId(id) => (caller.account_id.clone(), id, None),
+            KeyRef::KeyId(id) => (caller.account_id().to_string(), id, None),
             KeyRef::KeyArn { account_id, key_id } => (account_id, key_id, None),
             KeyRef::AliasName(name) => {
-                let (account, id) = self.alias_target(&state, &caller.account_id, &name)?;
+                let (account, id) = self.alias_target(&state, caller.account_id(), &name)?;
                 (account, id, Some(name))
             }
             KeyRef::AliasArn {
                 account_id,
                 alias_name,
             } => {
-                if account_id != caller.account_id && !cross_account {
+                if account_id != caller.account_id() && !cross_account {
                     return Err(KmsError::NotFound(format!(
                         "Alias {} is not found.",
                         crate::ids::alias_arn(&self.region, &account_id, &alias_name)
@@ -313,7 +315,7 @@ impl Kms {
         match state.keys.get(&key_id) {
             Some(key)
                 if key.account_id == account_id
-                    && (account_id == caller.account_id || cross_account) =>
+                    && (account_id == *caller.account_id() || cross_account) =>
             {
                 Ok((Arc::clone(key), alias))
             }

@@ -29,7 +29,8 @@ use std::net::IpAddr;
 use keyward_audit::{
     ApiCall, CloudTrailEvent, EventObject, KmsServiceEventDetails, Resource, ServiceAction,
 };
-use keyward_kms::{Caller, DueKey, DueWork, Kms};
+use keyward_kms::{DueKey, DueWork, Kms};
+use keyward_principal::Caller;
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -215,7 +216,7 @@ pub fn query_event(
             || action == "GetCallerIdentity"
     };
     let source_ip = caller
-        .source_ip
+        .source_ip()
         .or(facts.source_ip)
         .map(|ip| ip.to_string())
         .unwrap_or_default();
@@ -230,7 +231,7 @@ pub fn query_event(
         request_id: facts.request_id.to_owned(),
         event_id: new_id(),
         read_only,
-        recipient_account_id: caller.account_id.clone(),
+        recipient_account_id: caller.account_id().to_string(),
     });
     if let Outcome::Failure { code, message } = outcome {
         event = event.with_error(code, message.unwrap_or_default());
@@ -253,7 +254,7 @@ pub fn cloudtrail_event(
     outcome: Outcome<'_>,
 ) -> CloudTrailEvent {
     let source_ip = caller
-        .source_ip
+        .source_ip()
         .or(facts.source_ip)
         .map(|ip| ip.to_string())
         .unwrap_or_default();
@@ -268,7 +269,7 @@ pub fn cloudtrail_event(
         request_id: facts.request_id.to_owned(),
         event_id: new_id(),
         read_only: true,
-        recipient_account_id: caller.account_id.clone(),
+        recipient_account_id: caller.account_id().to_string(),
     });
     if let Outcome::Failure { code, message } = outcome {
         event = event.with_error(code, message.unwrap_or_default());
@@ -405,7 +406,7 @@ pub async fn record(
         if let Some((key_arn, key_state)) = error.unusable_key() {
             state
                 .metrics
-                .disabled_key_used(key_arn, operation, key_state, &caller.principal_arn);
+                .disabled_key_used(key_arn, operation, key_state, caller.principal_arn());
         }
     }
     let mut result = result;

@@ -18,9 +18,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use keyward_sigv4::{self as sigv4, AuthError, Expectation, RequestParts};
 use keyward_identity::{CredentialError, Identities};
-use keyward_kms::Caller;
+use keyward_principal::Caller;
+use keyward_sigv4::{self as sigv4, AuthError, Expectation, RequestParts};
 use zeroize::Zeroizing;
 
 /// A derived SigV4 signing key and the `date/region/service` scope it is for.
@@ -186,11 +186,10 @@ pub fn request_headers(parts: &axum::http::request::Parts) -> Vec<(&str, &str)> 
 /// Completes an authenticated caller with what the transport says:
 /// `aws:SourceIp` from the peer address (when the server was started with
 /// connect info) and `aws:SecureTransport` (whether it serves TLS).
-pub fn with_transport(tls: bool, parts: &axum::http::request::Parts, mut caller: Caller) -> Caller {
-    caller.source_ip = parts
+pub fn with_transport(tls: bool, parts: &axum::http::request::Parts, caller: Caller) -> Caller {
+    let source_ip = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|axum::extract::ConnectInfo(address)| address.ip());
-    caller.secure_transport = tls;
-    caller
+    caller.with_transport(source_ip, tls)
 }

@@ -9,8 +9,8 @@
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use keyward_sigv4::AuthError;
 use keyward_kms::KmsError;
+use keyward_sigv4::AuthError;
 
 /// Everything a request can fail with.
 #[derive(Debug)]

@@ -24,8 +24,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use keyward_sigv4::RequestParts;
 use keyward_kms::Kms;
+use keyward_sigv4::RequestParts;
 
 pub use auth::Authenticator;
 use error::ApiError;
@@ -100,7 +100,7 @@ async fn advance_clock(State(state): State<Arc<AppState>>, body: Bytes) -> Respo
     {
         return ApiError::Kms(keyward_kms::KmsError::ValidationMessage(format!(
             "Seconds must be between 0 and {} (ten years).",
-            keyward_kms::MAX_ADVANCE_MS / 1000
+            keyward_principal::MAX_ADVANCE_MS / 1000
         )))
         .into_response();
     }
@@ -244,8 +244,9 @@ async fn handle(
             return Err(ApiError::NotImplemented(operation.to_string()));
         };
         let operation = operation.to_string();
+        let now_ms = state.kms.clock().now_ms();
         return tokio::task::spawn_blocking(move || {
-            cloudtrail_api::dispatch(&trail, &caller, &operation, &body)
+            cloudtrail_api::dispatch(&trail, &caller, &operation, &body, now_ms)
         })
         .await
         .map_err(|e| ApiError::Internal(format!("operation task failed: {e}")))?;

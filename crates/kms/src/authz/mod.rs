@@ -14,6 +14,7 @@ use std::sync::Arc;
 use keyward_policy::{
     ContextValue, Decision, Policy, PrincipalMatching, RequestContext, RequestPrincipal,
 };
+use keyward_principal::RequestContextBuilder;
 
 pub(crate) use decide::{
     decide, decide_identity_only, message, CallerKind, Decisions, Denial, Outcome,
@@ -132,44 +133,8 @@ impl Ask {
     }
 }
 
-/// A request context under construction, holding only keys some policy in
-/// play reads.
-struct ContextBuilder<'a> {
-    request: RequestContext,
-    policies: Vec<&'a Policy>,
-}
-
-impl ContextBuilder<'_> {
-    fn reads(&self, key: &str) -> bool {
-        self.policies.iter().any(|p| p.reads_key(key))
-    }
-
-    fn reads_prefix(&self, prefix: &str) -> bool {
-        self.policies.iter().any(|p| p.reads_key_prefix(prefix))
-    }
-
-    /// Sets single-valued `key`, computing the value only if it is read.
-    fn set<V: Into<ContextValue>>(&mut self, key: &str, value: impl FnOnce() -> V) {
-        if self.reads(key) {
-            self.request.set_values(key, [value()]);
-        }
-    }
-}
-
-/// The `aws:PrincipalType` value of a principal.
-fn principal_type(principal: &RequestPrincipal) -> Option<&'static str> {
-    match principal {
-        RequestPrincipal::Account { .. } => Some("Account"),
-        RequestPrincipal::User { .. } => Some("User"),
-        RequestPrincipal::Role { .. } | RequestPrincipal::AssumedRole { .. } => Some("AssumedRole"),
-        RequestPrincipal::FederatedUser { .. } => Some("FederatedUser"),
-        RequestPrincipal::Anonymous => Some("Anonymous"),
-        RequestPrincipal::Service { .. } | RequestPrincipal::Federated { .. } => None,
-    }
-}
-
 fn caller_kind(caller: &Caller) -> CallerKind {
-    match caller.principal {
+    match caller.principal() {
         RequestPrincipal::Account { .. } => CallerKind::Root,
         RequestPrincipal::Service { .. } => CallerKind::Service,
         _ => CallerKind::Principal,
@@ -195,11 +160,9 @@ pub(crate) fn identity_decision(policies: &[Arc<Policy>], request: &RequestConte
 impl Kms {
     /// The request context of `ask` by `caller` on `resource` (`key`'s ARN,
     /// or `*` for actions without a key), for evaluating `resource_policy`
-    /// and the caller's identity policies.
-    ///
-    /// Only the keys one of those policies reads are filled in: evaluation
-    /// never looks at the others, and most key policies read none, so the
-    /// hot path does not build twenty values to use none of them.
+    /// and the caller's identity policies: the global condition keys
+    /// (keyward-principal's builder, shared with every other service) and
+    /// KMS's own, each only when one of those policies reads it.
     pub(crate) fn request_context(
         &self,
         caller: &Caller,
@@ -208,68 +171,22 @@ impl Kms {
         ask: &Ask,
         resource_policy: Option<&Policy>,
     ) -> RequestContext {
-        let mut c = ContextBuilder {
-            request: RequestContext::new(
-                caller.principal.clone(),
-                format!("kms:{}", ask.action),
-                resource,
-            ),
-            policies: resource_policy
-                .into_iter()
-                .chain(caller.identity_policies.iter().map(|p| &**p))
-                .collect(),
-        };
-        if c.policies.iter().all(|p| p.condition_keys().is_empty()) {
-            return c.request;
-        }
-        // Global condition keys
-        // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
-        // aws:PrincipalArn of a role session is its role's ARN.
-        let principal_arn = match &caller.principal {
-            RequestPrincipal::AssumedRole { role_arn, .. } => Some(role_arn.as_str()),
-            RequestPrincipal::Service { .. } => None,
-            _ => Some(caller.principal_arn.as_str()),
-        };
-        if let Some(arn) = principal_arn {
-            c.set("aws:PrincipalArn", || arn.to_string());
-            c.set("aws:PrincipalAccount", || caller.account_id.clone());
-        }
-        if let Some(kind) = principal_type(&caller.principal) {
-            c.set("aws:PrincipalType", || kind);
-        }
-        let is_service = matches!(caller.principal, RequestPrincipal::Service { .. });
-        c.set("aws:PrincipalIsAWSService", || is_service);
-        if let RequestPrincipal::Service { name } = &caller.principal {
-            c.set("aws:PrincipalServiceName", || name.clone());
-        }
-        c.set("aws:userid", || caller.user_id.clone());
-        if let Some(username) = &caller.username {
-            c.set("aws:username", || username.clone());
-        }
-        // AWS leaves aws:SourceIp out of calls a service makes from its own network.
-        if let (Some(ip), None) = (caller.source_ip, &caller.service_call) {
-            c.set("aws:SourceIp", || ip);
-        }
-        c.set("aws:SecureTransport", || caller.secure_transport);
-        let now_s = self.clock.now_ms().div_euclid(1000);
-        if let Ok(now) = time::OffsetDateTime::from_unix_timestamp(now_s) {
-            c.set("aws:CurrentTime", || now);
-        }
-        c.set("aws:EpochTime", || now_s);
-        c.set("aws:ViaAWSService", || caller.service_call.is_some());
-        if let Some(call) = &caller.service_call {
-            if let Some(arn) = &call.source_arn {
-                c.set("aws:SourceArn", || arn.clone());
-            }
-            if let Some(account) = &call.source_account {
-                c.set("aws:SourceAccount", || account.clone());
-            }
-            if call.mode == ServiceMode::ForCaller {
+        let policies = resource_policy
+            .into_iter()
+            .chain(caller.identity_policies().iter().map(|p| &**p));
+        let mut c = RequestContextBuilder::new(
+            caller,
+            format!("kms:{}", ask.action),
+            resource,
+            policies,
+            self.clock.now_ms(),
+        );
+        if let Some(call) = caller.service_call() {
+            if call.mode() == ServiceMode::ForCaller {
                 c.set("kms:ViaService", || call.via_service_value(&self.region));
-                c.set("aws:CalledVia", || call.service.clone());
             }
         }
-        c.set("kms:CallerAccount", || caller.account_id.clone());
+        c.set("kms:CallerAccount", || caller.account_id().to_string());
         if let Some(key) = key {
             // Key properties, present on every key-resource operation.
             c.set("kms:KeySpec", || KEY_SPEC);
@@ -284,16 +201,13 @@ impl Kms {
                 }
             }
             if c.reads("kms:ResourceAliases") {
-                let aliases = self.alias_names_of(&key.key_id);
-                c.request.set_values("kms:ResourceAliases", aliases);
+                c.set_values("kms:ResourceAliases", self.alias_names_of(&key.key_id));
             }
         }
         for (name, values) in &ask.values {
-            if c.reads(name) {
-                c.request.set_values(name, values.iter().cloned());
-            }
+            c.set_values(name, values.iter().cloned());
         }
-        c.request
+        c.build()
     }
 
     /// Authorizes `ask` by `caller` on `key`: key policy, identity policies,
@@ -306,7 +220,7 @@ impl Kms {
                 Ok(())
             }
             Outcome::NotAllowed(why) | Outcome::Denied(why) => Err(KmsError::AccessDenied(
-                message(&caller.principal_arn, ask.action, Some(&key.arn), why),
+                message(caller.principal_arn(), ask.action, Some(&key.arn), why),
             )),
         }
     }
@@ -322,13 +236,13 @@ impl Kms {
     ) -> Outcome {
         let kind = caller_kind(caller);
         let account = RequestPrincipal::Account {
-            account_id: caller.account_id.clone(),
+            account_id: caller.account_id().to_string(),
         };
         let decisions = Decisions {
             key_policy: policy.evaluate(request),
             key_policy_by_name: policy.evaluate_as(
                 request,
-                &caller.principal,
+                caller.principal(),
                 PrincipalMatching::OwnIdentities,
             ),
             key_policy_for_account: if kind == CallerKind::Service {
@@ -336,8 +250,8 @@ impl Kms {
             } else {
                 policy.evaluate_as(request, &account, PrincipalMatching::AnyIdentity)
             },
-            identity: identity_decision(&caller.identity_policies, request),
-            same_account: caller.account_id == key_account,
+            identity: identity_decision(caller.identity_policies(), request),
+            same_account: caller.account_id() == key_account,
         };
         decide(kind, &decisions)
     }
@@ -354,11 +268,11 @@ impl Kms {
         resource: Option<&str>,
     ) -> Result<(), KmsError> {
         let request = self.request_context(caller, None, resource.unwrap_or("*"), ask, None);
-        let identity = identity_decision(&caller.identity_policies, &request);
+        let identity = identity_decision(caller.identity_policies(), &request);
         match decide_identity_only(caller_kind(caller), &identity) {
             Outcome::Allowed => Ok(()),
             Outcome::NotAllowed(why) | Outcome::Denied(why) => Err(KmsError::AccessDenied(
-                message(&caller.principal_arn, ask.action, resource, why),
+                message(caller.principal_arn(), ask.action, resource, why),
             )),
         }
     }
@@ -394,18 +308,18 @@ impl Kms {
         caller: &Caller,
         request: &RequestContext,
     ) -> bool {
-        if grantee == caller.principal_arn {
+        if grantee == caller.principal_arn() {
             return true;
         }
-        match &caller.principal {
+        match caller.principal() {
             RequestPrincipal::AssumedRole { role_arn, .. } if grantee == role_arn => return true,
             RequestPrincipal::Service { name } => return grantee == name,
             _ => {}
         }
-        grantee == format!("arn:aws:iam::{}:root", caller.account_id)
+        grantee == format!("arn:aws:iam::{}:root", caller.account_id())
             && (caller.is_root()
                 || matches!(
-                    identity_decision(&caller.identity_policies, request),
+                    identity_decision(caller.identity_policies(), request),
                     Decision::Allow(_)
                 ))
     }

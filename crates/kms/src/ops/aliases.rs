@@ -63,24 +63,24 @@ impl Kms {
         self.authorize_by_iam(
             caller,
             &Ask::new("CreateAlias"),
-            Some(&alias_arn(&self.region, &caller.account_id, &alias_name)),
+            Some(&alias_arn(&self.region, caller.account_id(), &alias_name)),
         )?;
         {
             let state = self.read();
             if state
                 .aliases
-                .contains_key(&(caller.account_id.clone(), alias_name.clone()))
+                .contains_key(&(caller.account_id().to_string(), alias_name.clone()))
             {
                 return Err(KmsError::AlreadyExists(format!(
                     "An alias with the name {} already exists",
-                    alias_arn(&self.region, &caller.account_id, &alias_name)
+                    alias_arn(&self.region, caller.account_id(), &alias_name)
                 )));
             }
             self.check_alias_quota(&state, &key)?;
         }
         let now = self.clock.now_ms();
         let alias = Alias {
-            account_id: caller.account_id.clone(),
+            account_id: caller.account_id().to_string(),
             alias_name,
             target_key_id: key.key_id.clone(),
             created_ms: now,
@@ -106,7 +106,7 @@ impl Kms {
         self.authorize_by_iam(
             caller,
             &Ask::new("UpdateAlias"),
-            Some(&alias_arn(&self.region, &caller.account_id, &alias_name)),
+            Some(&alias_arn(&self.region, caller.account_id(), &alias_name)),
         )?;
         // Both keys: the one the alias leaves and the one it moves to.
         if let Some(current) = self.key_by_id(&alias.target_key_id) {
@@ -143,7 +143,7 @@ impl Kms {
         self.authorize_by_iam(
             caller,
             &Ask::new("DeleteAlias"),
-            Some(&alias_arn(&self.region, &caller.account_id, &alias_name)),
+            Some(&alias_arn(&self.region, caller.account_id(), &alias_name)),
         )?;
         if let Some(key) = self.key_by_id(&alias.target_key_id) {
             self.authorize(caller, &key, &Ask::new("DeleteAlias"))?;
@@ -175,12 +175,12 @@ impl Kms {
     fn existing_alias(&self, caller: &Caller, alias_name: &str) -> Result<Alias, KmsError> {
         self.read()
             .aliases
-            .get(&(caller.account_id.clone(), alias_name.to_string()))
+            .get(&(caller.account_id().to_string(), alias_name.to_string()))
             .cloned()
             .ok_or_else(|| {
                 KmsError::NotFound(format!(
                     "Alias {} is not found.",
-                    alias_arn(&self.region, &caller.account_id, alias_name)
+                    alias_arn(&self.region, caller.account_id(), alias_name)
                 ))
             })
     }
@@ -210,7 +210,7 @@ impl Kms {
             .read()
             .aliases
             .values()
-            .filter(|a| a.account_id == caller.account_id)
+            .filter(|a| a.account_id == caller.account_id())
             .filter(|a| only_key.as_ref().is_none_or(|k| &a.target_key_id == k))
             .map(|a| AliasListEntry {
                 alias_name: a.alias_name.clone(),

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use keyward_crypto::{RootKey, Secret};
-use keyward_policy::{Policy, PolicyKind, PrincipalName, RequestPrincipal};
+use keyward_policy::{Policy, PolicyKind, PrincipalName};
 use keyward_store::{SqliteStore, Store};
+
+use keyward_principal::ServicePrincipal;
 
 use crate::*;
 
@@ -58,42 +60,26 @@ fn allow(actions: &str) -> Arc<Policy> {
 }
 
 fn user(account: &str, name: &str, policies: Vec<Arc<Policy>>) -> Caller {
-    let arn = format!("arn:aws:iam::{account}:user/{name}");
-    Caller {
-        account_id: account.into(),
-        principal_arn: arn.clone(),
-        principal: RequestPrincipal::User {
-            account_id: account.into(),
-            arn,
-        },
-        user_id: format!("AIDA{name}"),
-        username: Some(name.into()),
-        identity_policies: policies,
-        source_ip: Some("10.0.0.7".parse().unwrap()),
-        secure_transport: true,
-        service_call: None,
-        session_issued_ms: None,
-    }
+    Caller::user(
+        account,
+        &format!("arn:aws:iam::{account}:user/{name}"),
+        &format!("AIDA{name}"),
+        name,
+        policies,
+    )
+    .with_transport(Some("10.0.0.7".parse().unwrap()), true)
 }
 
 fn session(account: &str, role: &str, name: &str, policies: Vec<Arc<Policy>>) -> Caller {
-    let session_arn = format!("arn:aws:sts::{account}:assumed-role/{role}/{name}");
-    Caller {
-        account_id: account.into(),
-        principal_arn: session_arn.clone(),
-        principal: RequestPrincipal::AssumedRole {
-            account_id: account.into(),
-            role_arn: format!("arn:aws:iam::{account}:role/{role}"),
-            session_arn,
-        },
-        user_id: format!("AROA{role}:{name}"),
-        username: None,
-        identity_policies: policies,
-        source_ip: None,
-        secure_transport: true,
-        service_call: None,
-        session_issued_ms: None,
-    }
+    Caller::role_session(
+        account,
+        &format!("arn:aws:iam::{account}:role/{role}"),
+        &format!("arn:aws:sts::{account}:assumed-role/{role}/{name}"),
+        &format!("AROA{role}:{name}"),
+        policies,
+        0,
+    )
+    .with_transport(None, true)
 }
 
 fn ctx(pairs: &[(&str, &str)]) -> Context {
@@ -340,8 +326,7 @@ fn role_sessions_match_by_role_and_condition_keys_have_kms_values() {
         "AccessDenied"
     );
     // Over plain HTTP, aws:SecureTransport is false.
-    let mut plain = session(ACCOUNT, "operator", "ci", vec![]);
-    plain.secure_transport = false;
+    let plain = session(ACCOUNT, "operator", "ci", vec![]).with_transport(None, false);
     assert_eq!(
         code(f.generate(&plain, &key.key_id, &[("applicationId", "app-1")])),
         "AccessDenied"
@@ -609,7 +594,11 @@ fn services_as_themselves_and_for_a_caller() {
         {{ "Sid": "Enable GDK and Decrypt", "Effect": "Allow", "Principal":{{ "AWS": "arn:aws:iam::{ACCOUNT}:user/user-name" }}, "Action": [ "kms:GenerateDataKey", "kms:Decrypt" ], "Resource": "*", "Condition": {{ "StringEquals": {{ "kms:ViaService": "emr-serverless.us-east-1.amazonaws.com", "kms:EncryptionContext:key": "value" }} }} }}]}}"#
     );
     let key = f.key_with_policy(&policy);
-    let service = Caller::service("emr-serverless.amazonaws.com", ACCOUNT, Some(&app));
+    let service = Caller::service(
+        ServicePrincipal::new("emr-serverless.amazonaws.com"),
+        ACCOUNT,
+        Some(&app),
+    );
     assert_eq!(
         code(f.generate(&service, &key.arn, &[("applicationId", "app-1")])),
         "ok"
@@ -620,7 +609,7 @@ fn services_as_themselves_and_for_a_caller() {
         "AccessDenied"
     );
     let other_app = Caller::service(
-        "emr-serverless.amazonaws.com",
+        ServicePrincipal::new("emr-serverless.amazonaws.com"),
         ACCOUNT,
         Some("arn:aws:emr-serverless:us-east-1:111122223333:/applications/app-9"),
     );
@@ -628,7 +617,11 @@ fn services_as_themselves_and_for_a_caller() {
         code(f.generate(&other_app, &key.arn, &[("applicationId", "app-1")])),
         "AccessDenied"
     );
-    let other_service = Caller::service("glue.amazonaws.com", ACCOUNT, Some(&app));
+    let other_service = Caller::service(
+        ServicePrincipal::new("glue.amazonaws.com"),
+        ACCOUNT,
+        Some(&app),
+    );
     assert_eq!(
         code(f.generate(&other_service, &key.arn, &[("applicationId", "app-1")])),
         "AccessDenied"
@@ -643,8 +636,10 @@ fn services_as_themselves_and_for_a_caller() {
         code(f.generate(&direct, &key.arn, &[("key", "value")])),
         "AccessDenied"
     );
-    let via =
-        user(ACCOUNT, "user-name", vec![]).via_service("emr-serverless.amazonaws.com", Some(&app));
+    let via = user(ACCOUNT, "user-name", vec![]).via_service(
+        ServicePrincipal::new("emr-serverless.amazonaws.com"),
+        Some(&app),
+    );
     assert_eq!(code(f.generate(&via, &key.arn, &[("key", "value")])), "ok");
     assert_eq!(
         code(f.generate(&via, &key.arn, &[("key", "other")])),
@@ -667,7 +662,7 @@ fn a_decrypt_grant_with_a_subset_constraint() {
         .grant(
             &root,
             &key.arn,
-            &worker.principal_arn,
+            worker.principal_arn(),
             &["Decrypt"],
             Some(constraint),
         )
@@ -734,7 +729,7 @@ fn grant_rules_tokens_idempotency_and_narrowing() {
     // Name makes a retry return the same grant with a new token.
     let named = |name: &str, ops: &[&str]| CreateGrantInput {
         key_id: Some(key.key_id.clone()),
-        grantee_principal: Some(delegate.principal_arn.clone()),
+        grantee_principal: Some(delegate.principal_arn().to_string()),
         operations: Some(ops.iter().map(|s| s.to_string()).collect()),
         constraints: Some(GrantConstraints {
             encryption_context_subset: Some(ctx(&[("app", "a")])),
@@ -990,7 +985,7 @@ fn grants_survive_a_restart_and_go_with_their_key() {
             &root,
             CreateGrantInput {
                 key_id: Some(key.key_id.clone()),
-                grantee_principal: Some(worker.principal_arn.clone()),
+                grantee_principal: Some(worker.principal_arn().to_string()),
                 operations: Some(vec!["Decrypt".into()]),
                 ..Default::default()
             },
@@ -1027,7 +1022,7 @@ fn grants_survive_a_restart_and_go_with_their_key() {
     assert!(kms
         .list_retirable_grants(
             &root,
-            Some(worker.principal_arn.clone()),
+            Some(worker.principal_arn().to_string()),
             PageRequest::default()
         )
         .unwrap()
@@ -1215,7 +1210,9 @@ fn every_condition_key_carries_the_value_kms_gives_it() {
     );
     let key = f.default_key();
     let direct = user(ACCOUNT, "conditioned", vec![policy]);
-    let through_ebs = direct.clone().via_service("ec2.amazonaws.com", None);
+    let through_ebs = direct
+        .clone()
+        .via_service(ServicePrincipal::new("ec2.amazonaws.com"), None);
     assert_eq!(
         code(grant(&["Decrypt"], "a.amazonaws.com", None)(&direct, &key)),
         "AccessDenied"

@@ -207,7 +207,7 @@ impl Kms {
             retiring: input.retiring_principal,
             operations,
             constraints,
-            issuing_account: format!("arn:aws:iam::{}:root", caller.account_id),
+            issuing_account: format!("arn:aws:iam::{}:root", caller.account_id()),
         };
         let mut nonce = [0u8; 16];
         random_bytes(&mut nonce).map_err(KmsError::crypto)?;
@@ -286,7 +286,7 @@ impl Kms {
             }
         };
         Err(KmsError::AccessDenied(crate::authz::message(
-            &caller.principal_arn,
+            caller.principal_arn(),
             "CreateGrant",
             Some(&key.arn),
             why,
@@ -408,10 +408,10 @@ impl Kms {
     fn authorize_retire(&self, caller: &Caller, key: &Key, grant: &Grant) -> Result<(), KmsError> {
         let ask = Ask::new("RetireGrant");
         let request = self.request_context(caller, Some(key), &key.arn, &ask, None);
-        let identity = crate::authz::identity_decision(&caller.identity_policies, &request);
+        let identity = crate::authz::identity_decision(caller.identity_policies(), &request);
         let denial = |why| {
             KmsError::AccessDenied(crate::authz::message(
-                &caller.principal_arn,
+                caller.principal_arn(),
                 "RetireGrant",
                 Some(&key.arn),
                 why,
@@ -432,7 +432,7 @@ impl Kms {
         let in_an_account = accounts
             .iter()
             .flatten()
-            .any(|account| *account == caller.account_id);
+            .any(|account| *account == caller.account_id());
         let delegated = in_an_account
             && (caller.is_root() || matches!(identity, keyward_policy::Decision::Allow(_)));
         if is_retiring || is_grantee || delegated {

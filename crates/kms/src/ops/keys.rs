@@ -153,15 +153,15 @@ impl Kms {
         self.authorize_by_iam(caller, &ask, None)?;
         let key_uuid = uuid::Uuid::new_v4();
         let key_id = key_uuid.to_string();
-        let arn = self.key_arn(&caller.account_id, &key_id);
+        let arn = self.key_arn(caller.account_id(), &key_id);
         let (policy, key_policy) = match input.policy {
             Some(policy) => {
                 let parsed =
-                    self.check_key_policy(caller, &policy, &arn, &caller.account_id, bypass)?;
+                    self.check_key_policy(caller, &policy, &arn, caller.account_id(), bypass)?;
                 (policy, parsed)
             }
             None => {
-                let policy = default_key_policy(&caller.account_id);
+                let policy = default_key_policy(caller.account_id());
                 let parsed = crate::key::parse_key_policy(&policy).map_err(|e| {
                     crate::InternalError::Inconsistent(format!("default key policy: {e}"))
                 })?;
@@ -174,7 +174,7 @@ impl Kms {
         let key = Key {
             key_id: key_id.clone(),
             key_id_bytes: key_uuid.into_bytes(),
-            account_id: caller.account_id.clone(),
+            account_id: caller.account_id().to_string(),
             region: self.region.clone(),
             arn,
             created_ms: now,
@@ -232,7 +232,7 @@ impl Kms {
             .read()
             .keys
             .values()
-            .filter(|k| k.account_id == caller.account_id)
+            .filter(|k| k.account_id == caller.account_id())
             .map(|k| KeyListEntry {
                 key_id: k.key_id.clone(),
                 key_arn: k.arn.clone(),

@@ -4,10 +4,13 @@
 //! outcomes. Event ids come from a counter, so the two paths can be compared
 //! byte for byte.
 
+// Tests record calls of service principals, which only service crates make.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::IpAddr;
 
-use keyward_kms::{Caller, Kms};
-use keyward_policy::RequestPrincipal;
+use keyward_kms::Kms;
+use keyward_principal::Caller;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use time::macros::datetime;
@@ -78,40 +81,30 @@ fn facts(operation: &str) -> RequestFacts<'_> {
 }
 
 fn assumed_role(issued_ms: Option<i64>) -> Caller {
-    let session_arn = format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/session-1");
-    Caller {
-        principal_arn: session_arn.clone(),
-        principal: RequestPrincipal::AssumedRole {
-            account_id: ACCOUNT.into(),
-            role_arn: format!("arn:aws:iam::{ACCOUNT}:role/path/app"),
-            session_arn,
-        },
-        user_id: "AROAEXAMPLE:session-1".into(),
-        session_issued_ms: issued_ms,
-        ..Caller::root(ACCOUNT)
-    }
+    Caller::role_session(
+        ACCOUNT,
+        &format!("arn:aws:iam::{ACCOUNT}:role/path/app"),
+        &format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/session-1"),
+        "AROAEXAMPLE:session-1",
+        Vec::new(),
+        issued_ms.unwrap_or(0),
+    )
 }
 
 fn iam_user(username: Option<&str>) -> Caller {
-    let arn = format!("arn:aws:iam::{ACCOUNT}:user/dept/Alice");
-    Caller {
-        principal_arn: arn.clone(),
-        principal: RequestPrincipal::User {
-            account_id: ACCOUNT.into(),
-            arn,
-        },
-        user_id: "AIDAEXAMPLE".into(),
-        username: username.map(str::to_owned),
-        ..Caller::root(ACCOUNT)
-    }
+    Caller::user(
+        ACCOUNT,
+        &format!("arn:aws:iam::{ACCOUNT}:user/dept/Alice"),
+        "AIDAEXAMPLE",
+        username.unwrap_or("Alice"),
+        Vec::new(),
+    )
 }
 
 /// Every kind of caller keyward records.
 fn callers() -> Vec<Caller> {
-    let with_address = |mut caller: Caller, address: IpAddr| {
-        caller.source_ip = Some(address);
-        caller
-    };
+    let with_address =
+        |caller: Caller, address: IpAddr| caller.with_transport(Some(address), false);
     vec![
         Caller::root(ACCOUNT),
         with_address(
@@ -122,34 +115,19 @@ fn callers() -> Vec<Caller> {
         iam_user(None),
         assumed_role(Some(1_795_000_000_123)),
         assumed_role(None),
-        Caller {
-            principal: RequestPrincipal::Role {
-                account_id: ACCOUNT.into(),
-                arn: format!("arn:aws:iam::{ACCOUNT}:role/app"),
-            },
-            ..Caller::root(ACCOUNT)
-        },
-        Caller {
-            principal: RequestPrincipal::FederatedUser {
-                account_id: ACCOUNT.into(),
-                arn: format!("arn:aws:sts::{ACCOUNT}:federated-user/bob"),
-            },
-            user_id: format!("{ACCOUNT}:bob"),
-            ..Caller::root(ACCOUNT)
-        },
-        Caller {
-            principal: RequestPrincipal::Federated {
-                provider: "cognito-identity.amazonaws.com".into(),
-            },
-            ..Caller::root(ACCOUNT)
-        },
-        Caller {
-            principal: RequestPrincipal::Anonymous,
-            ..Caller::root(ACCOUNT)
-        },
-        Caller::service("emr-serverless.amazonaws.com", ACCOUNT, None),
-        Caller::root(ACCOUNT).via_service("emr-serverless.amazonaws.com", None),
-        assumed_role(Some(5)).via_service("logs.amazonaws.com", Some("arn:aws:logs:x")),
+        Caller::service(
+            keyward_principal::ServicePrincipal::new("emr-serverless.amazonaws.com"),
+            ACCOUNT,
+            None,
+        ),
+        Caller::root(ACCOUNT).via_service(
+            keyward_principal::ServicePrincipal::new("emr-serverless.amazonaws.com"),
+            None,
+        ),
+        assumed_role(Some(5)).via_service(
+            keyward_principal::ServicePrincipal::new("logs.amazonaws.com"),
+            Some("arn:aws:logs:x"),
+        ),
     ]
 }
 

@@ -9,8 +9,8 @@ use keyward_audit::{
     IdentityType, IdentityView, SessionAttributesView, SessionContextView, SessionIssuerView,
     UserIdentity,
 };
-use keyward_kms::{Caller, ServiceMode};
 use keyward_policy::RequestPrincipal;
+use keyward_principal::{Caller, ServiceMode};
 
 use super::time_of_ms;
 
@@ -21,21 +21,18 @@ pub fn user_identity(caller: &Caller, access_key_id: Option<&str>) -> UserIdenti
 
 /// [`user_identity`], borrowed from the caller.
 pub fn identity_view<'a>(caller: &'a Caller, access_key_id: Option<&'a str>) -> IdentityView<'a> {
-    let mut identity = match (&caller.service_call, &caller.principal) {
-        (Some(call), _) if call.mode == ServiceMode::AsItself => {
-            return IdentityView::aws_service(&call.service);
+    let mut identity = match (caller.service_call(), caller.principal()) {
+        (Some(call), _) if call.mode() == ServiceMode::AsItself => {
+            return IdentityView::aws_service(call.service());
         }
         (_, RequestPrincipal::Account { account_id }) => {
-            IdentityView::root(account_id, &caller.principal_arn)
+            IdentityView::root(account_id, caller.principal_arn())
         }
         (_, RequestPrincipal::User { account_id, arn }) => IdentityView::iam_user(
-            &caller.user_id,
+            caller.user_id(),
             arn,
             account_id,
-            caller
-                .username
-                .as_deref()
-                .unwrap_or_else(|| last_segment(arn)),
+            caller.username().unwrap_or_else(|| last_segment(arn)),
         ),
         (
             _,
@@ -47,15 +44,15 @@ pub fn identity_view<'a>(caller: &'a Caller, access_key_id: Option<&'a str>) -> 
         ) => {
             // `AROA…:session` → the role's own id is the part before the colon.
             let role_id = caller
-                .user_id
+                .user_id()
                 .split_once(':')
-                .map_or(caller.user_id.as_str(), |(id, _)| id);
+                .map_or(caller.user_id(), |(id, _)| id);
             let issuer =
                 SessionIssuerView::role(role_id, role_arn, account_id, last_segment(role_arn));
             // AWS writes both attributes for every role session; keyward
             // has no MFA, so a session never is MFA-authenticated.
             let attributes = caller
-                .session_issued_ms
+                .session_issued_ms()
                 .map(|issued_ms| SessionAttributesView {
                     creation_date: time_of_ms(issued_ms),
                     mfa_authenticated: false,
@@ -64,18 +61,18 @@ pub fn identity_view<'a>(caller: &'a Caller, access_key_id: Option<&'a str>) -> 
                 session_issuer: Some(issuer),
                 attributes,
             };
-            IdentityView::assumed_role(&caller.user_id, session_arn, account_id, context)
+            IdentityView::assumed_role(caller.user_id(), session_arn, account_id, context)
         }
         (_, RequestPrincipal::Role { account_id, arn }) => IdentityView {
             identity_type: Some(IdentityType::Role),
-            principal_id: Some(&caller.user_id),
+            principal_id: Some(caller.user_id()),
             arn: Some(arn),
             account_id: Some(account_id),
             ..IdentityView::default()
         },
         (_, RequestPrincipal::FederatedUser { account_id, arn }) => IdentityView {
             identity_type: Some(IdentityType::FederatedUser),
-            principal_id: Some(&caller.user_id),
+            principal_id: Some(caller.user_id()),
             arn: Some(arn),
             account_id: Some(account_id),
             ..IdentityView::default()
@@ -83,17 +80,17 @@ pub fn identity_view<'a>(caller: &'a Caller, access_key_id: Option<&'a str>) -> 
         (_, RequestPrincipal::Service { name }) => return IdentityView::aws_service(name),
         (_, RequestPrincipal::Federated { .. } | RequestPrincipal::Anonymous) => IdentityView {
             identity_type: Some(IdentityType::Unknown),
-            principal_id: Some(&caller.user_id),
-            account_id: Some(&caller.account_id),
+            principal_id: Some(caller.user_id()),
+            account_id: Some(caller.account_id()),
             ..IdentityView::default()
         },
     };
     if let Some(access_key_id) = access_key_id {
         identity = identity.with_access_key_id(access_key_id);
     }
-    if let Some(call) = &caller.service_call {
-        if call.mode == ServiceMode::ForCaller {
-            identity = identity.with_invoked_by(&call.service);
+    if let Some(call) = caller.service_call() {
+        if call.mode() == ServiceMode::ForCaller {
+            identity = identity.with_invoked_by(call.service());
         }
     }
     identity

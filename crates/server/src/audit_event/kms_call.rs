@@ -19,7 +19,8 @@ use keyward_audit::{
     kms_operation_is_read_only, AuditError, CallError, EventId, EventObject, KeyResource,
     KmsAdditionalView, KmsCallEvent, KmsRequestView, SourceAddress,
 };
-use keyward_kms::{Caller, DueKey};
+use keyward_kms::DueKey;
+use keyward_principal::Caller;
 use keyward_trail::Entry;
 use uuid::Uuid;
 
@@ -142,16 +143,16 @@ pub(super) fn kms_events_with_ids(
     let resources: [KeyResource<'_>; MAX_KEYS] = std::array::from_fn(|index| {
         let arn = keys.get(index).unwrap_or_default();
         KeyResource {
-            account_id: arn_account(arn).unwrap_or(&caller.account_id),
+            account_id: arn_account(arn).unwrap_or(caller.account_id()),
             arn,
         }
     });
 
-    let (source_ip, user_agent) = match &caller.service_call {
-        Some(call) => (SourceAddress::Name(&call.service), call.service.as_str()),
+    let (source_ip, user_agent) = match caller.service_call() {
+        Some(call) => (SourceAddress::Name(call.service()), call.service()),
         None => (
             caller
-                .source_ip
+                .source_ip()
                 .or(facts.source_ip)
                 .map_or(SourceAddress::Name(""), SourceAddress::Ip),
             facts.user_agent,
@@ -166,7 +167,7 @@ pub(super) fn kms_events_with_ids(
     // caller used another account's key; ids drawn in the typed path's
     // order (the shared one first).
     let resources = resources.get(..keys.len()).unwrap_or_default();
-    let caller_account = caller.account_id.as_str();
+    let caller_account = caller.account_id();
     let one_account = resources.iter().all(|key| key.account_id == caller_account);
     let shared_event_id = (!one_account).then(|| EventId(new_id().as_u128()));
     let mut event = KmsCallEvent {
@@ -211,7 +212,7 @@ pub(super) fn kms_events_with_ids(
             let key = DueKey {
                 key_id: last_segment(arn).to_owned(),
                 arn: arn.to_string(),
-                account_id: caller.account_id.clone(),
+                account_id: caller.account_id().to_string(),
                 key_material_id: None,
             };
             let rotation = rotate_key_event(
@@ -249,7 +250,7 @@ fn key_arn_of<'k>(id: Option<&'k str>, region: &str, caller: &Caller) -> Option<
     } else if is_bare_key_id(id) {
         Some(Cow::Owned(format!(
             "arn:aws:kms:{region}:{}:key/{id}",
-            caller.account_id
+            caller.account_id()
         )))
     } else {
         None

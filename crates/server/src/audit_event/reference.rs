@@ -13,8 +13,9 @@ use keyward_audit::{
     KeyMetadataElement, KmsAdditionalEventData, KmsRequestParameters, KmsResponseElements,
     Resource, SessionAttributes, SessionContext, SessionIssuer, UserIdentity,
 };
-use keyward_kms::{Caller, DueKey, ServiceMode};
+use keyward_kms::DueKey;
 use keyward_policy::RequestPrincipal;
+use keyward_principal::{Caller, ServiceMode};
 use serde::Deserialize;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -24,20 +25,20 @@ use super::{rotate_key_event, time_of_ms, KeyNames, Outcome, RequestFacts};
 
 /// `userIdentity` for `caller`, from every field the `Caller` has.
 pub fn user_identity(caller: &Caller, access_key_id: Option<&str>) -> UserIdentity {
-    let mut identity = match (&caller.service_call, &caller.principal) {
-        (Some(call), _) if call.mode == ServiceMode::AsItself => {
-            return UserIdentity::aws_service(call.service.clone());
+    let mut identity = match (caller.service_call(), caller.principal()) {
+        (Some(call), _) if call.mode() == ServiceMode::AsItself => {
+            return UserIdentity::aws_service(call.service().to_string());
         }
         (_, RequestPrincipal::Account { account_id }) => {
-            UserIdentity::root(account_id.clone(), caller.principal_arn.clone())
+            UserIdentity::root(account_id.clone(), caller.principal_arn().to_string())
         }
         (_, RequestPrincipal::User { account_id, arn }) => UserIdentity::iam_user(
-            caller.user_id.clone(),
+            caller.user_id().to_string(),
             arn.clone(),
             account_id.clone(),
             caller
-                .username
-                .clone()
+                .username()
+                .map(str::to_owned)
                 .unwrap_or_else(|| last_segment(arn).to_owned()),
         ),
         (
@@ -50,9 +51,9 @@ pub fn user_identity(caller: &Caller, access_key_id: Option<&str>) -> UserIdenti
         ) => {
             // `AROA…:session` → the role's own id is the part before the colon.
             let role_id = caller
-                .user_id
+                .user_id()
                 .split_once(':')
-                .map_or(caller.user_id.as_str(), |(id, _)| id);
+                .map_or(caller.user_id(), |(id, _)| id);
             let issuer = SessionIssuer::role(
                 role_id,
                 role_arn.clone(),
@@ -61,12 +62,14 @@ pub fn user_identity(caller: &Caller, access_key_id: Option<&str>) -> UserIdenti
             );
             // AWS writes both attributes for every role session; keyward
             // has no MFA, so a session never is MFA-authenticated.
-            let attributes = caller.session_issued_ms.map(|issued_ms| SessionAttributes {
-                creation_date: keyward_audit::Member::Present(keyward_audit::format_event_time(
-                    time_of_ms(issued_ms),
-                )),
-                mfa_authenticated: keyward_audit::Member::Present("false".to_owned()),
-            });
+            let attributes = caller
+                .session_issued_ms()
+                .map(|issued_ms| SessionAttributes {
+                    creation_date: keyward_audit::Member::Present(
+                        keyward_audit::format_event_time(time_of_ms(issued_ms)),
+                    ),
+                    mfa_authenticated: keyward_audit::Member::Present("false".to_owned()),
+                });
             let context = SessionContext {
                 session_issuer: keyward_audit::Member::Present(issuer),
                 attributes: attributes.map_or(
@@ -76,7 +79,7 @@ pub fn user_identity(caller: &Caller, access_key_id: Option<&str>) -> UserIdenti
                 ..SessionContext::default()
             };
             UserIdentity::assumed_role(
-                caller.user_id.clone(),
+                caller.user_id().to_string(),
                 session_arn.clone(),
                 account_id.clone(),
                 context,
@@ -84,14 +87,14 @@ pub fn user_identity(caller: &Caller, access_key_id: Option<&str>) -> UserIdenti
         }
         (_, RequestPrincipal::Role { account_id, arn }) => UserIdentity {
             identity_type: keyward_audit::IdentityType::Role.into(),
-            principal_id: caller.user_id.clone().into(),
+            principal_id: caller.user_id().to_string().into(),
             arn: arn.clone().into(),
             account_id: account_id.clone().into(),
             ..UserIdentity::default()
         },
         (_, RequestPrincipal::FederatedUser { account_id, arn }) => UserIdentity {
             identity_type: keyward_audit::IdentityType::FederatedUser.into(),
-            principal_id: caller.user_id.clone().into(),
+            principal_id: caller.user_id().to_string().into(),
             arn: arn.clone().into(),
             account_id: account_id.clone().into(),
             ..UserIdentity::default()
@@ -99,17 +102,17 @@ pub fn user_identity(caller: &Caller, access_key_id: Option<&str>) -> UserIdenti
         (_, RequestPrincipal::Service { name }) => return UserIdentity::aws_service(name.clone()),
         (_, RequestPrincipal::Federated { .. } | RequestPrincipal::Anonymous) => UserIdentity {
             identity_type: keyward_audit::IdentityType::Unknown.into(),
-            principal_id: caller.user_id.clone().into(),
-            account_id: caller.account_id.clone().into(),
+            principal_id: caller.user_id().to_string().into(),
+            account_id: caller.account_id().to_string().into(),
             ..UserIdentity::default()
         },
     };
     if let Some(access_key_id) = access_key_id {
         identity = identity.with_access_key_id(access_key_id);
     }
-    if let Some(call) = &caller.service_call {
-        if call.mode == ServiceMode::ForCaller {
-            identity = identity.with_invoked_by(call.service.clone());
+    if let Some(call) = caller.service_call() {
+        if call.mode() == ServiceMode::ForCaller {
+            identity = identity.with_invoked_by(call.service().to_string());
         }
     }
     identity
@@ -534,7 +537,8 @@ pub fn kms_events(
         } else if is_bare_key_id(id) {
             Some(format!(
                 "arn:aws:kms:{}:{}:key/{id}",
-                facts.region, caller.account_id
+                facts.region,
+                caller.account_id()
             ))
         } else {
             None
@@ -577,16 +581,16 @@ pub fn kms_events(
         }
     }
 
-    let source_ip = match &caller.service_call {
-        Some(call) => call.service.clone(),
+    let source_ip = match caller.service_call() {
+        Some(call) => call.service().to_string(),
         None => caller
-            .source_ip
+            .source_ip()
             .map(|ip| ip.to_string())
             .or_else(|| facts.source_ip.map(|ip| ip.to_string()))
             .unwrap_or_default(),
     };
-    let user_agent = match &caller.service_call {
-        Some(call) => call.service.clone(),
+    let user_agent = match caller.service_call() {
+        Some(call) => call.service().to_string(),
         None => facts.user_agent.to_owned(),
     };
     let identity = user_identity(caller, facts.access_key_id);
@@ -641,7 +645,7 @@ pub fn kms_events(
             });
         }
         for arn in &keys {
-            let owner = arn_account(arn).unwrap_or(&caller.account_id);
+            let owner = arn_account(arn).unwrap_or(caller.account_id());
             event = event.with_resource(Resource::kms_key(owner, arn.clone()));
         }
         event
@@ -650,9 +654,9 @@ pub fn kms_events(
     let owners: Vec<&str> = keys
         .iter()
         .filter_map(|arn| arn_account(arn))
-        .filter(|owner| *owner != caller.account_id)
+        .filter(|owner| *owner != caller.account_id())
         .collect();
-    let caller_account = caller.account_id.as_str();
+    let caller_account = caller.account_id();
     if owners.is_empty() {
         let mut events = vec![build(new_id(), caller_account, identity, parameters)];
         // keyward rotates on demand before answering (AWS does it shortly
@@ -664,7 +668,7 @@ pub fn kms_events(
             let key = DueKey {
                 key_id: last_segment(arn).to_owned(),
                 arn: arn.clone(),
-                account_id: caller.account_id.clone(),
+                account_id: caller.account_id().to_string(),
                 key_material_id: None,
             };
             events.push(rotate_key_event(

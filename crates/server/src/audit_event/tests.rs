@@ -1,10 +1,14 @@
 //! Events built from requests: field by field, and never a secret.
 
+// Tests record calls of service principals, which only service crates make.
+#![allow(clippy::disallowed_methods)]
+
 use std::sync::Arc;
 
 use base64::Engine as _;
 use keyward_crypto::RootKey;
-use keyward_kms::{Caller, Clock, Kms};
+use keyward_kms::Kms;
+use keyward_principal::{Caller, Clock};
 use keyward_store::{SqliteStore, Store};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -139,12 +143,19 @@ fn a_cross_account_call_is_recorded_once_per_account_with_a_shared_id() {
 
 #[test]
 fn service_callers_are_aws_service_or_invoked_by() {
-    let service = Caller::service("emr-serverless.amazonaws.com", ACCOUNT, None);
+    let service = Caller::service(
+        keyward_principal::ServicePrincipal::new("emr-serverless.amazonaws.com"),
+        ACCOUNT,
+        None,
+    );
     assert_eq!(
         serde_json::to_value(user_identity(&service, None)).unwrap(),
         json!({"type": "AWSService", "invokedBy": "emr-serverless.amazonaws.com"})
     );
-    let via = Caller::root(ACCOUNT).via_service("emr-serverless.amazonaws.com", None);
+    let via = Caller::root(ACCOUNT).via_service(
+        keyward_principal::ServicePrincipal::new("emr-serverless.amazonaws.com"),
+        None,
+    );
     let events = kms_events(
         &facts("Encrypt"),
         &via,
@@ -535,23 +546,17 @@ fn event_cost_probe() {
         json!({"KeyId": key, "KeySpec": "AES_256", "EncryptionContext": {"purpose": "bench"}})
             .to_string();
     let denied_message = format!("User: arn:aws:sts::{ACCOUNT}:assumed-role/app/session-1 is not authorized to perform: kms:GenerateDataKey on resource: {key} because no identity-based policy allows the kms:GenerateDataKey action");
-    let session_arn = format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/session-1");
-    let assumed_role = Caller {
-        principal_arn: session_arn.clone(),
-        principal: keyward_policy::RequestPrincipal::AssumedRole {
-            account_id: ACCOUNT.into(),
-            role_arn: format!("arn:aws:iam::{ACCOUNT}:role/app"),
-            session_arn,
-        },
-        user_id: "AROAEXAMPLEEXAMPLE:session-1".into(),
-        session_issued_ms: Some(1_795_000_000_000),
-        source_ip: Some(std::net::IpAddr::from([10, 0, 0, 7])),
-        ..Caller::root(ACCOUNT)
-    };
-    let root = Caller {
-        source_ip: Some(std::net::IpAddr::from([10, 0, 0, 7])),
-        ..Caller::root(ACCOUNT)
-    };
+    let address = Some(std::net::IpAddr::from([10, 0, 0, 7]));
+    let assumed_role = Caller::role_session(
+        ACCOUNT,
+        &format!("arn:aws:iam::{ACCOUNT}:role/app"),
+        &format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/session-1"),
+        "AROAEXAMPLEEXAMPLE:session-1",
+        Vec::new(),
+        1_795_000_000_000,
+    )
+    .with_transport(address, false);
+    let root = Caller::root(ACCOUNT).with_transport(address, false);
     let facts = RequestFacts {
         user_agent: "aws-sdk-rust/1.3.0 os/linux lang/rust/1.94.0",
         request_id: "56764d19-1eb1-48f1-8044-594aa7dd05c4",

@@ -18,8 +18,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use keyward_audit::{format_event_time, EventObject};
-use keyward_kms::Caller;
-use keyward_policy::{combine, RequestContext, Verdict};
+use keyward_policy::{combine, Verdict};
+use keyward_principal::{Caller, RequestContextBuilder};
 use keyward_trail::{LookupAttribute, LookupQuery, Trail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -89,14 +89,15 @@ struct ResourceShape {
 }
 
 /// Whether `caller` may call `cloudtrail:<operation>`.
-fn authorize(caller: &Caller, operation: &str) -> Result<(), ApiError> {
+fn authorize(caller: &Caller, operation: &str, now_ms: i64) -> Result<(), ApiError> {
     if caller.is_root() {
         return Ok(());
     }
     let action = format!("cloudtrail:{operation}");
-    let request = RequestContext::new(caller.principal.clone(), action.clone(), "*");
+    let policies = caller.identity_policies().iter().map(|p| &**p);
+    let request = RequestContextBuilder::new(caller, action.clone(), "*", policies, now_ms).build();
     let decisions: Vec<_> = caller
-        .identity_policies
+        .identity_policies()
         .iter()
         .map(|policy| policy.evaluate(&request))
         .collect();
@@ -106,14 +107,14 @@ fn authorize(caller: &Caller, operation: &str) -> Result<(), ApiError> {
             "AccessDeniedException",
             format!(
                 "User: {} is not authorized to perform: {action} with an explicit deny in an identity-based policy",
-                caller.principal_arn
+                caller.principal_arn()
             ),
         )),
         Verdict::ImplicitlyDenied => Err(client_error(
             "AccessDeniedException",
             format!(
                 "User: {} is not authorized to perform: {action} because no identity-based policy allows the {action} action",
-                caller.principal_arn
+                caller.principal_arn()
             ),
         )),
     }
@@ -178,11 +179,12 @@ pub fn dispatch(
     caller: &Caller,
     operation: &str,
     body: &[u8],
+    now_ms: i64,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     if operation != "LookupEvents" {
         return Err(ApiError::NotImplemented(operation.to_owned()));
     }
-    authorize(caller, operation)?;
+    authorize(caller, operation, now_ms)?;
     let request: LookupEventsRequest = if body.iter().all(u8::is_ascii_whitespace) {
         LookupEventsRequest::default()
     } else {
@@ -282,7 +284,7 @@ pub fn dispatch(
     };
     let page = trail
         .lookup(&LookupQuery {
-            account_id: caller.account_id.clone(),
+            account_id: caller.account_id().to_string(),
             attribute,
             start_time,
             end_time,

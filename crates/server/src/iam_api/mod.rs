@@ -11,7 +11,7 @@
 //! account's root user; anyone else gets AccessDenied.
 
 use keyward_identity::{AccessKeyMetadata, ListRequest, Page, Role, User};
-use keyward_kms::Caller;
+use keyward_principal::Caller;
 
 use crate::auth::Authenticator;
 use crate::query::xml::{response, timestamp, url_encode, Xml, IAM_NAMESPACE};

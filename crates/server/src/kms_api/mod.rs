@@ -2,7 +2,8 @@
 
 mod shapes;
 
-use keyward_kms::{self as kms, Caller, Kms, Page};
+use keyward_kms::{self as kms, Kms, Page};
+use keyward_principal::Caller;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use keyward_crypto::RootKey;
-use keyward_kms::{Caller, Clock, Kms};
+use keyward_kms::Kms;
+use keyward_principal::{Caller, Clock};
 use keyward_store::{SqliteStore, Store};
 use proptest::prelude::*;
 use serde_json::{json, Value};

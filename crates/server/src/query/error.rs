@@ -14,8 +14,8 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use keyward_sigv4::AuthError;
 use keyward_identity::IdentityError;
+use keyward_sigv4::AuthError;
 
 use super::xml::{escape, IAM_NAMESPACE, STS_NAMESPACE};
 

@@ -17,8 +17,8 @@ use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use keyward_principal::Caller;
 use keyward_sigv4::RequestParts;
-use keyward_kms::Caller;
 
 pub use error::{QueryError, QueryService};
 pub use form::QueryRequest;

@@ -9,7 +9,7 @@
 //! policy's conditions); session tags, `SourceIdentity` and MFA members are
 //! ignored; session policies are refused (see below).
 
-use keyward_kms::Caller;
+use keyward_principal::Caller;
 
 use crate::auth::Authenticator;
 use crate::query::xml::{response, timestamp, Xml, STS_NAMESPACE};
