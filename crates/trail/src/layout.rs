@@ -26,6 +26,9 @@ use crate::error::TrailError;
 
 /// The trail's directory in the data directory.
 pub const TRAIL_DIR: &str = "trail";
+/// The trail of an earlier keyward, in SQLite (`legacy.rs` moves it into
+/// [`TRAIL_DIR`]).
+pub const LEGACY_FILE: &str = "trail.sqlite";
 const STATE_FILE: &str = "state";
 const DIGESTS_FILE: &str = "digests";
 pub(crate) const SPARE_FILE: &str = "spare.segment";

@@ -18,12 +18,10 @@ use keyward_audit::{ChainHead, Digest, Sha256Hash};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::TrailError;
-use crate::layout::{self, State};
+use crate::layout::{self, State, LEGACY_FILE};
 use crate::segment::{encode_frame, segment_header, FrameSummary, SEGMENT_HEADER_BYTES};
 use crate::stored::for_each_in_payload;
 
-/// The earlier trail's file in the data directory.
-pub const LEGACY_FILE: &str = "trail.sqlite";
 const STAGING_DIR: &str = "trail.migrating";
 /// Records per frame when rows of schema 1 are regrouped.
 const RECORDS_PER_FRAME: usize = 1024;

@@ -46,8 +46,7 @@ pub use appender::WriteMode;
 pub use entry::Entry;
 pub use error::TrailError;
 pub use index::{lookup_username, EventIndex};
-pub use layout::TRAIL_DIR;
-pub use legacy::LEGACY_FILE;
+pub use layout::{LEGACY_FILE, TRAIL_DIR};
 pub use lookup::{FoundEvent, LookupAttribute, LookupPage, LookupQuery};
 pub use offline::{
     export_data_dir, prune_data_dir, verify_data_dir, verify_data_dir_in_detail, ExportSummary,

@@ -56,7 +56,7 @@ impl StoredTrail {
     pub fn open(data_dir: &Path) -> Result<Self, TrailError> {
         let dir = layout::trail_dir(data_dir);
         if !layout::exists(data_dir) {
-            if data_dir.join(crate::legacy::LEGACY_FILE).exists() {
+            if data_dir.join(layout::LEGACY_FILE).exists() {
                 return Err(TrailError::Malformed(format!(
                     "{} holds a trail in the format of an earlier keyward (trail.sqlite); start `keyward serve` on it once to upgrade it",
                     data_dir.display()
