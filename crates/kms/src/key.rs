@@ -40,6 +40,11 @@ pub struct Material {
     pub rotation: Option<RotationType>,
 }
 
+/// The rotation period of a key whose owner never chose one: "the default
+/// value is 365 days" (EnableKeyRotation, `RotationPeriodInDays`,
+/// <https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html>).
+pub const DEFAULT_ROTATION_PERIOD_DAYS: u32 = 365;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotationSchedule {
     pub enabled: bool,
@@ -184,7 +189,7 @@ impl Key {
                 enabled: row.rotation_enabled,
                 period_days: row
                     .rotation_period_days
-                    .unwrap_or(crate::ops::rotation::DEFAULT_ROTATION_PERIOD_DAYS),
+                    .unwrap_or(DEFAULT_ROTATION_PERIOD_DAYS),
                 next_rotation_ms: row.next_rotation_ms,
             },
             on_demand_rotations: row.on_demand_rotations,

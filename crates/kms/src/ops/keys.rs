@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use crate::authz::Ask;
 use crate::ids::Accepts;
 use crate::key::{
-    default_key_policy, Key, RotationSchedule, ENCRYPTION_ALGORITHM, KEY_SPEC, KEY_USAGE, ORIGIN,
+    default_key_policy, Key, RotationSchedule, DEFAULT_ROTATION_PERIOD_DAYS, ENCRYPTION_ALGORITHM,
+    KEY_SPEC, KEY_USAGE, ORIGIN,
 };
-use crate::ops::rotation::DEFAULT_ROTATION_PERIOD_DAYS;
 use crate::ops::tags_policies::{check_tags, merge_tags};
 use crate::ops::{check_grant_token_syntax, check_grant_tokens, check_key_id};
 use crate::paging::{decode_marker, limit, page};

@@ -9,7 +9,7 @@
 
 use crate::authz::Ask;
 use crate::ids::Accepts;
-use crate::key::{Key, RotationType};
+use crate::key::{Key, RotationType, DEFAULT_ROTATION_PERIOD_DAYS};
 use crate::ops::check_key_id;
 use crate::paging::{decode_marker, limit, page};
 use crate::state::{KeyOperation, KeyState};
@@ -18,7 +18,6 @@ use crate::{
     Caller, KeyRotationStatus, Kms, KmsError, Page, PageRequest, RotationListEntry, DAY_MS,
 };
 
-pub const DEFAULT_ROTATION_PERIOD_DAYS: u32 = 365;
 const MIN_ROTATION_PERIOD_DAYS: i64 = 90;
 const MAX_ROTATION_PERIOD_DAYS: i64 = 2560;
 /// AWS: at most 25 on-demand rotations per key, not adjustable.
