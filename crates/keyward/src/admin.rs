@@ -26,55 +26,12 @@ use keyward_sigv4::{format_amz_date, sign, RequestParts};
 use keyward_store::write_secret_file;
 use zeroize::Zeroizing;
 
-use clap::{Args, Subcommand};
+use crate::bootstrap::{CREDENTIALS_FILE, DEFAULT_REGION};
+use crate::cli::{AdminArgs, AdminCommand, CreateAccountArgs};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest answer read back; a CreateAccount response is under 1 KiB.
 const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
-
-/// `keyward admin ...`.
-#[derive(Args, Debug)]
-pub struct AdminArgs {
-    #[command(subcommand)]
-    pub command: AdminCommand,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum AdminCommand {
-    /// Create another account with its own root access key, and write that
-    /// key as an AWS CLI credentials file (profile `default`, mode 0600).
-    CreateAccount(CreateAccountArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct CreateAccountArgs {
-    /// The new account's 12-digit id (default: random).
-    #[arg(long)]
-    pub account_id: Option<String>,
-    /// The running server, http:// or https://.
-    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:7478")]
-    pub endpoint_url: String,
-    /// The server's data directory, to find `admin-credentials` in.
-    #[arg(long, env = "KEYWARD_DATA_DIR", default_value = crate::cli::DEFAULT_DATA_DIR)]
-    pub data_dir: PathBuf,
-    /// Credentials file of the default account's root user (default
-    /// `<data-dir>/admin-credentials`).
-    #[arg(long, value_name = "PATH")]
-    pub credentials_file: Option<PathBuf>,
-    /// Profile in the credentials file.
-    #[arg(long, default_value = "default")]
-    pub profile: String,
-    /// Region written to the new credentials file (default: the admin profile's).
-    #[arg(long)]
-    pub region: Option<String>,
-    /// Where to write the new account's credentials (default
-    /// `./account-<ID>-credentials`).
-    #[arg(short, long, value_name = "PATH")]
-    pub output: Option<PathBuf>,
-    /// PEM certificates to trust for an https:// endpoint.
-    #[arg(long, env = "AWS_CA_BUNDLE", value_name = "PATH")]
-    pub ca_bundle: Option<PathBuf>,
-}
 
 pub fn run(args: AdminArgs) -> anyhow::Result<()> {
     match args.command {
@@ -157,7 +114,7 @@ fn create_account(args: &CreateAccountArgs) -> anyhow::Result<()> {
     let credentials_file = args
         .credentials_file
         .clone()
-        .unwrap_or_else(|| args.data_dir.join(crate::bootstrap::CREDENTIALS_FILE));
+        .unwrap_or_else(|| args.data_dir.join(CREDENTIALS_FILE));
     let admin = read_profile(&credentials_file, &args.profile)?;
     // The secret is shown once: make sure it can be written before asking for it.
     if let Some(parent) = args.output.as_deref().and_then(Path::parent) {
@@ -189,7 +146,7 @@ fn create_account(args: &CreateAccountArgs) -> anyhow::Result<()> {
         .region
         .clone()
         .or(admin.region)
-        .unwrap_or_else(|| crate::cli::DEFAULT_REGION.to_string());
+        .unwrap_or_else(|| DEFAULT_REGION.to_string());
     let output = args
         .output
         .clone()

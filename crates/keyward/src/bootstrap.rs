@@ -16,9 +16,9 @@ use keyward_store::{
 };
 use zeroize::Zeroizing;
 
-use crate::cli::DEFAULT_REGION;
-
 pub const CREDENTIALS_FILE: &str = "admin-credentials";
+/// The region of a data directory started without one.
+pub const DEFAULT_REGION: &str = "us-east-1";
 const META_ACCOUNT: &str = "default_account_id";
 const META_REGION: &str = "region";
 const META_ADMIN_KEY: &str = "admin_access_key_id";

@@ -11,7 +11,6 @@ use serde::Deserialize;
 /// The documented default address: loopback only, port 7478.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7478";
 pub const DEFAULT_DATA_DIR: &str = "./keyward-data";
-pub const DEFAULT_REGION: &str = "us-east-1";
 
 #[derive(Parser)]
 #[command(
@@ -39,7 +38,7 @@ pub enum Command {
     Decrypt(DecryptArgs),
     /// Operator commands against a running server, signed as the default
     /// account's root user (`keyward admin create-account`).
-    Admin(crate::admin::AdminArgs),
+    Admin(AdminArgs),
     /// Inspect the audit trail of a data directory (the server may be stopped).
     #[command(subcommand)]
     Trail(TrailCommand),
@@ -100,6 +99,50 @@ pub struct TrailPruneArgs {
     /// Keep events of the last N days (0: keep only what no digest covers yet).
     #[arg(long, value_name = "DAYS")]
     pub retention_days: u64,
+}
+
+/// `keyward admin ...`.
+#[derive(Args, Debug)]
+pub struct AdminArgs {
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create another account with its own root access key, and write that
+    /// key as an AWS CLI credentials file (profile `default`, mode 0600).
+    CreateAccount(CreateAccountArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CreateAccountArgs {
+    /// The new account's 12-digit id (default: random).
+    #[arg(long)]
+    pub account_id: Option<String>,
+    /// The running server, http:// or https://.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:7478")]
+    pub endpoint_url: String,
+    /// The server's data directory, to find `admin-credentials` in.
+    #[arg(long, env = "KEYWARD_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Credentials file of the default account's root user (default
+    /// `<data-dir>/admin-credentials`).
+    #[arg(long, value_name = "PATH")]
+    pub credentials_file: Option<PathBuf>,
+    /// Profile in the credentials file.
+    #[arg(long, default_value = "default")]
+    pub profile: String,
+    /// Region written to the new credentials file (default: the admin profile's).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Where to write the new account's credentials (default
+    /// `./account-<ID>-credentials`).
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// PEM certificates to trust for an https:// endpoint.
+    #[arg(long, env = "AWS_CA_BUNDLE", value_name = "PATH")]
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// Where and as whom to call KMS; unset options are found as the AWS CLI
