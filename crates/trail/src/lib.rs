@@ -37,6 +37,7 @@ mod legacy;
 mod lookup;
 mod offline;
 mod pacing;
+mod prune;
 mod segment;
 mod signing_key;
 mod stored;

@@ -269,5 +269,5 @@ pub fn prune_data_dir(data_dir: &Path, cutoff: time::OffsetDateTime) -> Result<u
     let mut trail = StoredTrail::open(data_dir)?;
     // The last segment may be the one a server appends to next: it stays.
     let active = trail.segments.last().map(|(number, _)| *number);
-    crate::writer::prune_to(&trail.dir, &mut trail.state, &trail.digests, cutoff, active)
+    crate::prune::prune_to(&trail.dir, &mut trail.state, &trail.digests, cutoff, active)
 }
