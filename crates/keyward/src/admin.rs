@@ -11,27 +11,34 @@
 //! are), and writes the new account's root credentials as an AWS CLI
 //! credentials file (profile `default`, mode 0600).
 //!
-//! The HTTP client is deliberately minimal — one HTTP/1.1 request, over TCP
-//! or over TLS (rustls with AWS-LC, as the server) trusting only the
-//! certificates of `--ca-bundle` (or `AWS_CA_BUNDLE`, as the AWS CLI): a
-//! self-hosted keyward usually has its own certificate authority.
+//! The request goes through hyper's client, over TCP or over TLS (rustls
+//! with AWS-LC, as the server) trusting only the certificates of
+//! `--ca-bundle` (or `AWS_CA_BUNDLE`, as the AWS CLI): a self-hosted keyward
+//! usually has its own certificate authority. The answer is read with
+//! quick-xml. The signature is keyward-sigv4's, as the server verifies it.
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use keyward_sigv4::{format_amz_date, sign, RequestParts};
 use keyward_store::write_secret_file;
+use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::bootstrap::{CREDENTIALS_FILE, DEFAULT_REGION};
 use crate::cli::{AdminArgs, AdminCommand, CreateAccountArgs};
 
+/// The whole call (connecting, sending, reading the answer) must end within this.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest answer read back; a CreateAccount response is under 1 KiB.
-const MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 pub fn run(args: AdminArgs) -> anyhow::Result<()> {
     match args.command {
@@ -96,20 +103,6 @@ fn form_component(text: &str) -> String {
     out
 }
 
-/// The text of `<tag>…</tag>` in `xml` (unescaped for the few entities AWS uses).
-fn element(xml: &str, tag: &str) -> Option<String> {
-    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
-    let end = start + xml.get(start..)?.find(&format!("</{tag}>"))?;
-    Some(
-        xml.get(start..end)?
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&"),
-    )
-}
-
 fn create_account(args: &CreateAccountArgs) -> anyhow::Result<()> {
     let credentials_file = args
         .credentials_file
@@ -128,20 +121,25 @@ fn create_account(args: &CreateAccountArgs) -> anyhow::Result<()> {
     }
     let answer = signed_post(&args.endpoint_url, args.ca_bundle.as_deref(), &admin, &body)?;
     if answer.status != 200 {
-        let code = element(&answer.body, "Code").unwrap_or_else(|| "error".into());
-        let message = element(&answer.body, "Message").unwrap_or_else(|| answer.body.clone());
+        let text = String::from_utf8_lossy(&answer.body);
+        let (code, message) = match quick_xml::de::from_str::<ErrorResponse>(&text) {
+            Ok(ErrorResponse { error }) => (error.code, error.message.unwrap_or_default()),
+            Err(_) => ("error".to_owned(), text.into_owned()),
+        };
         bail!(
             "the server refused CreateAccount (HTTP {}): {code}: {message}",
             answer.status
         );
     }
-    let (Some(account_id), Some(access_key_id), Some(secret)) = (
-        element(&answer.body, "AccountId"),
-        element(&answer.body, "AccessKeyId"),
-        element(&answer.body, "SecretAccessKey").map(Zeroizing::new),
-    ) else {
-        bail!("unexpected CreateAccount answer from the server");
-    };
+    let created: CreateAccountResponse = std::str::from_utf8(&answer.body)
+        .ok()
+        .and_then(|text| quick_xml::de::from_str(text).ok())
+        .context("unexpected CreateAccount answer from the server")?;
+    let CreateAccountResult {
+        account_id,
+        access_key_id,
+        secret_access_key: secret,
+    } = created.result;
     let region = args
         .region
         .clone()
@@ -172,9 +170,42 @@ fn create_account(args: &CreateAccountArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `<CreateAccountResponse>`: what the server answers (iam_api/mod.rs);
+/// other elements (`ResponseMetadata`) are not read.
+#[derive(Deserialize)]
+struct CreateAccountResponse {
+    #[serde(rename = "CreateAccountResult")]
+    result: CreateAccountResult,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateAccountResult {
+    account_id: String,
+    access_key_id: String,
+    secret_access_key: Zeroizing<String>,
+}
+
+/// A Query protocol error: `<ErrorResponse><Error><Type>…</Type>
+/// <Code>…</Code><Message>…</Message></Error><RequestId>…</RequestId>
+/// </ErrorResponse>` (query/error.rs).
+#[derive(Deserialize)]
+struct ErrorResponse {
+    #[serde(rename = "Error")]
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ErrorDetail {
+    code: String,
+    message: Option<String>,
+}
+
 struct Answer {
     status: u16,
-    body: String,
+    /// Holds the new account's secret on success.
+    body: Zeroizing<Vec<u8>>,
 }
 
 /// POSTs a form body to `endpoint`, signed as `profile` for IAM.
@@ -184,14 +215,17 @@ fn signed_post(
     profile: &Profile,
     body: &str,
 ) -> anyhow::Result<Answer> {
-    let (tls, authority) = if let Some(rest) = endpoint.strip_prefix("http://") {
-        (false, rest.trim_end_matches('/'))
-    } else if let Some(rest) = endpoint.strip_prefix("https://") {
-        (true, rest.trim_end_matches('/'))
-    } else {
+    let uri: http::Uri = endpoint.parse().with_context(|| {
+        format!("--endpoint-url must be http://HOST:PORT or https://HOST:PORT, not {endpoint}")
+    })?;
+    let scheme = match uri.scheme_str() {
+        Some(scheme @ ("http" | "https")) => scheme,
+        _ => bail!("--endpoint-url must be http://HOST:PORT or https://HOST:PORT, not {endpoint}"),
+    };
+    let Some(authority) = uri.authority().map(|a| a.as_str().to_owned()) else {
         bail!("--endpoint-url must be http://HOST:PORT or https://HOST:PORT, not {endpoint}");
     };
-    if authority.contains('/') {
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
         bail!("--endpoint-url must have no path: {endpoint}");
     }
     let now = std::time::SystemTime::now()
@@ -202,7 +236,7 @@ fn signed_post(
     let content_type = "application/x-www-form-urlencoded; charset=utf-8";
     let headers = [
         ("content-type", content_type),
-        ("host", authority),
+        ("host", authority.as_str()),
         ("x-amz-date", amz_date.as_str()),
     ];
     let parts = RequestParts {
@@ -220,71 +254,73 @@ fn signed_post(
         "iam",
         &amz_date,
     );
-    let address = authority
-        .to_socket_addrs()
-        .with_context(|| format!("resolving {authority}"))?
-        .next()
-        .with_context(|| format!("{authority} has no address"))?;
-    let tcp = TcpStream::connect_timeout(&address, TIMEOUT)
-        .with_context(|| format!("connecting to {endpoint}"))?;
-    tcp.set_read_timeout(Some(TIMEOUT)).context("socket")?;
-    tcp.set_write_timeout(Some(TIMEOUT)).context("socket")?;
-    let mut stream: Box<dyn ReadWrite> = if tls {
-        Box::new(tls_stream(tcp, authority, ca_bundle)?)
+    // The Host header is set here, as signed; hyper's client leaves a
+    // request's own Host as it is.
+    let request = http::Request::post(format!("{scheme}://{authority}/"))
+        .header(http::header::HOST, &authority)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .header("x-amz-date", &amz_date)
+        .header(http::header::AUTHORIZATION, authorization)
+        .body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
+        .context("building the request")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the HTTP client's runtime")?;
+    if scheme == "https" {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(ca_bundle)?)
+            .https_only()
+            .enable_http1()
+            .build();
+        runtime.block_on(send(connector, request, endpoint))
     } else {
-        Box::new(tcp)
-    };
-    let request = format!(
-        "POST / HTTP/1.1\r\nhost: {authority}\r\ncontent-type: {content_type}\r\nx-amz-date: {amz_date}\r\nauthorization: {authorization}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .with_context(|| format!("sending to {endpoint}"))?;
-    let mut raw = Vec::new();
-    let read = stream
-        .as_mut()
-        .take(MAX_RESPONSE_BYTES)
-        .read_to_end(&mut raw);
-    // A server may close a TLS connection without close_notify once it has
-    // answered `Connection: close`; what arrived is still the whole answer.
-    if let Err(error) = read {
-        if raw.is_empty() || error.kind() != std::io::ErrorKind::UnexpectedEof {
-            return Err(error).with_context(|| format!("reading the answer of {endpoint}"));
-        }
+        runtime.block_on(send(HttpConnector::new(), request, endpoint))
     }
-    let raw = String::from_utf8_lossy(&raw);
-    let Some((head, rest)) = raw.split_once("\r\n\r\n") else {
-        bail!("malformed HTTP answer from {endpoint}");
-    };
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse::<u16>().ok())
-        .with_context(|| format!("malformed HTTP status line from {endpoint}"))?;
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:")
-            && l.to_ascii_lowercase().contains("chunked")
-    });
-    let body = if chunked {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    Ok(Answer { status, body })
 }
 
-trait ReadWrite: Read + Write {}
-impl<T: Read + Write> ReadWrite for T {}
+/// Sends `request` to `endpoint` and reads the whole answer, within [`TIMEOUT`].
+async fn send<C>(
+    connector: C,
+    request: http::Request<Full<Bytes>>,
+    endpoint: &str,
+) -> anyhow::Result<Answer>
+where
+    C: Connect + Clone + Send + Sync + 'static,
+{
+    let client = Client::builder(TokioExecutor::new()).build(connector);
+    let exchange = async {
+        let response = client.request(request).await.map_err(|error| {
+            let doing = if error.is_connect() {
+                "connecting to"
+            } else {
+                "sending to"
+            };
+            anyhow::Error::new(error).context(format!("{doing} {endpoint}"))
+        })?;
+        let status = response.status().as_u16();
+        let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|error| anyhow::anyhow!("reading the answer of {endpoint}: {error}"))?
+            .to_bytes();
+        anyhow::Ok(Answer {
+            status,
+            body: Zeroizing::new(body.to_vec()),
+        })
+    };
+    tokio::time::timeout(TIMEOUT, exchange).await.map_err(|_| {
+        anyhow::anyhow!(
+            "no answer from {endpoint} within {} seconds",
+            TIMEOUT.as_secs()
+        )
+    })?
+}
 
-/// A TLS client connection over `tcp` that trusts only `ca_bundle`.
-fn tls_stream(
-    tcp: TcpStream,
-    authority: &str,
-    ca_bundle: Option<&Path>,
-) -> anyhow::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+/// A TLS client configuration that trusts only `ca_bundle`.
+fn tls_config(ca_bundle: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
     use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, ServerName};
+    use rustls::pki_types::CertificateDer;
 
     let Some(ca_bundle) = ca_bundle else {
         bail!("an https:// endpoint needs --ca-bundle (or AWS_CA_BUNDLE): the PEM certificate(s) to trust");
@@ -301,29 +337,19 @@ fn tls_stream(
             .add(certificate)
             .with_context(|| format!("using a certificate of {}", ca_bundle.display()))?;
     }
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
-        std::sync::Arc::new(roots),
+        Arc::new(roots),
         provider.clone(),
     )
     .build()
     .context("TLS certificate verifier")?;
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("TLS configuration")?
         .dangerous()
-        .with_custom_certificate_verifier(std::sync::Arc::new(BundleVerifier { webpki, pinned }))
-        .with_no_client_auth();
-    let host = match authority.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-        _ => authority,
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let name = ServerName::try_from(host.to_string())
-        .with_context(|| format!("{host} is not a valid TLS server name"))?;
-    let connection =
-        rustls::ClientConnection::new(std::sync::Arc::new(config), name).context("starting TLS")?;
-    Ok(rustls::StreamOwned::new(connection, tcp))
+        .with_custom_certificate_verifier(Arc::new(BundleVerifier { webpki, pinned }))
+        .with_no_client_auth())
 }
 
 /// WebPKI verification against the bundle, plus one case WebPKI refuses:
@@ -334,7 +360,7 @@ fn tls_stream(
 /// verified with the certificate's key.
 #[derive(Debug)]
 struct BundleVerifier {
-    webpki: std::sync::Arc<rustls::client::WebPkiServerVerifier>,
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
     pinned: Vec<Vec<u8>>,
 }
 
@@ -387,19 +413,4 @@ impl rustls::client::danger::ServerCertVerifier for BundleVerifier {
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.webpki.supported_verify_schemes()
     }
-}
-
-/// Joins an HTTP/1.1 chunked body.
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size_line, after)) = rest.split_once("\r\n") {
-        let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("0").trim(), 16)
-            .unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.push_str(after.get(..size).unwrap_or(after));
-        rest = after.get(size..).unwrap_or("").trim_start_matches("\r\n");
-    }
-    out
 }
