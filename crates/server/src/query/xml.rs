@@ -10,28 +10,28 @@
 
 use std::fmt::Write as _;
 
+use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
 pub const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 pub const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
-/// Escapes text for an XML element or attribute.
+/// Escapes text for an XML element or attribute (`&`, `<`, `>`, `"`, `'`).
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    quick_xml::escape::escape(text).into_owned()
 }
 
 /// A result body under construction.
-#[derive(Default)]
-pub struct Xml(String);
+pub struct Xml(Writer<Vec<u8>>);
+
+impl Default for Xml {
+    fn default() -> Xml {
+        Xml(Writer::new(Vec::new()))
+    }
+}
 
 impl Xml {
     pub fn new() -> Xml {
@@ -39,18 +39,22 @@ impl Xml {
     }
 
     pub fn open(&mut self, tag: &str) -> &mut Xml {
-        let _ = write!(self.0, "<{tag}>");
+        self.write(Event::Start(BytesStart::new(tag)));
         self
     }
 
     pub fn close(&mut self, tag: &str) -> &mut Xml {
-        let _ = write!(self.0, "</{tag}>");
+        self.write(Event::End(BytesEnd::new(tag)));
         self
     }
 
     /// `<tag>escaped text</tag>`.
     pub fn text(&mut self, tag: &str, value: &str) -> &mut Xml {
-        let _ = write!(self.0, "<{tag}>{}</{tag}>", escape(value));
+        // Writing into a Vec cannot fail.
+        let _ = self
+            .0
+            .create_element(tag)
+            .write_text_content(BytesText::new(value));
         self
     }
 
@@ -61,52 +65,61 @@ impl Xml {
         self
     }
 
+    /// Writes already-formed XML as it is.
+    fn raw(&mut self, xml: &str) -> &mut Xml {
+        self.write(Event::Text(BytesText::from_escaped(xml)));
+        self
+    }
+
     pub fn into_string(self) -> String {
-        self.0
+        // Only `&str`s were written, so the bytes are UTF-8.
+        String::from_utf8(self.0.into_inner())
+            .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+    }
+
+    fn write(&mut self, event: Event<'_>) {
+        // Writing into a Vec cannot fail.
+        let _ = self.0.write_event(event);
     }
 }
 
 /// The whole response document for `action`, with `result` (the inside of
 /// `<ActionResult>`) or without one.
 pub fn response(action: &str, namespace: &str, result: Option<&str>, request_id: &str) -> String {
-    let mut out = format!("<{action}Response xmlns=\"{namespace}\">");
+    let response_tag = format!("{action}Response");
+    let mut xml = Xml::new();
+    xml.write(Event::Start(
+        BytesStart::new(response_tag.as_str()).with_attributes([("xmlns", namespace)]),
+    ));
     if let Some(result) = result {
-        let _ = write!(out, "<{action}Result>{result}</{action}Result>");
+        let result_tag = format!("{action}Result");
+        xml.open(&result_tag).raw(result).close(&result_tag);
     }
-    let _ = write!(
-        out,
-        "<ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{action}Response>",
-        escape(request_id)
-    );
-    out
+    xml.open("ResponseMetadata")
+        .text("RequestId", request_id)
+        .close("ResponseMetadata")
+        .close(&response_tag);
+    xml.into_string()
 }
+
+/// ISO 8601 in UTC to the second, as IAM and STS write timestamps.
+const TIMESTAMP: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
 
 /// An ISO 8601 UTC timestamp of epoch milliseconds, seconds precision.
+/// Times outside years -9999..=9999 (which no clock of ours reaches) are
+/// written as the nearest of those bounds.
 pub fn timestamp(epoch_ms: i64) -> String {
-    let seconds = epoch_ms.div_euclid(1000);
-    let days = seconds.div_euclid(86_400);
-    let rest = seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 → (y, m, d).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let time =
+        OffsetDateTime::from_unix_timestamp(epoch_ms.div_euclid(1000)).unwrap_or_else(|_| {
+            let bound = if epoch_ms < 0 {
+                PrimitiveDateTime::MIN
+            } else {
+                PrimitiveDateTime::MAX
+            };
+            bound.assume_utc()
+        });
+    time.format(TIMESTAMP).unwrap_or_default()
 }
 
 /// Percent-encodes a policy document as IAM returns it ("The policy document
@@ -144,5 +157,26 @@ mod tests {
         assert_eq!(timestamp(1_795_465_500_000), "2026-11-23T20:25:00Z");
         assert_eq!(timestamp(951_782_400_000), "2000-02-29T00:00:00Z");
         assert_eq!(url_encode("{\"a\": 1}"), "%7B%22a%22%3A%201%7D");
+    }
+
+    #[test]
+    fn text_escapes_the_five_xml_characters_and_keeps_empty_elements_open() {
+        let mut xml = Xml::new();
+        xml.text("Description", "<a href=\"x\">'&'</a>")
+            .text("Empty", "")
+            .optional("Absent", None)
+            .optional("Present", Some("p"));
+        assert_eq!(
+            xml.into_string(),
+            "<Description>&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;</Description><Empty></Empty><Present>p</Present>"
+        );
+        assert_eq!(escape("\"'<>&"), "&quot;&apos;&lt;&gt;&amp;");
+    }
+
+    #[test]
+    fn timestamps_outside_the_calendar_range_are_written_at_its_bounds() {
+        assert_eq!(timestamp(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(timestamp(i64::MAX), "9999-12-31T23:59:59Z");
+        assert_eq!(timestamp(i64::MIN), "-9999-01-01T00:00:00Z");
     }
 }
