@@ -1,84 +1,89 @@
-//! The progress bar of `keyward encrypt`/`decrypt`, on stderr.
+//! The progress bar of `keyward encrypt`/`decrypt`, on stderr (indicatif).
 //!
 //! It is drawn only when stderr is a terminal and `--quiet` is not given, so
 //! scripts and logs never see carriage returns. A small input never shows a
-//! bar: nothing is drawn before [`SHOW_AFTER`] has passed, so the bar appears
-//! exactly for the inputs large (or slow) enough for someone to wait on. It is
-//! a hand-rolled line rather than a crate because one redrawn line is all it
-//! needs.
+//! bar: the bar stays hidden until [`SHOW_AFTER`] has passed, so it appears
+//! exactly for the inputs large (or slow) enough for someone to wait on.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read};
 use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressState, ProgressStyle};
 
 /// No bar for operations shorter than this.
 const SHOW_AFTER: Duration = Duration::from_millis(500);
-/// Redraw at most this often.
-const REDRAW_EVERY: Duration = Duration::from_millis(100);
-/// Characters of the bar itself.
-const BAR_WIDTH: usize = 30;
+/// Redraws per second, at most.
+const REDRAWS_PER_SECOND: u8 = 10;
+/// `LABEL [#####.....]  45%  460.00 MiB / 1.00 GiB  1.20 GB/s`.
+const KNOWN_TOTAL: &str =
+    "{msg} [{bar:30}] {percent:>3}%  {binary_bytes} / {binary_total_bytes}  {rate}";
+/// `LABEL 460.00 MiB  1.20 GB/s`, when the total is unknown (stdin).
+const UNKNOWN_TOTAL: &str = "{msg} {binary_bytes}  {rate}";
 
 /// Progress over one input: `total` bytes if known (a file), else unknown
 /// (stdin).
 pub struct Progress {
-    label: String,
-    total: Option<u64>,
-    done: u64,
+    bar: ProgressBar,
     started: Instant,
-    last_draw: Option<Instant>,
-    enabled: bool,
+    /// The bar is to be drawn once [`SHOW_AFTER`] has passed.
+    show_later: bool,
 }
 
 impl Progress {
     /// Progress for `label`; shown only if `show` and stderr is a terminal.
     pub fn new(label: String, total: Option<u64>, show: bool) -> Progress {
+        let (total, template) = match total {
+            Some(total) if total > 0 => (Some(total), KNOWN_TOTAL),
+            _ => (None, UNKNOWN_TOTAL),
+        };
+        // The templates are constants (a test parses them); a bar without
+        // its style would still count.
+        let style = style(template).unwrap_or_else(|_| ProgressStyle::default_bar());
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden())
+            .with_style(style)
+            .with_message(label)
+            // A bar dropped on an error is erased, so the message starts clean.
+            .with_finish(ProgressFinish::AndClear);
         Progress {
-            label,
-            total,
-            done: 0,
+            bar,
             started: Instant::now(),
-            last_draw: None,
-            enabled: show && io::stderr().is_terminal(),
+            show_later: show && io::stderr().is_terminal(),
         }
     }
 
     fn advance(&mut self, bytes: usize) {
-        self.done = self.done.saturating_add(bytes as u64);
-        if !self.enabled {
-            return;
+        self.bar.inc(bytes as u64);
+        if self.show_later && self.started.elapsed() >= SHOW_AFTER {
+            self.show_later = false;
+            self.bar
+                .set_draw_target(ProgressDrawTarget::stderr_with_hz(REDRAWS_PER_SECOND));
+            self.bar.tick();
         }
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.started);
-        if elapsed < SHOW_AFTER {
-            return;
-        }
-        if self
-            .last_draw
-            .is_some_and(|last| now.duration_since(last) < REDRAW_EVERY)
-        {
-            return;
-        }
-        self.last_draw = Some(now);
-        let line = render(&self.label, self.done, self.total, elapsed);
-        let mut stderr = io::stderr().lock();
-        // A progress line that cannot be drawn is not worth failing for.
-        let _ = write!(stderr, "\r\x1b[2K{line}");
-        let _ = stderr.flush();
     }
 
     /// Erases the bar, if one was drawn, so the next message starts clean.
     pub fn finish(&mut self) {
-        if self.last_draw.take().is_some() {
-            let mut stderr = io::stderr().lock();
-            let _ = write!(stderr, "\r\x1b[2K");
-            let _ = stderr.flush();
-        }
+        self.bar.finish_and_clear();
     }
 }
 
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.finish();
-    }
+/// The bar's style: `template` with `{rate}`, the average rate so far in
+/// GB/s (decimal), and `#` and `.` for the bar.
+fn style(template: &str) -> Result<ProgressStyle, indicatif::style::TemplateError> {
+    Ok(ProgressStyle::with_template(template)?
+        .progress_chars("#.")
+        .with_key(
+            "rate",
+            |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let seconds = state.elapsed().as_secs_f64();
+                let rate = if seconds > 0.0 {
+                    state.pos() as f64 / seconds / 1e9
+                } else {
+                    0.0
+                };
+                let _ = write!(out, "{rate:.2} GB/s");
+            },
+        ))
 }
 
 /// A reader that reports what passes through it.
@@ -109,68 +114,14 @@ impl<R: Read> Read for ProgressReader<'_, R> {
     }
 }
 
-/// `LABEL [#####.....]  45%  460.0 MiB / 1.0 GiB  1.20 GB/s`, or without a
-/// bar and percentage when the total is unknown.
-pub fn render(label: &str, done: u64, total: Option<u64>, elapsed: Duration) -> String {
-    let seconds = elapsed.as_secs_f64();
-    let rate = if seconds > 0.0 {
-        done as f64 / seconds / 1e9
-    } else {
-        0.0
-    };
-    match total {
-        Some(total) if total > 0 => {
-            let fraction = (done as f64 / total as f64).clamp(0.0, 1.0);
-            let filled = ((fraction * BAR_WIDTH as f64) as usize).min(BAR_WIDTH);
-            format!(
-                "{label} [{}{}] {:>3}%  {} / {}  {rate:.2} GB/s",
-                "#".repeat(filled),
-                ".".repeat(BAR_WIDTH - filled),
-                (fraction * 100.0) as u32,
-                bytes(done),
-                bytes(total),
-            )
-        }
-        _ => format!("{label} {}  {rate:.2} GB/s", bytes(done)),
-    }
-}
-
-fn bytes(count: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = count as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    let name = UNITS.get(unit).copied().unwrap_or("B");
-    if unit == 0 {
-        format!("{count} B")
-    } else {
-        format!("{value:.1} {name}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn renders_a_bar_for_known_totals_and_a_count_otherwise() {
-        let line = render(
-            "encrypting big",
-            512 << 20,
-            Some(1 << 30),
-            Duration::from_secs(1),
-        );
-        assert_eq!(
-            line,
-            "encrypting big [###############...............]  50%  512.0 MiB / 1.0 GiB  0.54 GB/s"
-        );
-        let line = render("decrypting stdin", 1500, None, Duration::from_secs(2));
-        assert_eq!(line, "decrypting stdin 1.5 KiB  0.00 GB/s");
-        // More than the total (a growing file) stays at 100%.
-        assert!(render("x", 20, Some(10), Duration::ZERO).contains("100%"));
+    fn both_templates_parse() {
+        assert!(style(KNOWN_TOTAL).is_ok());
+        assert!(style(UNKNOWN_TOTAL).is_ok());
     }
 
     #[test]
@@ -178,7 +129,7 @@ mod tests {
         let mut progress = Progress::new("x".into(), Some(10), false);
         progress.started -= Duration::from_secs(5);
         progress.advance(5);
-        assert!(progress.last_draw.is_none());
-        assert_eq!(progress.done, 5);
+        assert!(progress.bar.is_hidden());
+        assert_eq!(progress.bar.position(), 5);
     }
 }
