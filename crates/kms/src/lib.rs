@@ -14,6 +14,7 @@ mod grants;
 pub mod ids;
 mod key;
 mod model;
+mod operations;
 mod ops;
 mod paging;
 mod service;
@@ -27,5 +28,6 @@ pub use key::{default_key_policy, ENCRYPTION_ALGORITHM, KEY_SPEC, KEY_USAGE, ORI
 pub use keyward_policy as policy;
 pub(crate) use keyward_principal::{Caller, Clock, PrincipalDirectory, ServiceMode, DAY_MS};
 pub use model::*;
+pub use operations::{KmsOperation, OperationFacts, Runs};
 pub use ops::background::{DueKey, DueWork};
 pub use service::Kms;

@@ -22,25 +22,7 @@ pub(crate) use decide::{
 
 use crate::grants::Grant;
 use crate::key::{Key, KEY_SPEC, KEY_USAGE, ORIGIN};
-use crate::{Caller, Context, Kms, KmsError, ServiceMode};
-
-/// Operations AWS lets another account perform on a key (key ARN or alias
-/// ARN in `KeyId`), reference/kms-api.md §2.10. Every other operation sees
-/// only the caller's own keys.
-const CROSS_ACCOUNT_ACTIONS: &[&str] = &[
-    "Encrypt",
-    "Decrypt",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "DescribeKey",
-    "CreateGrant",
-    "ListGrants",
-    "RevokeGrant",
-    "RetireGrant",
-    "GetKeyRotationStatus",
-];
+use crate::{Caller, Context, Kms, KmsError, KmsOperation, ServiceMode};
 
 /// Grant constraints do not apply to these operations (AWS: "ignored for
 /// DescribeKey and RetireGrant"); CreateGrant checks them its own way.
@@ -50,6 +32,8 @@ const UNCONSTRAINED_GRANT_OPERATIONS: &[&str] = &["DescribeKey", "RetireGrant", 
 /// condition keys.
 #[derive(Debug, Clone)]
 pub(crate) struct Ask {
+    /// The operation asking (its row in the operation table).
+    pub operation: KmsOperation,
     /// The action without its `kms:` prefix: `Decrypt`, `ReEncryptFrom`.
     pub action: &'static str,
     /// The request's encryption context, for grant constraints.
@@ -58,8 +42,16 @@ pub(crate) struct Ask {
 }
 
 impl Ask {
-    pub(crate) fn new(action: &'static str) -> Ask {
+    /// What `operation` asks, with its own IAM action.
+    pub(crate) fn new(operation: KmsOperation) -> Ask {
+        Ask::for_action(operation, operation.action())
+    }
+
+    /// What `operation` asks with another of its actions (ReEncrypt's `ReEncryptTo`).
+    pub(crate) fn for_action(operation: KmsOperation, action: &'static str) -> Ask {
+        debug_assert!(operation.facts().actions.contains(&action));
         Ask {
+            operation,
             action,
             encryption_context: None,
             values: Vec::new(),
@@ -128,8 +120,10 @@ impl Ask {
         self.with_all("aws:TagKeys", tags.iter().map(|(key, _)| key.clone()))
     }
 
+    /// Whether the operation may name another account's key (the table's
+    /// account column, kms-api.md §2.10).
     pub(crate) fn allows_cross_account(&self) -> bool {
-        CROSS_ACCOUNT_ACTIONS.contains(&self.action)
+        self.operation.facts().cross_account
     }
 }
 

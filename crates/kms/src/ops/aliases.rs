@@ -14,6 +14,7 @@ use crate::paging::{decode_marker, limit, page};
 use crate::service::{Alias, Change, State};
 use crate::state::KeyOperation;
 use crate::validate::Violations;
+use crate::KmsOperation;
 use crate::{AliasListEntry, Caller, Kms, KmsError, Page, PageRequest};
 
 /// AWS: at most 50 aliases per key.
@@ -58,11 +59,11 @@ impl Kms {
             target_key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::Manage,
-            Ask::new("CreateAlias"),
+            Ask::new(KmsOperation::CreateAlias),
         )?;
         self.authorize_by_iam(
             caller,
-            &Ask::new("CreateAlias"),
+            &Ask::new(KmsOperation::CreateAlias),
             Some(&alias_arn(&self.region, caller.account_id(), &alias_name)),
         )?;
         {
@@ -105,12 +106,12 @@ impl Kms {
         let mut alias = self.existing_alias(caller, &alias_name)?;
         self.authorize_by_iam(
             caller,
-            &Ask::new("UpdateAlias"),
+            &Ask::new(KmsOperation::UpdateAlias),
             Some(&alias_arn(&self.region, caller.account_id(), &alias_name)),
         )?;
         // Both keys: the one the alias leaves and the one it moves to.
         if let Some(current) = self.key_by_id(&alias.target_key_id) {
-            self.authorize(caller, &current, &Ask::new("UpdateAlias"))?;
+            self.authorize(caller, &current, &Ask::new(KmsOperation::UpdateAlias))?;
         }
         // AWS: the source key may be in any state; the new target must not be pending deletion.
         let key = self.resolve_for(
@@ -118,7 +119,7 @@ impl Kms {
             target_key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::Manage,
-            Ask::new("UpdateAlias"),
+            Ask::new(KmsOperation::UpdateAlias),
         )?;
         if alias.target_key_id != key.key_id {
             self.check_alias_quota(&self.read(), &key)?;
@@ -142,11 +143,11 @@ impl Kms {
         let alias = self.existing_alias(caller, &alias_name)?;
         self.authorize_by_iam(
             caller,
-            &Ask::new("DeleteAlias"),
+            &Ask::new(KmsOperation::DeleteAlias),
             Some(&alias_arn(&self.region, caller.account_id(), &alias_name)),
         )?;
         if let Some(key) = self.key_by_id(&alias.target_key_id) {
-            self.authorize(caller, &key, &Ask::new("DeleteAlias"))?;
+            self.authorize(caller, &key, &Ask::new(KmsOperation::DeleteAlias))?;
         }
         self.commit(
             &writer,
@@ -196,7 +197,7 @@ impl Kms {
         let limit = limit(&request, 50, 100, &mut v);
         v.finish()?;
         let start = decode_marker(&request)?;
-        self.authorize_by_iam(caller, &Ask::new("ListAliases"), None)?;
+        self.authorize_by_iam(caller, &Ask::new(KmsOperation::ListAliases), None)?;
         let only_key = match key_id {
             Some(k) => Some(
                 self.resolve(caller, &k, Accepts::KeyOnly, false)?

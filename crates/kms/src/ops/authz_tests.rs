@@ -11,6 +11,7 @@ use keyward_store::{SqliteStore, Store};
 
 use keyward_principal::ServicePrincipal;
 
+use crate::KmsOperation;
 use crate::*;
 
 const ACCOUNT: &str = "111122223333";
@@ -1300,7 +1301,7 @@ fn authz_cost_probe() {
     }
     let per = started.elapsed() / n;
     let k = f.kms.read().keys.get(&key.key_id).cloned().unwrap();
-    let ask = crate::authz::Ask::new("GenerateDataKey")
+    let ask = crate::authz::Ask::new(KmsOperation::GenerateDataKey)
         .with_encryption_context(Some(&ctx(&[("purpose", "bench"), ("tenant", "acme")])));
     let started = std::time::Instant::now();
     for _ in 0..n {

@@ -17,6 +17,7 @@ use crate::key::{Key, ENCRYPTION_ALGORITHM};
 use crate::ops::{check_grant_token_syntax, check_grant_tokens, check_key_id, finish_dry_run};
 use crate::state::KeyOperation;
 use crate::validate::Violations;
+use crate::KmsOperation;
 use crate::{
     Caller, Context, DecryptInput, DecryptOutput, EncryptInput, EncryptOutput,
     GenerateDataKeyInput, GenerateDataKeyOutput, Kms, KmsError, ReEncryptInput, ReEncryptOutput,
@@ -152,7 +153,7 @@ impl Kms {
             input.key_id.as_deref().unwrap_or_default(),
             Accepts::Any,
             KeyOperation::Cryptographic,
-            Ask::new("Encrypt")
+            Ask::new(KmsOperation::Encrypt)
                 .with_encryption_context(input.encryption_context.as_ref())
                 .with_algorithm(input.encryption_algorithm.as_deref()),
         )?;
@@ -236,7 +237,7 @@ impl Kms {
         v.finish()?;
         reject_recipient(input.recipient_present)?;
         check_grant_token_syntax(&input.grant_tokens)?;
-        let ask = Ask::new("Decrypt")
+        let ask = Ask::new(KmsOperation::Decrypt)
             .with_encryption_context(source.context.as_ref())
             .with_algorithm(source.algorithm.as_deref());
         let opened = self.open_source(caller, source, ask)?;
@@ -274,10 +275,10 @@ impl Kms {
         check_grant_tokens(&mut v, &input.grant_tokens);
         v.finish()?;
         check_grant_token_syntax(&input.grant_tokens)?;
-        let source_ask = Ask::new("ReEncryptFrom")
+        let source_ask = Ask::for_action(KmsOperation::ReEncrypt, "ReEncryptFrom")
             .with_encryption_context(source.context.as_ref())
             .with_algorithm(source.algorithm.as_deref());
-        let mut destination_ask = Ask::new("ReEncryptTo")
+        let mut destination_ask = Ask::for_action(KmsOperation::ReEncrypt, "ReEncryptTo")
             .with_encryption_context(input.destination_encryption_context.as_ref())
             .with_algorithm(input.destination_encryption_algorithm.as_deref());
         // kms:ReEncryptOnSameKey compares the two keys; the source key is
@@ -380,9 +381,9 @@ impl Kms {
         reject_recipient(input.recipient_present)?;
         check_grant_token_syntax(&input.grant_tokens)?;
         let mut ask = Ask::new(if with_plaintext {
-            "GenerateDataKey"
+            KmsOperation::GenerateDataKey
         } else {
-            "GenerateDataKeyWithoutPlaintext"
+            KmsOperation::GenerateDataKeyWithoutPlaintext
         })
         .with_encryption_context(input.encryption_context.as_ref())
         .with_algorithm(None);
@@ -431,7 +432,7 @@ impl Kms {
             ));
         }
         reject_recipient(recipient_present)?;
-        self.authorize_by_iam(caller, &Ask::new("GenerateRandom"), None)?;
+        self.authorize_by_iam(caller, &Ask::new(KmsOperation::GenerateRandom), None)?;
         random_secret(usize::try_from(n).unwrap_or(0)).map_err(KmsError::crypto)
     }
 }

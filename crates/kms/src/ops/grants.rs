@@ -16,6 +16,7 @@ use crate::paging::{decode_marker, limit, page};
 use crate::service::Change;
 use crate::state::KeyOperation;
 use crate::validate::Violations;
+use crate::KmsOperation;
 use crate::{
     Caller, CreateGrantInput, CreateGrantOutput, GrantConstraints, GrantListEntry, Kms, KmsError,
     Page, PageRequest, RetireGrantInput,
@@ -155,7 +156,7 @@ impl Kms {
             true,
         )?;
         // Authorization, with the condition keys CreateGrant carries.
-        let mut ask = Ask::new("CreateGrant")
+        let mut ask = Ask::new(KmsOperation::CreateGrant)
             .with_all("kms:GrantOperations", operations.iter().cloned())
             .with("kms:GranteePrincipal", grantee.clone())
             .with(
@@ -313,7 +314,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::ReadOrDetach,
-            Ask::new("ListGrants").with(
+            Ask::new(KmsOperation::ListGrants).with(
                 "kms:GrantIsForAWSResource",
                 caller.is_acting_through_a_service(),
             ),
@@ -350,7 +351,7 @@ impl Kms {
         let limit = limit(&request, 50, 100, &mut v);
         v.finish()?;
         let start = decode_marker(&request)?;
-        self.authorize_by_iam(caller, &Ask::new("ListRetirableGrants"), None)?;
+        self.authorize_by_iam(caller, &Ask::new(KmsOperation::ListRetirableGrants), None)?;
         let retiring = retiring_principal.unwrap_or_default();
         let state = self.read();
         let mut entries: Vec<GrantListEntry> = state
@@ -406,7 +407,7 @@ impl Kms {
     /// IAM policies allow `kms:RetireGrant`. A key policy does not count,
     /// and an IAM deny blocks.
     fn authorize_retire(&self, caller: &Caller, key: &Key, grant: &Grant) -> Result<(), KmsError> {
-        let ask = Ask::new("RetireGrant");
+        let ask = Ask::new(KmsOperation::RetireGrant);
         let request = self.request_context(caller, Some(key), &key.arn, &ask, None);
         let identity = crate::authz::identity_decision(caller.identity_policies(), &request);
         let denial = |why| {
@@ -460,7 +461,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::ReadOrDetach,
-            Ask::new("RevokeGrant"),
+            Ask::new(KmsOperation::RevokeGrant),
         )?;
         let grant = self.grant_on(&key, grant_id.as_deref().unwrap_or_default())?;
         finish_dry_run(dry_run)?;

@@ -15,6 +15,7 @@ use crate::paging::{decode_marker, limit, page};
 use crate::service::Change;
 use crate::state::{KeyOperation, KeyState};
 use crate::validate::Violations;
+use crate::KmsOperation;
 use crate::{
     Caller, CreateKeyInput, KeyListEntry, KeyMetadata, Kms, KmsError, Page, PageRequest,
     ScheduleKeyDeletionOutput, DAY_MS,
@@ -141,7 +142,7 @@ impl Kms {
             ));
         }
         let bypass = input.bypass_policy_lockout_safety_check == Some(true);
-        let ask = Ask::new("CreateKey")
+        let ask = Ask::new(KmsOperation::CreateKey)
             .with("kms:KeySpec", spec.clone())
             .with("kms:CustomerMasterKeySpec", spec.clone())
             .with("kms:KeyUsage", KEY_USAGE)
@@ -213,7 +214,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             Accepts::Any,
             KeyOperation::ReadOrDetach,
-            Ask::new("DescribeKey"),
+            Ask::new(KmsOperation::DescribeKey),
         )?;
         metadata(&key)
     }
@@ -227,7 +228,7 @@ impl Kms {
         let limit = limit(&request, 100, 1000, &mut v);
         v.finish()?;
         let start = decode_marker(&request)?;
-        self.authorize_by_iam(caller, &Ask::new("ListKeys"), None)?;
+        self.authorize_by_iam(caller, &Ask::new(KmsOperation::ListKeys), None)?;
         let mut keys: Vec<KeyListEntry> = self
             .read()
             .keys
@@ -257,7 +258,7 @@ impl Kms {
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::Manage,
-            Ask::new("UpdateKeyDescription"),
+            Ask::new(KmsOperation::UpdateKeyDescription),
             |key, _| {
                 key.description = description.unwrap_or_default();
                 Ok(())
@@ -266,18 +267,22 @@ impl Kms {
     }
 
     pub fn enable_key(&self, caller: &Caller, key_id: Option<String>) -> Result<(), KmsError> {
-        self.simple_transition(caller, key_id, "EnableKey", |state| state.enable())
+        self.simple_transition(caller, key_id, KmsOperation::EnableKey, |state| {
+            state.enable()
+        })
     }
 
     pub fn disable_key(&self, caller: &Caller, key_id: Option<String>) -> Result<(), KmsError> {
-        self.simple_transition(caller, key_id, "DisableKey", |state| state.disable())
+        self.simple_transition(caller, key_id, KmsOperation::DisableKey, |state| {
+            state.disable()
+        })
     }
 
     fn simple_transition(
         &self,
         caller: &Caller,
         key_id: Option<String>,
-        action: &'static str,
+        operation: KmsOperation,
         next: fn(KeyState) -> KeyState,
     ) -> Result<(), KmsError> {
         let mut v = Violations::new();
@@ -287,7 +292,7 @@ impl Kms {
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::Manage,
-            Ask::new(action),
+            Ask::new(operation),
             |key, _| {
                 key.state = next(key.state);
                 Ok(())
@@ -317,7 +322,7 @@ impl Kms {
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::Manage,
-            Ask::new("ScheduleKeyDeletion")
+            Ask::new(KmsOperation::ScheduleKeyDeletion)
                 .with("kms:ScheduleKeyDeletionPendingWindowInDays", days),
             |key, now| {
                 let deletion_date_ms = now.saturating_add(days.saturating_mul(DAY_MS));
@@ -349,7 +354,7 @@ impl Kms {
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::CancelKeyDeletion,
-            Ask::new("CancelKeyDeletion"),
+            Ask::new(KmsOperation::CancelKeyDeletion),
             |key, _| {
                 key.state = key.state.cancel_deletion();
                 arn = key.arn.clone();

@@ -14,6 +14,7 @@ use crate::ops::check_key_id;
 use crate::paging::{decode_marker, limit, page};
 use crate::state::{KeyOperation, KeyState};
 use crate::validate::Violations;
+use crate::KmsOperation;
 use crate::{
     Caller, KeyRotationStatus, Kms, KmsError, Page, PageRequest, RotationListEntry, DAY_MS,
 };
@@ -46,7 +47,8 @@ impl Kms {
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::Rotation,
-            Ask::new("EnableKeyRotation").with("kms:RotationPeriodInDays", i64::from(period)),
+            Ask::new(KmsOperation::EnableKeyRotation)
+                .with("kms:RotationPeriodInDays", i64::from(period)),
             |key, now| {
                 // First enable: the period starts now. Changing the period of an
                 // enabled key counts it from the current material's creation, and
@@ -78,7 +80,7 @@ impl Kms {
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::Rotation,
-            Ask::new("DisableKeyRotation"),
+            Ask::new(KmsOperation::DisableKeyRotation),
             |key, _| {
                 key.rotation.enabled = false;
                 key.rotation.next_rotation_ms = None;
@@ -100,7 +102,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::ReadOrDetach,
-            Ask::new("GetKeyRotationStatus"),
+            Ask::new(KmsOperation::GetKeyRotationStatus),
         )?;
         // AWS reads `false` while a key is pending deletion; CancelKeyDeletion restores it.
         let enabled =
@@ -126,7 +128,7 @@ impl Kms {
         check_key_id(&mut v, "keyId", &key_id);
         v.finish()?;
         let mut rotated_id = String::new();
-        self.update_key(caller, key_id.as_deref().unwrap_or_default(), KeyOperation::Rotation, Ask::new("RotateKeyOnDemand"), |key, now| {
+        self.update_key(caller, key_id.as_deref().unwrap_or_default(), KeyOperation::Rotation, Ask::new(KmsOperation::RotateKeyOnDemand), |key, now| {
             if key.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
                 return Err(KmsError::LimitExceeded(format!(
                     "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {}",
@@ -180,7 +182,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::ReadOrDetach,
-            Ask::new("ListKeyRotations"),
+            Ask::new(KmsOperation::ListKeyRotations),
         )?;
         let all = include_key_material.as_deref() == Some("ALL_KEY_MATERIAL");
         let last = key.materials.len().saturating_sub(1);

@@ -12,6 +12,7 @@ use crate::ops::check_key_id;
 use crate::paging::{decode_marker, limit, page};
 use crate::state::KeyOperation;
 use crate::validate::Violations;
+use crate::KmsOperation;
 use crate::{Caller, Kms, KmsError, Page, PageRequest, Tag};
 
 /// AWS: 50 tags per key.
@@ -101,7 +102,8 @@ impl Kms {
             ));
         }
         if !bypass_lockout_check {
-            let ask = Ask::new("PutKeyPolicy").with("kms:BypassPolicyLockoutSafetyCheck", false);
+            let ask = Ask::new(KmsOperation::PutKeyPolicy)
+                .with("kms:BypassPolicyLockoutSafetyCheck", false);
             let request = self.request_context(caller, None, key_arn, &ask, Some(&policy));
             if self.policy_outcome(caller, &policy, key_account, &request) != Outcome::Allowed {
                 return Err(KmsError::MalformedPolicyDocument(
@@ -139,7 +141,7 @@ impl Kms {
         v.required("tags", &tags);
         let pairs = check_tags(&mut v, tags.as_deref().unwrap_or_default())?;
         v.finish()?;
-        let ask = Ask::new("TagResource").with_request_tags(&pairs);
+        let ask = Ask::new(KmsOperation::TagResource).with_request_tags(&pairs);
         self.update_key(
             caller,
             key_id.as_deref().unwrap_or_default(),
@@ -165,8 +167,8 @@ impl Kms {
             v.length(&format!("tagKeys.{}.member", i + 1), Some(tag_key), 1, 128);
         }
         v.finish()?;
-        let ask =
-            Ask::new("UntagResource").with_all("aws:TagKeys", tag_keys.iter().flatten().cloned());
+        let ask = Ask::new(KmsOperation::UntagResource)
+            .with_all("aws:TagKeys", tag_keys.iter().flatten().cloned());
         self.update_key(
             caller,
             key_id.as_deref().unwrap_or_default(),
@@ -197,7 +199,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::ReadOrDetach,
-            Ask::new("ListResourceTags"),
+            Ask::new(KmsOperation::ListResourceTags),
         )?;
         let tags: Vec<(String, String)> = key
             .tags
@@ -222,7 +224,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::ReadOrDetach,
-            Ask::new("GetKeyPolicy"),
+            Ask::new(KmsOperation::GetKeyPolicy),
         )?;
         require_default_policy_name(policy_name.as_deref())?;
         Ok((key.policy.clone(), POLICY_NAME))
@@ -249,7 +251,7 @@ impl Kms {
             caller,
             key_id.as_deref().unwrap_or_default(),
             KeyOperation::ReadOrDetach,
-            Ask::new("PutKeyPolicy").with("kms:BypassPolicyLockoutSafetyCheck", bypass),
+            Ask::new(KmsOperation::PutKeyPolicy).with("kms:BypassPolicyLockoutSafetyCheck", bypass),
             |key, _| {
                 let parsed =
                     self.check_key_policy(caller, &policy, &key.arn, &key.account_id, bypass)?;
@@ -276,7 +278,7 @@ impl Kms {
             key_id.as_deref().unwrap_or_default(),
             Accepts::KeyOnly,
             KeyOperation::ReadOrDetach,
-            Ask::new("ListKeyPolicies"),
+            Ask::new(KmsOperation::ListKeyPolicies),
         )?;
         Ok(page(
             vec![POLICY_NAME.to_string()],
