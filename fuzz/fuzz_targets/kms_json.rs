@@ -1,24 +1,20 @@
-//! Any body for any operation through the JSON dispatch: a success or a
-//! client error (400), never a panic or a server fault.
+//! Any body for any operation of the KMS operation table, through the same
+//! handling the wire uses (`keyward_server::kms_api::handle`) and the
+//! call's events: a success or a client error (400), never a panic or a
+//! server fault, and every event written is a CloudTrail record that
+//! decodes and re-encodes to exactly its bytes (the trail's canonical form).
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
 
+use keyward_audit::CloudTrailEvent;
 use keyward_crypto::RootKey;
-use keyward_kms::Kms;
+use keyward_kms::{Kms, KmsOperation};
 use keyward_principal::{Caller, Clock};
-use keyward_server::kms_api::dispatch;
+use keyward_server::audit::{kms_events, time_of_ms, Outcome, RequestFacts};
+use keyward_server::kms_api::handle;
 use keyward_store::{SqliteStore, Store};
 use libfuzzer_sys::fuzz_target;
-
-const OPERATIONS: &[&str] = &[
-    "CreateKey", "DescribeKey", "ListKeys", "UpdateKeyDescription", "EnableKey", "DisableKey", "ScheduleKeyDeletion",
-    "CancelKeyDeletion", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
-    "GenerateRandom", "CreateAlias", "UpdateAlias", "DeleteAlias", "ListAliases", "EnableKeyRotation",
-    "DisableKeyRotation", "GetKeyRotationStatus", "RotateKeyOnDemand", "ListKeyRotations", "TagResource",
-    "UntagResource", "ListResourceTags", "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies", "CreateGrant",
-    "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
-];
 
 fn kms() -> &'static Kms {
     static KMS: OnceLock<(tempfile::TempDir, Kms)> = OnceLock::new();
@@ -35,9 +31,27 @@ fn kms() -> &'static Kms {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else { return };
-    let operation = OPERATIONS[usize::from(selector) % OPERATIONS.len()];
+    let operation = KmsOperation::ALL[usize::from(selector) % KmsOperation::ALL.len()];
     let caller = Caller::root("111122223333");
-    if let Err(error) = dispatch(kms(), &caller, operation, body) {
-        assert_eq!(error.wire().status.as_u16(), 400, "{operation}: {error:?}");
+    let handled = handle(kms(), &caller, operation.name(), body);
+    let reply = handled.result.map_err(|error| error.wire());
+    if let Err(error) = &reply {
+        assert_eq!(error.status.as_u16(), 400, "{operation:?}: {error:?}");
+    }
+    let facts = RequestFacts {
+        event_source: "kms.amazonaws.com",
+        event_name: operation.name(),
+        region: "us-east-1",
+        source_ip: None,
+        user_agent: "fuzz",
+        request_id: "00000000-0000-0000-0000-000000000000",
+        access_key_id: None,
+        event_time: time_of_ms(1_800_000_000_000),
+    };
+    let entries = kms_events(&facts, &caller, handled.operation, &handled.facts, Outcome::of(&reply))
+        .expect("an event of a handled call is always written");
+    for entry in entries {
+        let event = CloudTrailEvent::decode(&entry.bytes).expect("a written event decodes");
+        assert_eq!(event.encode().expect("re-encodes"), entry.bytes, "{operation:?}");
     }
 });

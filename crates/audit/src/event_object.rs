@@ -64,6 +64,7 @@ pub const FORBIDDEN_MEMBER_NAMES: &[&str] = &[
     "message",
     "mac",
     "secretAccessKey",
+    "sessionToken",
 ];
 
 impl EventObject {

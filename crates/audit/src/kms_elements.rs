@@ -155,26 +155,6 @@ pub struct KmsServiceEventDetails {
     pub key_id: Option<String>,
 }
 
-/// Which KMS operations CloudTrail marks `"readOnly": true`: the
-/// cryptographic operations and every `Describe*`, `Get*` and `List*` call,
-/// as the KMS `ct-*.html` examples show (Decrypt, ReEncrypt, GenerateMac,
-/// GetParametersForImport … are read-only; CreateGrant, RetireGrant, RotateKey,
-/// ImportKeyMaterial … are not).
-pub fn kms_operation_is_read_only(operation: &str) -> bool {
-    const CRYPTOGRAPHIC: &[&str] = &[
-        "Encrypt",
-        "Decrypt",
-        "ReEncrypt",
-        "Sign",
-        "Verify",
-        "VerifyMac",
-    ];
-    CRYPTOGRAPHIC.contains(&operation)
-        || ["Generate", "Describe", "Get", "List"]
-            .iter()
-            .any(|prefix| operation.starts_with(prefix))
-}
-
 /// Collects set members in declaration order.
 struct MemberWriter(JsonObject);
 
@@ -509,46 +489,5 @@ mod tests {
         // Reading the written object back goes through the forbidden-name check.
         let text = serde_json::to_string(&object).unwrap();
         assert_eq!(serde_json::from_str::<EventObject>(&text).unwrap(), object);
-    }
-
-    #[test]
-    fn read_only_operations_follow_the_kms_examples() {
-        for operation in [
-            "Decrypt",
-            "Encrypt",
-            "ReEncrypt",
-            "GenerateDataKey",
-            "GenerateDataKeyWithoutPlaintext",
-            "GenerateDataKeyPair",
-            "GenerateRandom",
-            "GenerateMac",
-            "VerifyMac",
-            "Sign",
-            "Verify",
-            "DescribeKey",
-            "GetKeyPolicy",
-            "GetParametersForImport",
-            "ListGrants",
-            "ListAliases",
-        ] {
-            assert!(kms_operation_is_read_only(operation), "{operation}");
-        }
-        for operation in [
-            "CreateKey",
-            "CreateGrant",
-            "RetireGrant",
-            "RevokeGrant",
-            "RotateKey",
-            "ImportKeyMaterial",
-            "ScheduleKeyDeletion",
-            "CancelKeyDeletion",
-            "TagResource",
-            "UpdateAlias",
-            "PutKeyPolicy",
-            "EnableKey",
-            "DisableKeyRotation",
-        ] {
-            assert!(!kms_operation_is_read_only(operation), "{operation}");
-        }
     }
 }

@@ -127,8 +127,8 @@ pub use identity_view::{
 pub use json::{JsonObject, JsonValue};
 pub use json_text::json_string_run;
 pub use kms_elements::{
-    kms_operation_is_read_only, ContextPairs, GrantConstraints, KeyMetadataElement,
-    KmsAdditionalEventData, KmsRequestParameters, KmsResponseElements, KmsServiceEventDetails,
+    ContextPairs, GrantConstraints, KeyMetadataElement, KmsAdditionalEventData,
+    KmsRequestParameters, KmsResponseElements, KmsServiceEventDetails,
 };
 pub use kms_request_view::{ContextView, GrantConstraintsView, KmsAdditionalView, KmsRequestView};
 pub use member::Member;

@@ -64,14 +64,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let auth = Authenticator::new(Arc::clone(&identities), settings.dev, &identity.region);
     let timeout = settings.request_timeout;
     let trail = open_trail(&settings, &data_dir, &clock)?;
-    let state = Arc::new(AppState {
-        kms: Arc::clone(&kms),
-        auth,
-        tls: settings.tls.is_some(),
-        body_read_timeout: timeout,
-        trail: trail.clone(),
-        metrics: Arc::new(keyward_server::metrics::Metrics::new()),
-    });
+    let state = Arc::new(AppState::new(
+        Arc::clone(&kms),
+        Arc::new(auth),
+        settings.tls.is_some(),
+        timeout,
+        trail.clone(),
+        Arc::new(keyward_server::metrics::Metrics::new()),
+    ));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -65,6 +65,9 @@ pub struct EncryptOutput {
     pub ciphertext_blob: Vec<u8>,
     pub key_arn: String,
     pub encryption_algorithm: &'static str,
+    /// The material that sealed the blob (not in Encrypt's answer; its
+    /// audit event names it).
+    pub key_material_id: String,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -200,6 +203,16 @@ pub struct CreateGrantInput {
 pub struct CreateGrantOutput {
     pub grant_token: String,
     pub grant_id: String,
+    /// The ARN of the grant's key.
+    pub key_arn: String,
+}
+
+/// The grant RetireGrant retired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredGrant {
+    pub grant_id: String,
+    /// The ARN of the grant's key.
+    pub key_arn: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -273,4 +273,47 @@ mod tests {
             assert_eq!(row.runs == Runs::Blocking, !row.read_only, "{}", row.name);
         }
     }
+
+    /// The KMS `ct-*.html` examples' `readOnly`.
+    #[test]
+    fn read_only_follows_the_kms_examples() {
+        let read_only = [
+            "Decrypt",
+            "Encrypt",
+            "ReEncrypt",
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext",
+            "GenerateDataKeyPair",
+            "GenerateRandom",
+            "GenerateMac",
+            "VerifyMac",
+            "Sign",
+            "Verify",
+            "DescribeKey",
+            "GetKeyPolicy",
+            "GetParametersForImport",
+            "ListGrants",
+            "ListAliases",
+        ];
+        let writes = [
+            "CreateKey",
+            "CreateGrant",
+            "RetireGrant",
+            "RevokeGrant",
+            "ImportKeyMaterial",
+            "ScheduleKeyDeletion",
+            "CancelKeyDeletion",
+            "TagResource",
+            "UpdateAlias",
+            "PutKeyPolicy",
+            "EnableKey",
+            "DisableKeyRotation",
+        ];
+        for (names, expected) in [(&read_only[..], true), (&writes[..], false)] {
+            for name in names {
+                let row = KmsOperation::named(name).unwrap().facts();
+                assert_eq!(row.read_only, expected, "{name}");
+            }
+        }
+    }
 }

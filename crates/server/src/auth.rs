@@ -182,14 +182,3 @@ pub fn request_headers(parts: &axum::http::request::Parts) -> Vec<(&str, &str)> 
     }
     headers
 }
-
-/// Completes an authenticated caller with what the transport says:
-/// `aws:SourceIp` from the peer address (when the server was started with
-/// connect info) and `aws:SecureTransport` (whether it serves TLS).
-pub fn with_transport(tls: bool, parts: &axum::http::request::Parts, caller: Caller) -> Caller {
-    let source_ip = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|axum::extract::ConnectInfo(address)| address.ip());
-    caller.with_transport(source_ip, tls)
-}

@@ -1,34 +1,50 @@
-//! The one place where an error becomes an AWS error response: `__type`,
-//! HTTP status and message. The match is exhaustive on purpose: a new domain
-//! error does not compile until it is mapped here.
+//! Errors on the wire. [`WireError`] is an error as every protocol writes
+//! it (code, status, message); each service maps its own errors to it in one
+//! exhaustive `match` (a new domain error does not compile until it is
+//! mapped), and the protocols render it (`protocol/`).
 //!
-//! AWS sends 400 for every client error of KMS, including the ones its model
-//! marks 404/409/412 (observed; see shared/reference/kms-api.md §1.3), 500
-//! for internal faults and 503 for dependency timeouts, and SDK retry logic
-//! keys off those.
+//! Here: the pipeline's own errors ([`EdgeError`], worded per protocol in
+//! `protocol/`), and the errors of the JSON services, KMS and CloudTrail
+//! ([`ApiError`]). AWS sends 400 for every client error of KMS, including the
+//! ones its model marks 404/409/412 (observed; see
+//! shared/reference/kms-api.md §1.3), 500 for internal faults and 503 for
+//! dependency timeouts, and SDK retry logic keys off those.
 
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use keyward_kms::KmsError;
 use keyward_sigv4::AuthError;
 
-/// Everything a request can fail with.
+/// An error as a protocol writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError {
+    pub code: &'static str,
+    pub status: StatusCode,
+    /// `None` when AWS sends no message at all.
+    pub message: Option<String>,
+}
+
+/// A failure of the request before its service saw it.
 #[derive(Debug)]
-pub enum ApiError {
-    Kms(KmsError),
+pub enum EdgeError {
     Auth(AuthError),
     /// The request's session token has expired (STS credentials).
     ExpiredToken,
+    BodyTooLarge(usize),
+    /// The client did not send its body in time.
+    BodyTimeout,
+}
+
+/// Everything a call to a JSON service (KMS, CloudTrail) can fail with.
+#[derive(Debug)]
+pub enum ApiError {
+    Kms(KmsError),
     /// The body is not the JSON the operation expects.
     Serialization(String),
     /// `X-Amz-Target` names no operation of the service.
     UnknownOperation(String),
     /// An operation of the AWS KMS model that keyward does not implement.
     NotImplemented(String),
-    BodyTooLarge(usize),
-    /// The client did not send its body in time.
-    BodyTimeout,
-    /// A blocking task died (panic); the details are logged, not sent.
+    /// A fault of ours (a blocking task that died); logged, never sent.
     Internal(String),
     /// A client error of another JSON service keyward serves (CloudTrail's
     /// `InvalidLookupAttributesException`, `AccessDeniedException` …): the
@@ -43,15 +59,6 @@ impl From<KmsError> for ApiError {
     fn from(e: KmsError) -> Self {
         ApiError::Kms(e)
     }
-}
-
-/// The wire form of an error.
-#[derive(Debug, PartialEq, Eq)]
-pub struct WireError {
-    pub code: &'static str,
-    pub status: StatusCode,
-    /// `None` when AWS sends no message at all.
-    pub message: Option<String>,
 }
 
 const BAD: StatusCode = StatusCode::BAD_REQUEST;
@@ -97,38 +104,12 @@ impl ApiError {
                     ),
                 }
             }
-            ApiError::Auth(e) => {
-                let message = Some(e.to_string());
-                match e {
-                    AuthError::Missing => ("MissingAuthenticationTokenException", BAD, message),
-                    AuthError::Incomplete(_) => ("IncompleteSignatureException", BAD, message),
-                    AuthError::UnknownAccessKey => ("UnrecognizedClientException", BAD, message),
-                    AuthError::Expired(_) | AuthError::BadScope(_) | AuthError::Mismatch => {
-                        ("InvalidSignatureException", BAD, message)
-                    }
-                }
-            }
             ApiError::Serialization(m) => ("SerializationException", BAD, Some(m.clone())),
             ApiError::UnknownOperation(m) => ("UnknownOperationException", BAD, Some(m.clone())),
             ApiError::NotImplemented(op) => (
                 "UnsupportedOperationException",
                 BAD,
                 Some(format!("{op} is not supported by keyward.")),
-            ),
-            ApiError::BodyTooLarge(limit) => (
-                "RequestEntityTooLargeException",
-                StatusCode::PAYLOAD_TOO_LARGE,
-                Some(format!("Request body exceeds {limit} bytes.")),
-            ),
-            ApiError::ExpiredToken => (
-                "ExpiredTokenException",
-                BAD,
-                Some("The security token included in the request is expired".into()),
-            ),
-            ApiError::BodyTimeout => (
-                "RequestTimeoutException",
-                StatusCode::REQUEST_TIMEOUT,
-                Some("The request body was not received in time.".into()),
             ),
             ApiError::Service { code, message } => (code, BAD, Some(message.clone())),
             ApiError::Internal(_) => (
@@ -147,24 +128,6 @@ impl ApiError {
     /// Whether the server, not the client, is at fault (logged at error level).
     pub fn is_server_fault(&self) -> bool {
         self.wire().status.is_server_error()
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let wire = self.wire();
-        let body = match &wire.message {
-            Some(m) => serde_json::json!({ "__type": wire.code, "message": m }),
-            None => serde_json::json!({ "__type": wire.code }),
-        };
-        let mut response = (wire.status, body.to_string()).into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            "content-type",
-            HeaderValue::from_static("application/x-amz-json-1.1"),
-        );
-        headers.insert("x-amzn-errortype", HeaderValue::from_static(wire.code));
-        response
     }
 }
 
@@ -237,27 +200,6 @@ mod tests {
                 KmsError::Internal(InternalError::Inconsistent("secret detail".into())).into(),
                 "KMSInternalException",
                 500,
-            ),
-            (
-                ApiError::Auth(AuthError::Missing),
-                "MissingAuthenticationTokenException",
-                400,
-            ),
-            (
-                ApiError::Auth(AuthError::UnknownAccessKey),
-                "UnrecognizedClientException",
-                400,
-            ),
-            (ApiError::ExpiredToken, "ExpiredTokenException", 400),
-            (
-                ApiError::Auth(AuthError::Mismatch),
-                "InvalidSignatureException",
-                400,
-            ),
-            (
-                ApiError::Auth(AuthError::Expired("x".into())),
-                "InvalidSignatureException",
-                400,
             ),
             (
                 ApiError::Serialization("x".into()),

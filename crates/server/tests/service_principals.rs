@@ -17,7 +17,7 @@ use keyward_crypto::RootKey;
 use keyward_kms::policy::{Policy, PolicyKind};
 use keyward_kms::Kms;
 use keyward_principal::{Caller, Clock, ServicePrincipal};
-use keyward_server::kms_api::dispatch;
+use keyward_server::kms_api::handle;
 use keyward_store::{SqliteStore, Store};
 use serde_json::{json, Value};
 
@@ -66,7 +66,7 @@ impl BatchDisks {
 }
 
 fn call(kms: &Kms, caller: &Caller, operation: &str, body: Value) -> Result<Value, String> {
-    match dispatch(kms, caller, operation, body.to_string().as_bytes()) {
+    match handle(kms, caller, operation, body.to_string().as_bytes()).result {
         Ok(Some(bytes)) => Ok(serde_json::from_slice(&bytes).unwrap()),
         Ok(None) => Ok(Value::Null),
         Err(error) => Err(error.wire().code.to_string()),

@@ -160,12 +160,13 @@ impl Kms {
         require_symmetric(&input.encryption_algorithm, &key)?;
         finish_dry_run(input.dry_run)?;
         let plaintext = input.plaintext.unwrap_or_else(|| Secret::new(Vec::new()));
-        let (blob, _) =
+        let (blob, key_material_id) =
             self.seal_with_current(&key, &context(input.encryption_context), plaintext.expose())?;
         Ok(EncryptOutput {
             ciphertext_blob: blob,
             key_arn: key.arn.clone(),
             encryption_algorithm: ENCRYPTION_ALGORITHM,
+            key_material_id,
         })
     }
 

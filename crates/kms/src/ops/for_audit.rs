@@ -1,6 +1,9 @@
 //! What the audit trail needs to know about a call that its request does not
-//! say by itself: which key an alias named, which grant a token named. Read
-//! only, and never part of an answer to the caller.
+//! say by itself: which key an alias named, which key a ciphertext names,
+//! which grant a token named. Read only, and never part of an answer to the
+//! caller.
+
+use keyward_crypto::BlobHeader;
 
 use crate::ids::Accepts;
 use crate::{Caller, Kms};
@@ -22,5 +25,15 @@ impl Kms {
         let (grant_id, key_id) = crate::grants::parse_grant_token(token)?;
         let key = self.key_by_id(&key_id)?;
         Some((grant_id, key.arn.clone()))
+    }
+
+    /// The ARN of the key a ciphertext blob names in its header, whether or
+    /// not the caller may use it, so that the event of a Decrypt that names
+    /// no key (denied, a dry run) still names the key it was for, as AWS's
+    /// does (the seed 000 dry-run Decrypt).
+    pub fn key_arn_of_ciphertext(&self, blob: &[u8]) -> Option<String> {
+        let header = BlobHeader::decode(blob).ok()?;
+        let key_id = uuid::Uuid::from_bytes(header.key_id).to_string();
+        self.key_by_id(&key_id).map(|key| key.arn.clone())
     }
 }

@@ -19,7 +19,7 @@ use crate::validate::Violations;
 use crate::KmsOperation;
 use crate::{
     Caller, CreateGrantInput, CreateGrantOutput, GrantConstraints, GrantListEntry, Kms, KmsError,
-    Page, PageRequest, RetireGrantInput,
+    Page, PageRequest, RetireGrantInput, RetiredGrant,
 };
 
 /// AWS: 50,000 grants per key (adjustable there, fixed here).
@@ -233,6 +233,7 @@ impl Kms {
             return Ok(CreateGrantOutput {
                 grant_token: grant_token(&id, &key.key_id_bytes, &nonce),
                 grant_id: existing.grant_id.clone(),
+                key_arn: key.arn.clone(),
             });
         }
         if on_key >= MAX_GRANTS_PER_KEY || for_grantee >= MAX_GRANTS_PER_GRANTEE {
@@ -247,6 +248,7 @@ impl Kms {
         let output = CreateGrantOutput {
             grant_token: grant_token(&id, &key.key_id_bytes, &nonce),
             grant_id: candidate.grant_id.clone(),
+            key_arn: key.arn.clone(),
         };
         self.commit(&writer, vec![Change::PutGrant(candidate)])?;
         Ok(output)
@@ -365,7 +367,11 @@ impl Kms {
         Ok(page(entries, start.as_deref(), limit, sort_key))
     }
 
-    pub fn retire_grant(&self, caller: &Caller, input: RetireGrantInput) -> Result<(), KmsError> {
+    pub fn retire_grant(
+        &self,
+        caller: &Caller,
+        input: RetireGrantInput,
+    ) -> Result<RetiredGrant, KmsError> {
         let mut v = Violations::new();
         v.length("grantToken", input.grant_token.as_deref(), 1, 8192);
         v.length("keyId", input.key_id.as_deref(), 1, super::KEY_ID_MAX);
@@ -398,7 +404,11 @@ impl Kms {
         };
         self.authorize_retire(caller, &key, &grant)?;
         finish_dry_run(input.dry_run)?;
-        self.commit(&writer, vec![Change::DeleteGrant(grant.grant_id.clone())])
+        self.commit(&writer, vec![Change::DeleteGrant(grant.grant_id.clone())])?;
+        Ok(RetiredGrant {
+            grant_id: grant.grant_id.clone(),
+            key_arn: key.arn.clone(),
+        })
     }
 
     /// Who may retire a grant (reference/kms-api.md §7): its retiring

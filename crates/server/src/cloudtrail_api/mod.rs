@@ -24,7 +24,17 @@ use keyward_trail::{LookupAttribute, LookupQuery, Trail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::ApiError;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use keyward_trail::{Entry, TrailError};
+
+use crate::audit::{cloudtrail_event, Outcome, RequestFacts};
+use crate::error::{ApiError, WireError};
+use crate::protocol::json::{decode, Json};
+use crate::protocol::Protocol;
+use crate::service::{BoxFuture, Call, Called, Input, Reply, Service};
 
 /// `X-Amz-Target` prefix of the CloudTrail API.
 pub const TARGET_PREFIX: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.";
@@ -121,8 +131,7 @@ fn authorize(caller: &Caller, operation: &str, now_ms: i64) -> Result<(), ApiErr
 }
 
 /// The `requestParameters` CloudTrail records for a LookupEvents call.
-pub fn request_parameters(body: &[u8]) -> Option<EventObject> {
-    let request: LookupEventsRequest = serde_json::from_slice(body).ok()?;
+fn request_parameters(request: &LookupEventsRequest) -> Option<EventObject> {
     let mut members = serde_json::Map::new();
     if let Some(attributes) = &request.lookup_attributes {
         let list: Vec<Value> = attributes
@@ -173,27 +182,31 @@ fn decode_token(token: &str) -> Option<u64> {
     text.strip_prefix("keyward-trail-v1:")?.parse().ok()
 }
 
-/// Runs a CloudTrail operation (blocking: it reads SQLite).
+/// Runs a CloudTrail operation (blocking: it reads the trail's segments),
+/// with the `requestParameters` of its event.
 pub fn dispatch(
     trail: &Trail,
     caller: &Caller,
     operation: &str,
     body: &[u8],
     now_ms: i64,
-) -> Result<Option<Vec<u8>>, ApiError> {
+) -> (Result<Option<Vec<u8>>, ApiError>, Option<EventObject>) {
     if operation != "LookupEvents" {
-        return Err(ApiError::NotImplemented(operation.to_owned()));
+        return (Err(ApiError::NotImplemented(operation.to_owned())), None);
     }
-    authorize(caller, operation, now_ms)?;
-    let request: LookupEventsRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        LookupEventsRequest::default()
-    } else {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::Serialization(format!(
-                "The request body does not match the operation's input shape: {e}"
-            ))
-        })?
-    };
+    let request = decode::<LookupEventsRequest>(body);
+    let logged = request.as_ref().ok().and_then(request_parameters);
+    let result = authorize(caller, operation, now_ms)
+        .and(request)
+        .and_then(|request| lookup_events(trail, caller, request));
+    (result, logged)
+}
+
+fn lookup_events(
+    trail: &Trail,
+    caller: &Caller,
+    request: LookupEventsRequest,
+) -> Result<Option<Vec<u8>>, ApiError> {
     let attributes = request.lookup_attributes.unwrap_or_default();
     if attributes.len() > 1 {
         return Err(client_error(
@@ -334,6 +347,117 @@ fn event_shape(bytes: Vec<u8>) -> Option<EventShape> {
     })
 }
 
+/// CloudTrail at the endpoint (LookupEvents only).
+pub(crate) struct CloudTrailService {
+    /// `None` under `--benchmark-only-disable-trail`: there is nothing to read.
+    trail: Option<Arc<Trail>>,
+    clock: Arc<keyward_kms::Kms>,
+    protocol: Protocol,
+}
+
+impl CloudTrailService {
+    pub fn new(trail: Option<Arc<Trail>>, kms: Arc<keyward_kms::Kms>) -> CloudTrailService {
+        CloudTrailService {
+            trail,
+            clock: kms,
+            protocol: Protocol::Json(Json {
+                target_prefix: TARGET_PREFIX,
+            }),
+        }
+    }
+
+    async fn run(&self, call: Call<'_>) -> Called {
+        let body = match call.input {
+            Input::Json(body) => body,
+            Input::Rest { body, .. } => body,
+            Input::Query(_) => Bytes::new(),
+        };
+        let (result, logged) = match (&self.trail, call.operation) {
+            (_, None) => (
+                Err(ApiError::UnknownOperation(format!(
+                    "Unknown operation: {}",
+                    call.facts.event_name
+                ))),
+                None,
+            ),
+            (None, Some(operation)) => (Err(ApiError::NotImplemented(operation.to_owned())), None),
+            (Some(trail), Some(operation)) => {
+                let trail = Arc::clone(trail);
+                let caller = call.caller.clone();
+                let operation = operation.to_owned();
+                let now_ms = self.clock.clock().now_ms();
+                tokio::task::spawn_blocking(move || {
+                    dispatch(&trail, &caller, &operation, &body, now_ms)
+                })
+                .await
+                .unwrap_or_else(|error| {
+                    (
+                        Err(ApiError::Internal(format!(
+                            "operation task failed: {error}"
+                        ))),
+                        None,
+                    )
+                })
+            }
+        };
+        let reply = result.map(Reply::ok).map_err(|error| {
+            if error.is_server_fault() {
+                tracing::error!(request_id = call.facts.request_id, error = ?error, "CloudTrail call failed");
+            }
+            error.wire()
+        });
+        let events = if call.record {
+            Entry::new(&cloudtrail_event(
+                &call.facts,
+                call.caller,
+                logged,
+                Outcome::of(&reply),
+            ))
+            .map(|entry| vec![entry])
+        } else {
+            Ok(Vec::new())
+        };
+        Called { reply, events }
+    }
+}
+
+impl Service for CloudTrailService {
+    fn signing_names(&self) -> &'static [&'static str] {
+        &["cloudtrail"]
+    }
+
+    fn protocol(&self) -> &Protocol {
+        &self.protocol
+    }
+
+    fn event_source(&self) -> &'static str {
+        "cloudtrail.amazonaws.com"
+    }
+
+    fn call<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Called> {
+        Box::pin(self.run(call))
+    }
+
+    fn internal_error(&self) -> WireError {
+        WireError {
+            code: "InternalFailure",
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: Some("The request processing has failed because of an unknown error, exception or failure.".into()),
+        }
+    }
+
+    fn failure_events(
+        &self,
+        facts: &RequestFacts<'_>,
+        caller: &Caller,
+        error: &WireError,
+    ) -> Result<Vec<Entry>, TrailError> {
+        let failed: Result<(), WireError> = Err(error.clone());
+        Entry::new(&cloudtrail_event(facts, caller, None, Outcome::of(&failed)))
+            .map(|entry| vec![entry])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,10 +470,11 @@ mod tests {
 
     #[test]
     fn lookup_parameters_are_recorded_in_camel_case() {
-        let object = request_parameters(
+        let request = decode::<LookupEventsRequest>(
             br#"{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"Decrypt"}],"StartTime":1800000000,"MaxResults":5}"#,
         )
         .unwrap();
+        let object = request_parameters(&request).unwrap();
         let text = serde_json::to_string(&object).unwrap();
         assert_eq!(
             text,

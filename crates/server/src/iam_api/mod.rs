@@ -13,42 +13,47 @@
 use keyward_identity::{AccessKeyMetadata, ListRequest, Page, Role, User};
 use keyward_principal::Caller;
 
+use crate::audit::QueryFacts;
 use crate::auth::Authenticator;
-use crate::query::xml::{response, timestamp, url_encode, Xml, IAM_NAMESPACE};
-use crate::query::{QueryError, QueryRequest};
+use crate::protocol::query::xml::{response, timestamp, url_encode, Xml, IAM_NAMESPACE};
+use crate::protocol::query::{QueryError, QueryRequest};
+use crate::service::Operation;
 
-/// Every action `dispatch` answers.
-pub const ACTIONS: &[&str] = &[
-    "CreateUser",
-    "GetUser",
-    "ListUsers",
-    "DeleteUser",
-    "CreateAccessKey",
-    "ListAccessKeys",
-    "UpdateAccessKey",
-    "DeleteAccessKey",
-    "CreateRole",
-    "GetRole",
-    "ListRoles",
-    "DeleteRole",
-    "UpdateAssumeRolePolicy",
-    "PutUserPolicy",
-    "GetUserPolicy",
-    "ListUserPolicies",
-    "DeleteUserPolicy",
-    "PutRolePolicy",
-    "GetRolePolicy",
-    "ListRolePolicies",
-    "DeleteRolePolicy",
-    "CreateAccount",
+/// The IAM operation table: every action `dispatch` answers, and whether
+/// CloudTrail marks its events read-only.
+pub(crate) const OPERATIONS: &[Operation] = &[
+    Operation::writes("CreateUser"),
+    Operation::reads("GetUser"),
+    Operation::reads("ListUsers"),
+    Operation::writes("DeleteUser"),
+    Operation::writes("CreateAccessKey"),
+    Operation::reads("ListAccessKeys"),
+    Operation::writes("UpdateAccessKey"),
+    Operation::writes("DeleteAccessKey"),
+    Operation::writes("CreateRole"),
+    Operation::reads("GetRole"),
+    Operation::reads("ListRoles"),
+    Operation::writes("DeleteRole"),
+    Operation::writes("UpdateAssumeRolePolicy"),
+    Operation::writes("PutUserPolicy"),
+    Operation::reads("GetUserPolicy"),
+    Operation::reads("ListUserPolicies"),
+    Operation::writes("DeleteUserPolicy"),
+    Operation::writes("PutRolePolicy"),
+    Operation::reads("GetRolePolicy"),
+    Operation::reads("ListRolePolicies"),
+    Operation::writes("DeleteRolePolicy"),
+    Operation::writes("CreateAccount"),
 ];
 
-/// Runs one IAM action for `caller`; returns the whole XML response.
+/// Runs one IAM action for `caller`; returns the whole XML response, and
+/// notes what its event logs of the result in `facts`.
 pub fn dispatch(
     auth: &Authenticator,
     caller: &Caller,
     request: &QueryRequest,
     request_id: &str,
+    facts: &mut QueryFacts,
 ) -> Result<String, QueryError> {
     let identities = auth.identities();
     let action = request.action.as_str();
@@ -98,6 +103,15 @@ pub fn dispatch(
                 .text("SecretAccessKey", &key.secret_access_key)
                 .text("CreateDate", &timestamp(key.metadata.created_ms))
                 .close("AccessKey");
+            // CloudTrail logs the new key, never its secret.
+            facts.respond(serde_json::json!({
+                "accessKey": {
+                    "userName": key.metadata.user_name,
+                    "accessKeyId": key.metadata.access_key_id,
+                    "status": "Active",
+                    "createDate": response_date(key.metadata.created_ms),
+                }
+            }));
             true
         }
         "ListAccessKeys" => {
@@ -319,4 +333,10 @@ fn write_paging<T>(xml: &mut Xml, page: &Page<T>) {
         },
     )
     .optional("Marker", page.marker.as_deref());
+}
+
+/// A time as CloudTrail writes dates in IAM and STS `responseElements`
+/// ("Sep 22, 2026, 2:36:02 PM").
+pub(crate) fn response_date(epoch_ms: i64) -> String {
+    keyward_audit::format_response_date(crate::audit::time_of_ms(epoch_ms))
 }

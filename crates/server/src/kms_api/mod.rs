@@ -1,512 +1,298 @@
-//! `TrentService.*`: decode the JSON body, call the domain, encode the reply.
+//! KMS at the endpoint (`TrentService.*`, JSON 1.1, SigV4 service `kms`):
+//! the operation table (keyward-kms's [`KmsOperation`]) mapped to one
+//! handler each (`operations.rs`), the request shapes (`shapes.rs`) and what
+//! each logs (`logged.rs`).
+//!
+//! A call: the table names the operation (unknown and unsupported names are
+//! answered here), the handler decodes the input once, notes the event's
+//! facts, calls the domain and encodes the output; operations that write
+//! the store run on the blocking pool. The events are then written from the
+//! facts (`audit/kms.rs`).
 
+mod logged;
+mod operations;
 mod shapes;
 
-use keyward_kms::{self as kms, Kms, Page};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use keyward_kms::{Kms, KmsOperation, OperationFacts, Runs};
 use keyward_principal::Caller;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use keyward_trail::{Entry, TrailError};
 
-use crate::error::ApiError;
-use shapes::*;
+use crate::audit::{arn_in_message, kms_events, KmsFacts, Outcome, RequestFacts};
+use crate::error::{ApiError, WireError};
+use crate::metrics::Metrics;
+use crate::protocol::json::Json;
+use crate::protocol::Protocol;
+use crate::service::{BoxFuture, Call, Called, Input, Reply, Service};
+use operations::Handler;
 
-/// Every operation of the AWS KMS API model (botocore `kms/2014-11-01`) that
-/// keyward does not implement: they answer UnsupportedOperationException
-/// naming the operation, never a 404 or a 500.
-const NOT_IMPLEMENTED: &[&str] = &[
-    "ConnectCustomKeyStore",
-    "CreateCustomKeyStore",
-    "DeleteCustomKeyStore",
-    "DeleteImportedKeyMaterial",
-    "DeriveSharedSecret",
-    "DescribeCustomKeyStores",
-    "DisconnectCustomKeyStore",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateMac",
-    "GetKeyLastUsage",
-    "GetParametersForImport",
-    "GetPublicKey",
-    "ImportKeyMaterial",
-    "ReplicateKey",
-    "Sign",
-    "UpdateCustomKeyStore",
-    "UpdatePrimaryRegion",
-    "Verify",
-    "VerifyMac",
-];
+/// The `X-Amz-Target` prefix of KMS.
+pub const TARGET_PREFIX: &str = "TrentService.";
 
-/// Operations that only read state: they run on the async worker, since the
-/// domain serves them from memory. The others write to disk and run on the
-/// blocking pool.
-pub fn runs_inline(operation: &str) -> bool {
-    matches!(
-        operation,
-        "Encrypt"
-            | "Decrypt"
-            | "ReEncrypt"
-            | "GenerateDataKey"
-            | "GenerateDataKeyWithoutPlaintext"
-            | "GenerateRandom"
-            | "DescribeKey"
-            | "ListKeys"
-            | "ListAliases"
-            | "GetKeyRotationStatus"
-            | "ListKeyRotations"
-            | "ListResourceTags"
-            | "GetKeyPolicy"
-            | "ListKeyPolicies"
-    )
+/// The handler of each operation of the table; `None` for the operations
+/// keyward does not implement (the table's state column, checked by a
+/// test). The `match` is exhaustive: a new row does not compile without an
+/// arm.
+fn handler(operation: KmsOperation) -> Option<Handler> {
+    use KmsOperation::*;
+    Some(match operation {
+        CancelKeyDeletion => operations::cancel_key_deletion,
+        CreateAlias => operations::create_alias,
+        CreateGrant => operations::create_grant,
+        CreateKey => operations::create_key,
+        Decrypt => operations::decrypt,
+        DeleteAlias => operations::delete_alias,
+        DescribeKey => operations::describe_key,
+        DisableKey => operations::disable_key,
+        DisableKeyRotation => operations::disable_key_rotation,
+        EnableKey => operations::enable_key,
+        EnableKeyRotation => operations::enable_key_rotation,
+        Encrypt => operations::encrypt,
+        GenerateDataKey => operations::generate_data_key,
+        GenerateDataKeyWithoutPlaintext => operations::generate_data_key_without_plaintext,
+        GenerateRandom => operations::generate_random,
+        GetKeyPolicy => operations::get_key_policy,
+        GetKeyRotationStatus => operations::get_key_rotation_status,
+        ListAliases => operations::list_aliases,
+        ListGrants => operations::list_grants,
+        ListKeyPolicies => operations::list_key_policies,
+        ListKeyRotations => operations::list_key_rotations,
+        ListKeys => operations::list_keys,
+        ListResourceTags => operations::list_resource_tags,
+        ListRetirableGrants => operations::list_retirable_grants,
+        PutKeyPolicy => operations::put_key_policy,
+        ReEncrypt => operations::re_encrypt,
+        RetireGrant => operations::retire_grant,
+        RevokeGrant => operations::revoke_grant,
+        RotateKeyOnDemand => operations::rotate_key_on_demand,
+        ScheduleKeyDeletion => operations::schedule_key_deletion,
+        TagResource => operations::tag_resource,
+        UntagResource => operations::untag_resource,
+        UpdateAlias => operations::update_alias,
+        UpdateKeyDescription => operations::update_key_description,
+        ConnectCustomKeyStore
+        | CreateCustomKeyStore
+        | Decapsulate
+        | DeleteCustomKeyStore
+        | DeleteImportedKeyMaterial
+        | DeriveSharedSecret
+        | DescribeCustomKeyStores
+        | DisconnectCustomKeyStore
+        | Encapsulate
+        | GenerateDataKeyPair
+        | GenerateDataKeyPairWithoutPlaintext
+        | GenerateMac
+        | GetKeyLastUsage
+        | GetParametersForImport
+        | GetPublicKey
+        | ImportKeyMaterial
+        | ReplicateKey
+        | Sign
+        | UpdateCustomKeyStore
+        | UpdatePrimaryRegion
+        | Verify
+        | VerifyMac => return None,
+    })
 }
 
-fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    let text = body.iter().position(|b| !b.is_ascii_whitespace());
-    match text {
-        None => Ok(T::default()),
-        Some(i) if body.get(i) == Some(&b'{') => serde_json::from_slice(body).map_err(|e| {
-            ApiError::Serialization(match e.classify() {
-                serde_json::error::Category::Data => {
-                    format!("The request body does not match the operation's input shape: {e}")
-                }
-                _ => format!("The request body is not valid JSON: {e}"),
-            })
-        }),
-        Some(_) => Err(ApiError::Serialization(
-            "The request body must be a JSON object.".into(),
-        )),
+/// One KMS call run to its result, with its event's facts.
+pub struct Handled {
+    /// The table's row; `None` for a name no KMS operation has.
+    pub operation: Option<&'static OperationFacts>,
+    pub result: Result<Option<Vec<u8>>, ApiError>,
+    pub facts: KmsFacts,
+}
+
+/// Runs the operation named `operation` (as `X-Amz-Target` names it after
+/// `TrentService.`) for `caller`, on the calling thread. Public so that the
+/// fuzz target and in-process services call KMS exactly as the wire does.
+pub fn handle(kms: &Kms, caller: &Caller, operation: &str, body: &[u8]) -> Handled {
+    let mut facts = KmsFacts::default();
+    let Some(row) = KmsOperation::named(operation).map(KmsOperation::facts) else {
+        return Handled {
+            operation: None,
+            result: Err(unknown_operation(operation)),
+            facts,
+        };
+    };
+    let result = match handler(row.operation) {
+        Some(handler) => handler(kms, caller, body, &mut facts),
+        None => Err(ApiError::NotImplemented(row.name.to_owned())),
+    };
+    if let Err(error) = &result {
+        keys_of_failure(kms, caller, error, &mut facts);
+    }
+    Handled {
+        operation: Some(row),
+        result,
+        facts,
     }
 }
 
-fn json(value: &impl Serialize) -> Result<Option<Vec<u8>>, ApiError> {
-    serde_json::to_vec(value)
-        .map(Some)
-        .map_err(|e| ApiError::Internal(format!("response encoding failed: {e}")))
+fn unknown_operation(operation: &str) -> ApiError {
+    ApiError::UnknownOperation(if operation.is_empty() {
+        "Missing X-Amz-Target header: an AWS JSON request must name its operation.".to_string()
+    } else {
+        format!("Unknown operation: {operation}")
+    })
 }
 
-fn paged<T, U>(page: Page<T>, map: impl FnMut(T) -> U) -> (Vec<U>, Option<String>, bool) {
-    let truncated = page.next_marker.is_some();
-    (
-        page.items.into_iter().map(map).collect(),
-        page.next_marker,
-        truncated,
-    )
+/// The keys a failed call names, when its handler noted none: the keys
+/// its request members name (an alias through the key store, whatever the
+/// outcome), else the one its error message names.
+fn keys_of_failure(kms: &Kms, caller: &Caller, error: &ApiError, facts: &mut KmsFacts) {
+    if facts.has_keys() {
+        return;
+    }
+    if let Some(request) = &facts.request {
+        let ids: Vec<String> = [
+            &request.key_id,
+            &request.source_key_id,
+            &request.destination_key_id,
+            &request.target_key_id,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|id| id.to_string())
+        .collect();
+        for id in ids {
+            facts.key(kms.key_arn_named(caller, &id).as_deref());
+        }
+    }
+    if !facts.has_keys() {
+        if let Some(message) = error.wire().message {
+            facts.key(arn_in_message(&message));
+        }
+    }
 }
 
-/// Runs `operation` for `caller`. `Ok(None)` is a success with no output members.
-pub fn dispatch(
-    kms: &Kms,
-    caller: &Caller,
-    operation: &str,
-    body: &[u8],
-) -> Result<Option<Vec<u8>>, ApiError> {
-    match operation {
-        "CreateKey" => {
-            let r: CreateKeyRequest = parse(body)?;
-            let metadata = kms.create_key(
-                caller,
-                kms::CreateKeyInput {
-                    policy: r.policy,
-                    description: r.description,
-                    key_usage: r.key_usage,
-                    key_spec: r.key_spec,
-                    customer_master_key_spec: r.customer_master_key_spec,
-                    origin: r.origin,
-                    custom_key_store_id: r.custom_key_store_id,
-                    bypass_policy_lockout_safety_check: r.bypass_policy_lockout_safety_check,
-                    tags: tags_in(r.tags),
-                    multi_region: r.multi_region,
-                    xks_key_id: r.xks_key_id,
-                },
-            )?;
-            json(&KeyMetadataResponse {
-                key_metadata: metadata.into(),
-            })
+/// The KMS service at the endpoint.
+pub(crate) struct KmsService {
+    kms: Arc<Kms>,
+    metrics: Arc<Metrics>,
+    protocol: Protocol,
+}
+
+impl KmsService {
+    pub fn new(kms: Arc<Kms>, metrics: Arc<Metrics>) -> KmsService {
+        KmsService {
+            kms,
+            metrics,
+            protocol: Protocol::Json(Json {
+                target_prefix: TARGET_PREFIX,
+            }),
         }
-        "DescribeKey" => {
-            let r: DescribeKeyRequest = parse(body)?;
-            let metadata = kms.describe_key(caller, r.key_id, r.grant_tokens)?;
-            json(&KeyMetadataResponse {
-                key_metadata: metadata.into(),
-            })
+    }
+
+    async fn run(&self, call: Call<'_>) -> Called {
+        let body = match call.input {
+            Input::Json(body) => body,
+            Input::Rest { body, .. } => body,
+            Input::Query(_) => Bytes::new(),
+        };
+        let operation = call.operation.and_then(KmsOperation::named);
+        let handled = match operation.map(|op| op.facts().runs) {
+            None => Handled {
+                operation: None,
+                result: Err(unknown_operation(call.facts.event_name)),
+                facts: KmsFacts::default(),
+            },
+            Some(Runs::Blocking) => {
+                let kms = Arc::clone(&self.kms);
+                let caller = call.caller.clone();
+                let name = call.facts.event_name.to_owned();
+                tokio::task::spawn_blocking(move || handle(&kms, &caller, &name, &body))
+                    .await
+                    .unwrap_or_else(|error| {
+                        // The task panicked: the call has no facts left.
+                        tracing::error!(%error, "a KMS operation task failed");
+                        Handled {
+                            operation: operation.map(KmsOperation::facts),
+                            result: Err(ApiError::Internal(format!(
+                                "operation task failed: {error}"
+                            ))),
+                            facts: KmsFacts::default(),
+                        }
+                    })
+            }
+            Some(Runs::Inline) => handle(&self.kms, call.caller, call.facts.event_name, &body),
+        };
+        // S-27, S-28: every attempt to use a disabled or pending-deletion
+        // key is counted by key and logged.
+        if let Err(ApiError::Kms(error)) = &handled.result {
+            if let Some((key_arn, key_state)) = error.unusable_key() {
+                self.metrics.disabled_key_used(
+                    key_arn,
+                    call.facts.event_name,
+                    key_state,
+                    call.caller.principal_arn(),
+                );
+            }
         }
-        "ListKeys" => {
-            let r: Paged = parse(body)?;
-            let (keys, next_marker, truncated) =
-                paged(kms.list_keys(caller, r.request())?, |k| KeyListEntryShape {
-                    key_id: k.key_id,
-                    key_arn: k.key_arn,
-                });
-            json(&ListKeysResponse {
-                keys,
-                next_marker,
-                truncated,
-            })
-        }
-        "UpdateKeyDescription" => {
-            let r: UpdateKeyDescriptionRequest = parse(body)?;
-            kms.update_key_description(caller, r.key_id, r.description)?;
-            Ok(None)
-        }
-        "EnableKey" => {
-            let r: KeyIdOnly = parse(body)?;
-            kms.enable_key(caller, r.key_id)?;
-            Ok(None)
-        }
-        "DisableKey" => {
-            let r: KeyIdOnly = parse(body)?;
-            kms.disable_key(caller, r.key_id)?;
-            Ok(None)
-        }
-        "ScheduleKeyDeletion" => {
-            let r: ScheduleKeyDeletionRequest = parse(body)?;
-            let out = kms.schedule_key_deletion(caller, r.key_id, r.pending_window_in_days)?;
-            json(&ScheduleKeyDeletionResponse {
-                key_id: out.key_arn,
-                deletion_date: seconds(out.deletion_date_ms),
-                key_state: out.key_state,
-                pending_window_in_days: out.pending_window_in_days,
-            })
-        }
-        "CancelKeyDeletion" => {
-            let r: KeyIdOnly = parse(body)?;
-            json(&KeyIdResponse {
-                key_id: kms.cancel_key_deletion(caller, r.key_id)?,
-            })
-        }
-        "Encrypt" => {
-            let r: EncryptRequest = parse(body)?;
-            let out = kms.encrypt(
-                caller,
-                kms::EncryptInput {
-                    key_id: r.key_id,
-                    plaintext: decode_secret("Plaintext", r.plaintext)?,
-                    encryption_context: r.encryption_context,
-                    grant_tokens: r.grant_tokens,
-                    encryption_algorithm: r.encryption_algorithm,
-                    dry_run: r.dry_run,
-                },
-            )?;
-            json(&EncryptResponse {
-                ciphertext_blob: blob(&out.ciphertext_blob),
-                key_id: out.key_arn,
-                encryption_algorithm: out.encryption_algorithm,
-            })
-        }
-        "Decrypt" => {
-            let r: DecryptRequest = parse(body)?;
-            let out = kms.decrypt(
-                caller,
-                kms::DecryptInput {
-                    ciphertext_blob: decode_blob("CiphertextBlob", r.ciphertext_blob)?,
-                    encryption_context: r.encryption_context,
-                    grant_tokens: r.grant_tokens,
-                    key_id: r.key_id,
-                    encryption_algorithm: r.encryption_algorithm,
-                    recipient_present: r.recipient.is_some_and(|v| !v.is_null()),
-                    dry_run: r.dry_run,
-                    dry_run_modifiers: r.dry_run_modifiers,
-                },
-            )?;
-            json(&DecryptResponse {
-                key_id: out.key_arn,
-                plaintext: secret(&out.plaintext),
-                encryption_algorithm: out.encryption_algorithm,
-                key_material_id: out.key_material_id,
-            })
-        }
-        "ReEncrypt" => {
-            let r: ReEncryptRequest = parse(body)?;
-            let out = kms.re_encrypt(
-                caller,
-                kms::ReEncryptInput {
-                    ciphertext_blob: decode_blob("CiphertextBlob", r.ciphertext_blob)?,
-                    source_encryption_context: r.source_encryption_context,
-                    source_key_id: r.source_key_id,
-                    destination_key_id: r.destination_key_id,
-                    destination_encryption_context: r.destination_encryption_context,
-                    source_encryption_algorithm: r.source_encryption_algorithm,
-                    destination_encryption_algorithm: r.destination_encryption_algorithm,
-                    grant_tokens: r.grant_tokens,
-                    dry_run: r.dry_run,
-                    dry_run_modifiers: r.dry_run_modifiers,
-                },
-            )?;
-            json(&ReEncryptResponse {
-                ciphertext_blob: blob(&out.ciphertext_blob),
-                source_key_id: out.source_key_arn,
-                key_id: out.key_arn,
-                source_encryption_algorithm: out.source_encryption_algorithm,
-                destination_encryption_algorithm: out.destination_encryption_algorithm,
-                source_key_material_id: out.source_key_material_id,
-                destination_key_material_id: out.destination_key_material_id,
-            })
-        }
-        "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
-            let r: GenerateDataKeyRequest = parse(body)?;
-            let out = kms.generate_data_key(
-                caller,
-                kms::GenerateDataKeyInput {
-                    key_id: r.key_id,
-                    encryption_context: r.encryption_context,
-                    number_of_bytes: r.number_of_bytes,
-                    key_spec: r.key_spec,
-                    grant_tokens: r.grant_tokens,
-                    recipient_present: r.recipient.is_some_and(|v| !v.is_null()),
-                    dry_run: r.dry_run,
-                },
-                operation == "GenerateDataKey",
-            )?;
-            json(&GenerateDataKeyResponse {
-                ciphertext_blob: blob(&out.ciphertext_blob),
-                plaintext: out.plaintext.as_ref().map(secret),
-                key_id: out.key_arn,
-                key_material_id: out.key_material_id,
-            })
-        }
-        "GenerateRandom" => {
-            let r: GenerateRandomRequest = parse(body)?;
-            let random = kms.generate_random(
-                caller,
-                r.number_of_bytes,
-                r.custom_key_store_id,
-                r.recipient.is_some_and(|v| !v.is_null()),
-            )?;
-            json(&GenerateRandomResponse {
-                plaintext: secret(&random),
-            })
-        }
-        "CreateAlias" => {
-            let r: AliasRequest = parse(body)?;
-            kms.create_alias(caller, r.alias_name, r.target_key_id)?;
-            Ok(None)
-        }
-        "UpdateAlias" => {
-            let r: AliasRequest = parse(body)?;
-            kms.update_alias(caller, r.alias_name, r.target_key_id)?;
-            Ok(None)
-        }
-        "DeleteAlias" => {
-            let r: AliasRequest = parse(body)?;
-            kms.delete_alias(caller, r.alias_name)?;
-            Ok(None)
-        }
-        "ListAliases" => {
-            let r: KeyIdPaged = parse(body)?;
-            let page = kms.list_aliases(
-                caller,
-                r.key_id,
-                kms::PageRequest {
-                    limit: r.limit,
-                    marker: r.marker,
-                },
-            )?;
-            let (aliases, next_marker, truncated) = paged(page, |a| AliasShape {
-                alias_name: a.alias_name,
-                alias_arn: a.alias_arn,
-                target_key_id: a.target_key_id,
-                creation_date: seconds(a.creation_date_ms),
-                last_updated_date: seconds(a.last_updated_date_ms),
-            });
-            json(&ListAliasesResponse {
-                aliases,
-                next_marker,
-                truncated,
-            })
-        }
-        "EnableKeyRotation" => {
-            let r: EnableKeyRotationRequest = parse(body)?;
-            kms.enable_key_rotation(caller, r.key_id, r.rotation_period_in_days)?;
-            Ok(None)
-        }
-        "DisableKeyRotation" => {
-            let r: KeyIdOnly = parse(body)?;
-            kms.disable_key_rotation(caller, r.key_id)?;
-            Ok(None)
-        }
-        "GetKeyRotationStatus" => {
-            let r: KeyIdOnly = parse(body)?;
-            let status = kms.get_key_rotation_status(caller, r.key_id)?;
-            json(&GetKeyRotationStatusResponse {
-                key_rotation_enabled: status.enabled,
-                key_id: status.key_id,
-                rotation_period_in_days: status.rotation_period_in_days,
-                next_rotation_date: status.next_rotation_date_ms.map(seconds),
-            })
-        }
-        "RotateKeyOnDemand" => {
-            let r: KeyIdOnly = parse(body)?;
-            json(&KeyIdResponse {
-                key_id: kms.rotate_key_on_demand(caller, r.key_id)?,
-            })
-        }
-        "ListKeyRotations" => {
-            let r: ListKeyRotationsRequest = parse(body)?;
-            let page = kms.list_key_rotations(
-                caller,
-                r.key_id,
-                r.include_key_material,
-                kms::PageRequest {
-                    limit: r.limit,
-                    marker: r.marker,
-                },
-            )?;
-            let (rotations, next_marker, truncated) = paged(page, |e| RotationShape {
-                key_id: e.key_id,
-                key_material_id: e.key_material_id,
-                key_material_state: e.key_material_state,
-                rotation_date: e.rotation_date_ms.map(seconds),
-                rotation_type: e.rotation_type,
-            });
-            json(&ListKeyRotationsResponse {
-                rotations,
-                next_marker,
-                truncated,
-            })
-        }
-        "TagResource" => {
-            let r: TagResourceRequest = parse(body)?;
-            kms.tag_resource(caller, r.key_id, tags_in(r.tags))?;
-            Ok(None)
-        }
-        "UntagResource" => {
-            let r: UntagResourceRequest = parse(body)?;
-            kms.untag_resource(caller, r.key_id, r.tag_keys)?;
-            Ok(None)
-        }
-        "ListResourceTags" => {
-            let r: KeyIdPaged = parse(body)?;
-            let page = kms.list_resource_tags(
-                caller,
-                r.key_id,
-                kms::PageRequest {
-                    limit: r.limit,
-                    marker: r.marker,
-                },
-            )?;
-            let (tags, next_marker, truncated) =
-                paged(page, |(tag_key, tag_value)| TagOut { tag_key, tag_value });
-            json(&ListResourceTagsResponse {
-                tags,
-                next_marker,
-                truncated,
-            })
-        }
-        "GetKeyPolicy" => {
-            let r: GetKeyPolicyRequest = parse(body)?;
-            let (policy, policy_name) = kms.get_key_policy(caller, r.key_id, r.policy_name)?;
-            json(&GetKeyPolicyResponse {
-                policy,
-                policy_name,
-            })
-        }
-        "PutKeyPolicy" => {
-            let r: PutKeyPolicyRequest = parse(body)?;
-            kms.put_key_policy(
-                caller,
-                r.key_id,
-                r.policy_name,
-                r.policy,
-                r.bypass_policy_lockout_safety_check,
-            )?;
-            Ok(None)
-        }
-        "ListKeyPolicies" => {
-            let r: KeyIdPaged = parse(body)?;
-            let page = kms.list_key_policies(
-                caller,
-                r.key_id,
-                kms::PageRequest {
-                    limit: r.limit,
-                    marker: r.marker,
-                },
-            )?;
-            let (policy_names, next_marker, truncated) = paged(page, |p| p);
-            json(&ListKeyPoliciesResponse {
-                policy_names,
-                next_marker,
-                truncated,
-            })
-        }
-        "CreateGrant" => {
-            let r: CreateGrantRequest = parse(body)?;
-            let out = kms.create_grant(
-                caller,
-                kms::CreateGrantInput {
-                    key_id: r.key_id,
-                    grantee_principal: r.grantee_principal,
-                    retiring_principal: r.retiring_principal,
-                    operations: r.operations,
-                    constraints: r.constraints.map(Into::into),
-                    grant_tokens: r.grant_tokens,
-                    name: r.name,
-                    dry_run: r.dry_run,
-                },
-            )?;
-            json(&CreateGrantResponse {
-                grant_token: out.grant_token,
-                grant_id: out.grant_id,
-            })
-        }
-        "ListGrants" => {
-            let r: ListGrantsRequest = parse(body)?;
-            let page = kms.list_grants(
-                caller,
-                r.key_id,
-                r.grant_id,
-                r.grantee_principal,
-                kms::PageRequest {
-                    limit: r.limit,
-                    marker: r.marker,
-                },
-            )?;
-            let (grants, next_marker, truncated) = paged(page, GrantListEntryShape::from);
-            json(&ListGrantsResponse {
-                grants,
-                next_marker,
-                truncated,
-            })
-        }
-        "ListRetirableGrants" => {
-            let r: ListRetirableGrantsRequest = parse(body)?;
-            let page = kms.list_retirable_grants(
-                caller,
-                r.retiring_principal,
-                kms::PageRequest {
-                    limit: r.limit,
-                    marker: r.marker,
-                },
-            )?;
-            let (grants, next_marker, truncated) = paged(page, GrantListEntryShape::from);
-            json(&ListGrantsResponse {
-                grants,
-                next_marker,
-                truncated,
-            })
-        }
-        "RetireGrant" => {
-            let r: RetireGrantRequest = parse(body)?;
-            kms.retire_grant(
-                caller,
-                kms::RetireGrantInput {
-                    grant_token: r.grant_token,
-                    key_id: r.key_id,
-                    grant_id: r.grant_id,
-                    dry_run: r.dry_run,
-                },
-            )?;
-            Ok(None)
-        }
-        "RevokeGrant" => {
-            let r: RevokeGrantRequest = parse(body)?;
-            kms.revoke_grant(caller, r.key_id, r.grant_id, r.dry_run)?;
-            Ok(None)
-        }
-        other if NOT_IMPLEMENTED.contains(&other) => {
-            Err(ApiError::NotImplemented(other.to_string()))
-        }
-        other => Err(ApiError::UnknownOperation(format!(
-            "Unknown operation: TrentService.{other}"
-        ))),
+        let reply = match handled.result {
+            Ok(body) => Ok(Reply::ok(body)),
+            Err(error) => {
+                if error.is_server_fault() {
+                    tracing::error!(request_id = call.facts.request_id, operation = call.facts.event_name, error = ?error, "KMS call failed");
+                }
+                Err(error.wire())
+            }
+        };
+        let events = if call.record {
+            kms_events(
+                &call.facts,
+                call.caller,
+                handled.operation,
+                &handled.facts,
+                Outcome::of(&reply),
+            )
+            .map_err(TrailError::from)
+        } else {
+            Ok(Vec::new())
+        };
+        Called { reply, events }
+    }
+}
+
+impl Service for KmsService {
+    fn signing_names(&self) -> &'static [&'static str] {
+        &["kms"]
+    }
+
+    fn protocol(&self) -> &Protocol {
+        &self.protocol
+    }
+
+    fn event_source(&self) -> &'static str {
+        "kms.amazonaws.com"
+    }
+
+    fn call<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Called> {
+        Box::pin(self.run(call))
+    }
+
+    fn internal_error(&self) -> WireError {
+        ApiError::Internal(String::new()).wire()
+    }
+
+    fn failure_events(
+        &self,
+        facts: &RequestFacts<'_>,
+        caller: &Caller,
+        error: &WireError,
+    ) -> Result<Vec<Entry>, TrailError> {
+        let operation = KmsOperation::named(facts.event_name).map(KmsOperation::facts);
+        let failed: Result<(), WireError> = Err(error.clone());
+        kms_events(
+            facts,
+            caller,
+            operation,
+            &KmsFacts::default(),
+            Outcome::of(&failed),
+        )
+        .map_err(TrailError::from)
     }
 }
 

@@ -11,19 +11,28 @@
 
 use keyward_principal::Caller;
 
+use crate::audit::QueryFacts;
 use crate::auth::Authenticator;
-use crate::query::xml::{response, timestamp, Xml, STS_NAMESPACE};
-use crate::query::{QueryError, QueryRequest};
+use crate::iam_api::response_date;
+use crate::protocol::query::xml::{response, timestamp, Xml, STS_NAMESPACE};
+use crate::protocol::query::{QueryError, QueryRequest};
+use crate::service::Operation;
 
-/// Every action `dispatch` answers.
-pub const ACTIONS: &[&str] = &["AssumeRole", "GetCallerIdentity"];
+/// The STS operation table: every action `dispatch` answers, and whether
+/// CloudTrail marks its events read-only.
+pub(crate) const OPERATIONS: &[Operation] = &[
+    Operation::writes("AssumeRole"),
+    Operation::reads("GetCallerIdentity"),
+];
 
-/// Runs one STS action for `caller`; returns the whole XML response.
+/// Runs one STS action for `caller`; returns the whole XML response, and
+/// notes what its event logs of the result in `facts`.
 pub fn dispatch(
     auth: &Authenticator,
     caller: &Caller,
     request: &QueryRequest,
     request_id: &str,
+    facts: &mut QueryFacts,
 ) -> Result<String, QueryError> {
     let identities = auth.identities();
     let mut xml = Xml::new();
@@ -54,6 +63,19 @@ pub fn dispatch(
                 .text("AssumedRoleId", &session.assumed_role_id)
                 .text("Arn", &session.arn)
                 .close("AssumedRoleUser");
+            // CloudTrail logs the session's key id and expiry, so later
+            // events' `ASIA…` key can be traced to this call; never the
+            // secret or the session token.
+            facts.respond(serde_json::json!({
+                "credentials": {
+                    "accessKeyId": session.access_key_id,
+                    "expiration": response_date(session.expiration_ms),
+                },
+                "assumedRoleUser": {
+                    "assumedRoleId": session.assumed_role_id,
+                    "arn": session.arn,
+                }
+            }));
         }
         "GetCallerIdentity" => {
             let identity = identities.get_caller_identity(caller);

@@ -1,4 +1,5 @@
-//! Events built from requests: field by field, and never a secret.
+//! Events written from calls' typed facts, through the real domain: field
+//! by field, and never a secret.
 
 // Tests record calls of service principals, which only service crates make.
 #![allow(clippy::disallowed_methods)]
@@ -8,16 +9,18 @@ use std::sync::Arc;
 use base64::Engine as _;
 use keyward_crypto::RootKey;
 use keyward_kms::Kms;
-use keyward_principal::{Caller, Clock};
+use keyward_principal::{Caller, Clock, ServicePrincipal};
 use keyward_store::{SqliteStore, Store};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use time::macros::datetime;
 
 use super::*;
-use crate::kms_api::dispatch;
+use crate::kms_api::handle;
+use crate::protocol::query::QueryRequest;
 
 const ACCOUNT: &str = "111122223333";
+const OTHER_ACCOUNT: &str = "444455556666";
 
 fn facts(operation: &str) -> RequestFacts<'_> {
     RequestFacts {
@@ -32,18 +35,6 @@ fn facts(operation: &str) -> RequestFacts<'_> {
     }
 }
 
-/// A key store that knows no alias and no grant token.
-struct NoNames;
-
-impl KeyNames for NoNames {
-    fn key_arn_named(&self, _: &Caller, _: &str) -> Option<String> {
-        None
-    }
-    fn grant_named_by_token(&self, _: &str) -> Option<(String, String)> {
-        None
-    }
-}
-
 fn to_json(event: &CloudTrailEvent) -> Value {
     serde_json::from_slice(&event.encode().unwrap()).unwrap()
 }
@@ -52,19 +43,49 @@ fn entry_json(entry: &keyward_trail::Entry) -> Value {
     serde_json::from_slice(&entry.bytes).unwrap()
 }
 
-#[test]
-fn a_decrypt_event_has_the_fields_aws_writes() {
-    let key = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
-    let response = json!({"KeyId": key, "Plaintext": "c2VjcmV0", "EncryptionAlgorithm": "SYMMETRIC_DEFAULT", "KeyMaterialId": "ab".repeat(32)}).to_string();
-    let request = json!({"CiphertextBlob": "AQID", "EncryptionContext": {"purpose": "test"}, "GrantTokens": ["tok"]}).to_string();
+/// Runs `operation` for `caller` as the wire does, and writes its events:
+/// the reply (or the error) and the events' bytes.
+fn run_as(
+    service: &Service,
+    caller: &Caller,
+    operation: &str,
+    body: &Value,
+) -> (
+    Result<Option<Vec<u8>>, crate::error::WireError>,
+    Vec<keyward_trail::Entry>,
+) {
+    let body = body.to_string();
+    let handled = handle(&service.kms, caller, operation, body.as_bytes());
+    let reply = handled.result.map_err(|error| error.wire());
     let events = kms_events(
-        &facts("Decrypt"),
-        &Caller::root(ACCOUNT),
-        request.as_bytes(),
-        Outcome::Success(Some(response.as_bytes())),
-        &NoNames,
+        &facts(operation),
+        caller,
+        handled.operation,
+        &handled.facts,
+        Outcome::of(&reply),
     )
     .unwrap();
+    (reply, events)
+}
+
+#[test]
+fn a_decrypt_event_has_the_fields_aws_writes() {
+    let service = service();
+    let blob = call(
+        &service,
+        "Encrypt",
+        &json!({"KeyId": service.key_id, "Plaintext": "c2VjcmV0", "EncryptionContext": {"purpose": "test"}}),
+    )["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (reply, events) = run_as(
+        &service,
+        &Caller::root(ACCOUNT),
+        "Decrypt",
+        &json!({"CiphertextBlob": blob, "EncryptionContext": {"purpose": "test"}}),
+    );
+    assert!(reply.is_ok());
     assert_eq!(events.len(), 1);
     let event = entry_json(&events[0]);
     assert_eq!(event["eventName"], "Decrypt");
@@ -77,11 +98,11 @@ fn a_decrypt_event_has_the_fields_aws_writes() {
     );
     assert_eq!(
         event["additionalEventData"]["keyMaterialId"],
-        "ab".repeat(32)
+        current_material(&service)
     );
     assert_eq!(
         event["resources"],
-        json!([{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key}])
+        json!([{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": key_arn(&service)}])
     );
     assert_eq!(
         event["userIdentity"],
@@ -90,80 +111,97 @@ fn a_decrypt_event_has_the_fields_aws_writes() {
     assert_eq!(event["recipientAccountId"], ACCOUNT);
     assert_eq!(event["requestID"], "req-1");
     let text = String::from_utf8(events[0].bytes.clone()).unwrap();
-    assert!(!text.contains("c2VjcmV0") && !text.contains("AQID") && !text.contains("tok"));
+    assert!(!text.contains("c2VjcmV0") && !text.contains(&blob));
 }
 
 #[test]
-fn a_failed_call_names_its_error_and_its_key() {
-    let key = "1234abcd-12ab-34cd-56ef-1234567890ab";
-    let request = json!({"KeyId": key, "Plaintext": "aGk=", "DryRun": true}).to_string();
-    let events = kms_events(
-        &facts("Encrypt"),
+fn a_dry_run_names_its_error_and_its_key() {
+    let service = service();
+    let (_, events) = run_as(
+        &service,
         &Caller::root(ACCOUNT),
-        request.as_bytes(),
-        Outcome::Failure {
-            code: "DryRunOperationException",
-            message: Some("The request would have succeeded, but the DryRun option is set."),
-        },
-        &NoNames,
-    )
-    .unwrap();
+        "Encrypt",
+        &json!({"KeyId": service.key_id, "Plaintext": "aGk=", "DryRun": true}),
+    );
     let event = entry_json(&events[0]);
     assert_eq!(event["errorCode"], "DryRunOperationException");
-    assert_eq!(event["requestParameters"]["dryRun"], true);
-    assert_eq!(event["requestParameters"]["keyId"], key);
     assert_eq!(
-        event["resources"][0]["ARN"],
-        format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{key}")
+        event["errorMessage"],
+        "The request would have succeeded, but the DryRun option is set."
     );
+    assert_eq!(event["requestParameters"]["dryRun"], true);
+    assert_eq!(event["requestParameters"]["keyId"], service.key_id);
+    assert_eq!(event["resources"][0]["ARN"], key_arn(&service));
+}
+
+/// Seed 000's dry-run Decrypt names no key: its event takes the key from
+/// the ciphertext, and so does a denied one.
+#[test]
+fn a_decrypt_without_a_key_id_names_the_key_of_its_ciphertext() {
+    let service = service();
+    let blob = call(
+        &service,
+        "Encrypt",
+        &json!({"KeyId": service.key_id, "Plaintext": "aGVsbG8="}),
+    )["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, events) = run_as(
+        &service,
+        &Caller::root(ACCOUNT),
+        "Decrypt",
+        &json!({"CiphertextBlob": blob, "DryRun": true}),
+    );
+    let event = entry_json(&events[0]);
+    assert_eq!(event["errorCode"], "DryRunOperationException");
+    assert_eq!(event["resources"][0]["ARN"], key_arn(&service));
+    let (_, events) = run_as(
+        &service,
+        &Caller::root(OTHER_ACCOUNT),
+        "Decrypt",
+        &json!({"CiphertextBlob": blob}),
+    );
+    let event = entry_json(&events[0]);
+    assert_eq!(event["errorCode"], "AccessDeniedException");
+    assert_eq!(event["resources"][0]["ARN"], key_arn(&service));
 }
 
 #[test]
 fn a_cross_account_call_is_recorded_once_per_account_with_a_shared_id() {
-    let key = "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-    let request = json!({"KeyId": key, "KeySpec": "AES_256"}).to_string();
-    let events = kms_events(
-        &facts("GenerateDataKey"),
-        &Caller::root(ACCOUNT),
-        request.as_bytes(),
-        Outcome::Failure {
-            code: "AccessDeniedException",
-            message: Some("no"),
-        },
-        &NoNames,
-    )
-    .unwrap();
+    let service = service();
+    let (reply, events) = run_as(
+        &service,
+        &Caller::root(OTHER_ACCOUNT),
+        "GenerateDataKey",
+        &json!({"KeyId": key_arn(&service), "KeySpec": "AES_256"}),
+    );
+    assert_eq!(reply.unwrap_err().code, "AccessDeniedException");
     assert_eq!(events.len(), 2);
     let (a, b) = (entry_json(&events[0]), entry_json(&events[1]));
-    assert_eq!(a["recipientAccountId"], ACCOUNT);
-    assert_eq!(b["recipientAccountId"], "444455556666");
+    assert_eq!(a["recipientAccountId"], OTHER_ACCOUNT);
+    assert_eq!(b["recipientAccountId"], ACCOUNT);
     assert_eq!(a["sharedEventID"], b["sharedEventID"]);
     assert_ne!(a["eventID"], b["eventID"]);
 }
 
 #[test]
 fn service_callers_are_aws_service_or_invoked_by() {
-    let service = Caller::service(
-        keyward_principal::ServicePrincipal::new("emr-serverless.amazonaws.com"),
-        ACCOUNT,
-        None,
-    );
+    let streaming = ServicePrincipal::new("emr-serverless.amazonaws.com");
+    let service_caller = Caller::service(streaming, ACCOUNT, None);
     assert_eq!(
-        serde_json::to_value(user_identity(&service, None)).unwrap(),
+        serde_json::to_value(user_identity(&service_caller, None)).unwrap(),
         json!({"type": "AWSService", "invokedBy": "emr-serverless.amazonaws.com"})
     );
-    let via = Caller::root(ACCOUNT).via_service(
-        keyward_principal::ServicePrincipal::new("emr-serverless.amazonaws.com"),
-        None,
-    );
-    let events = kms_events(
-        &facts("Encrypt"),
+    let service = service();
+    let via = Caller::root(ACCOUNT).via_service(streaming, None);
+    let (reply, events) = run_as(
+        &service,
         &via,
-        b"{}",
-        Outcome::Success(None),
-        &NoNames,
-    )
-    .unwrap();
+        "Encrypt",
+        &json!({"KeyId": service.key_id, "Plaintext": "aGk="}),
+    );
+    assert!(reply.is_ok());
     let event = entry_json(&events[0]);
     assert_eq!(
         event["userIdentity"]["invokedBy"],
@@ -174,26 +212,37 @@ fn service_callers_are_aws_service_or_invoked_by() {
 
 #[test]
 fn query_events_log_names_but_never_secrets() {
-    let form = vec![
-        ("UserName".to_owned(), "alice".to_owned()),
-        ("SecretAccessKey".to_owned(), "SECRET".to_owned()),
-    ];
+    let form =
+        QueryRequest::parse(&["Action=CreateUser&UserName=alice&SecretAccessKey=SECRET"]).unwrap();
     let mut facts = facts("CreateUser");
     facts.event_source = "iam.amazonaws.com";
     let event = to_json(&query_event(
         &facts,
         &Caller::root(ACCOUNT),
-        &form,
-        Outcome::Success(None),
+        false,
+        QueryFacts::of_form(Some(&form)),
+        Outcome::Success,
     ));
     assert_eq!(event["requestParameters"], json!({"userName": "alice"}));
     assert_eq!(event["readOnly"], false);
+    assert!(!event.to_string().contains("SECRET"));
+}
+
+/// What a call creates is logged by its id, never its secret.
+#[test]
+fn query_response_elements_refuse_secrets() {
+    let mut facts = QueryFacts::default();
+    facts.respond(json!({"accessKey": {"accessKeyId": "AKIAEXAMPLE", "status": "Active"}}));
+    assert!(facts.response_elements.is_some());
+    facts.respond(json!({"secretAccessKey": "x"}));
+    assert!(facts.response_elements.is_none());
+    facts.respond(json!({"sessionToken": "x"}));
+    assert!(facts.response_elements.is_none());
 }
 
 // --- The property: no secret reaches an event, through the real domain. ---
 
-/// A domain on a fresh store with one key of the root caller's account
-/// (also the equivalence tests' domain).
+/// A domain on a fresh store with one key of the root caller's account.
 pub(super) struct Service {
     _dir: tempfile::TempDir,
     pub(super) kms: Kms,
@@ -213,7 +262,8 @@ pub(super) fn service() -> Service {
     )
     .unwrap();
     let created: Value = serde_json::from_slice(
-        &dispatch(&kms, &Caller::root(ACCOUNT), "CreateKey", b"{}")
+        &handle(&kms, &Caller::root(ACCOUNT), "CreateKey", b"{}")
+            .result
             .unwrap()
             .unwrap(),
     )
@@ -240,48 +290,20 @@ fn forms(secret: &[u8]) -> Vec<String> {
 }
 
 fn run(service: &Service, operation: &str, body: &Value, secrets: &mut Vec<Vec<u8>>) -> Vec<u8> {
-    let body = body.to_string();
-    let caller = Caller::root(ACCOUNT);
-    let result = dispatch(&service.kms, &caller, operation, body.as_bytes());
-    let mut events = match &result {
-        Ok(reply) => {
-            if let Some(reply) = reply {
-                let value: Value = serde_json::from_slice(reply).unwrap();
-                for member in ["Plaintext", "CiphertextBlob"] {
-                    if let Some(text) = value[member].as_str() {
-                        secrets.push(
-                            base64::engine::general_purpose::STANDARD
-                                .decode(text)
-                                .unwrap(),
-                        );
-                        secrets.push(text.as_bytes().to_vec());
-                    }
-                }
+    let (reply, mut events) = run_as(service, &Caller::root(ACCOUNT), operation, body);
+    if let Ok(Some(reply)) = &reply {
+        let value: Value = serde_json::from_slice(reply).unwrap();
+        for member in ["Plaintext", "CiphertextBlob"] {
+            if let Some(text) = value[member].as_str() {
+                secrets.push(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(text)
+                        .unwrap(),
+                );
+                secrets.push(text.as_bytes().to_vec());
             }
-            kms_events(
-                &facts(operation),
-                &caller,
-                body.as_bytes(),
-                Outcome::Success(reply.as_deref()),
-                &service.kms,
-            )
-            .unwrap()
         }
-        Err(error) => {
-            let wire = error.wire();
-            kms_events(
-                &facts(operation),
-                &caller,
-                body.as_bytes(),
-                Outcome::Failure {
-                    code: wire.code,
-                    message: wire.message.as_deref(),
-                },
-                &service.kms,
-            )
-            .unwrap()
-        }
-    };
+    }
     assert_eq!(events.len(), 1);
     events.remove(0).bytes
 }
@@ -338,39 +360,19 @@ proptest! {
 // --- What the key store tells an event that the request does not. ---
 
 fn event_of(service: &Service, operation: &str, body: &Value) -> Vec<Value> {
-    let body = body.to_string();
-    let caller = Caller::root(ACCOUNT);
-    let result = dispatch(&service.kms, &caller, operation, body.as_bytes());
-    let wire = result.as_ref().err().map(|e| e.wire());
-    let outcome = match (&result, &wire) {
-        (Ok(reply), _) => Outcome::Success(reply.as_deref()),
-        (Err(_), Some(wire)) => Outcome::Failure {
-            code: wire.code,
-            message: wire.message.as_deref(),
-        },
-        _ => unreachable!(),
-    };
-    kms_events(
-        &facts(operation),
-        &caller,
-        body.as_bytes(),
-        outcome,
-        &service.kms,
-    )
-    .unwrap()
-    .iter()
-    .map(entry_json)
-    .collect()
+    let (_, events) = run_as(service, &Caller::root(ACCOUNT), operation, body);
+    events.iter().map(entry_json).collect()
 }
 
 /// Runs `operation` as the account's root; it must succeed. Its reply, parsed.
 fn call(service: &Service, operation: &str, body: &Value) -> Value {
-    let reply = dispatch(
+    let reply = handle(
         &service.kms,
         &Caller::root(ACCOUNT),
         operation,
         body.to_string().as_bytes(),
     )
+    .result
     .unwrap();
     reply.map_or(Value::Null, |reply| serde_json::from_slice(&reply).unwrap())
 }
@@ -520,158 +522,4 @@ fn due_work_is_recorded_as_aws_records_deletions_and_rotations() {
         rotated["serviceEventDetails"],
         json!({"rotationType": "AUTOMATIC", "keyId": "0987dcba-09fe-87dc-65ba-ab0987654321"})
     );
-}
-
-/// What writing a call's events costs, in process, on the path `record`
-/// takes now and on the typed path it took before (side by side, so that one
-/// run compares them on this machine's speed of the moment):
-/// `cargo test --release -p keyward-server event_cost_probe -- --ignored --nocapture`.
-/// `KEYWARD_PROBE_ROUNDS` sets the rounds per measurement (200 000); for
-/// instruction counts run the test binary under
-/// `valgrind --tool=callgrind` with a few thousand rounds and read the
-/// inclusive cost of `probe_new_path` and `probe_old_path` per call;
-/// `KEYWARD_PROBE_SCENARIO` picks the scenarios whose name contains it.
-#[test]
-#[ignore = "a measurement, not a check"]
-fn event_cost_probe() {
-    let rounds: u32 = std::env::var("KEYWARD_PROBE_ROUNDS")
-        .ok()
-        .and_then(|rounds| rounds.parse().ok())
-        .unwrap_or(200_000);
-    let key = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
-    let blob = base64::engine::general_purpose::STANDARD.encode([7u8; 180]);
-    let response = json!({"KeyId": key, "Plaintext": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=", "CiphertextBlob": blob, "KeyMaterialId": "ab".repeat(32)}).to_string();
-    let request = json!({"KeyId": "alias/bench", "KeySpec": "AES_256", "EncryptionContext": {"purpose": "bench"}}).to_string();
-    let denied_request =
-        json!({"KeyId": key, "KeySpec": "AES_256", "EncryptionContext": {"purpose": "bench"}})
-            .to_string();
-    let denied_message = format!("User: arn:aws:sts::{ACCOUNT}:assumed-role/app/session-1 is not authorized to perform: kms:GenerateDataKey on resource: {key} because no identity-based policy allows the kms:GenerateDataKey action");
-    let address = Some(std::net::IpAddr::from([10, 0, 0, 7]));
-    let assumed_role = Caller::role_session(
-        ACCOUNT,
-        &format!("arn:aws:iam::{ACCOUNT}:role/app"),
-        &format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/session-1"),
-        "AROAEXAMPLEEXAMPLE:session-1",
-        Vec::new(),
-        1_795_000_000_000,
-    )
-    .with_transport(address, false);
-    let root = Caller::root(ACCOUNT).with_transport(address, false);
-    let facts = RequestFacts {
-        user_agent: "aws-sdk-rust/1.3.0 os/linux lang/rust/1.94.0",
-        request_id: "56764d19-1eb1-48f1-8044-594aa7dd05c4",
-        ..facts("GenerateDataKey")
-    };
-    let scenarios = [
-        (
-            "GenerateDataKey, root",
-            &root,
-            &request,
-            Outcome::Success(Some(response.as_bytes())),
-        ),
-        (
-            "GenerateDataKey, assumed role",
-            &assumed_role,
-            &request,
-            Outcome::Success(Some(response.as_bytes())),
-        ),
-        (
-            "GenerateDataKey, denied",
-            &assumed_role,
-            &denied_request,
-            Outcome::Failure {
-                code: "AccessDeniedException",
-                message: Some(&denied_message),
-            },
-        ),
-    ];
-    let only = std::env::var("KEYWARD_PROBE_SCENARIO").unwrap_or_default();
-    for (name, caller, request, outcome) in scenarios {
-        if !name.contains(only.as_str()) {
-            continue;
-        }
-        let mut bytes = [0usize; 2];
-        let mut times = [std::time::Duration::ZERO; 2];
-        // Alternate the paths, so that a drift in the machine's speed
-        // touches both alike.
-        for turn in 0..4 {
-            let path = turn % 2;
-            let started = std::time::Instant::now();
-            for _ in 0..rounds / 2 {
-                bytes[path] = if path == 0 {
-                    probe_new_path(&facts, caller, request.as_bytes(), outcome)
-                } else {
-                    probe_old_path(&facts, caller, request.as_bytes(), outcome)
-                };
-            }
-            times[path] += started.elapsed();
-        }
-        println!(
-            "{name}: writer {:?} per call, typed path {:?} per call ({} bytes)",
-            times[0] / rounds,
-            times[1] / rounds,
-            bytes[0]
-        );
-        assert_eq!(bytes[0], bytes[1]);
-    }
-}
-
-/// What `record` does per KMS call now: the caller and the request facts
-/// are borrowed, and the events are written as entries.
-#[inline(never)]
-fn probe_new_path(
-    facts: &RequestFacts<'_>,
-    caller: &Caller,
-    request: &[u8],
-    outcome: Outcome<'_>,
-) -> usize {
-    let entries = kms_events(facts, caller, request, outcome, &NoNames).unwrap();
-    std::hint::black_box(&entries);
-    entries[0].bytes.len()
-}
-
-/// What `record` did per KMS call before the writer: a copy of the caller
-/// (`CallInfo`), owned request facts, the typed build (`reference.rs`), and
-/// `Entry::new`'s encoding and time parsing.
-#[inline(never)]
-fn probe_old_path(
-    facts: &RequestFacts<'_>,
-    caller: &Caller,
-    request: &[u8],
-    outcome: Outcome<'_>,
-) -> usize {
-    let caller = std::hint::black_box(caller.clone());
-    let owned: [String; 6] = [
-        facts.event_source.to_owned(),
-        facts.event_name.to_owned(),
-        facts.region.to_owned(),
-        facts.user_agent.to_owned(),
-        facts.request_id.to_owned(),
-        facts.access_key_id.unwrap_or_default().to_owned(),
-    ];
-    let source_ip = facts.source_ip.map(|ip| ip.to_string());
-    std::hint::black_box(&source_ip);
-    let facts = RequestFacts {
-        event_source: &owned[0],
-        event_name: &owned[1],
-        region: &owned[2],
-        user_agent: &owned[3],
-        request_id: &owned[4],
-        access_key_id: Some(&owned[5]),
-        ..*facts
-    };
-    let events = super::reference::kms_events(
-        &facts,
-        &caller,
-        request,
-        outcome,
-        &NoNames,
-        &mut uuid::Uuid::new_v4,
-    );
-    let entries: Vec<_> = events
-        .iter()
-        .map(|event| keyward_trail::Entry::new(event).unwrap())
-        .collect();
-    std::hint::black_box(&entries);
-    entries[0].bytes.len()
 }

@@ -1,7 +1,5 @@
-//! The one place where a failed Query request (IAM, STS) becomes an AWS
-//! error: code, HTTP status and message, in AWS's XML:
-//! `<ErrorResponse xmlns="…"><Error><Type>Sender</Type><Code>…</Code>
-//! <Message>…</Message></Error><RequestId>…</RequestId></ErrorResponse>`.
+//! The one place where a failed IAM or STS call becomes an AWS error (code,
+//! HTTP status, message), which `mod.rs` writes in AWS's XML.
 //!
 //! Codes and statuses are those of the botocore models (`iam/2010-05-08`:
 //! NoSuchEntity 404, EntityAlreadyExists 409, DeleteConflict 409,
@@ -12,12 +10,12 @@
 //! ExpiredToken 403 is what STS and IAM answer for an expired session's
 //! request). As in `error.rs`, the match is exhaustive.
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use keyward_identity::IdentityError;
 use keyward_sigv4::AuthError;
 
-use super::xml::{escape, IAM_NAMESPACE, STS_NAMESPACE};
+use super::xml::{IAM_NAMESPACE, STS_NAMESPACE};
+use crate::error::{EdgeError, WireError};
 
 /// Which Query service a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,13 +49,10 @@ impl QueryService {
     }
 }
 
-/// Everything a Query request can fail with.
+/// Everything an IAM or STS call can fail with.
 #[derive(Debug)]
 pub enum QueryError {
     Identity(IdentityError),
-    Auth(AuthError),
-    /// The session token's expiry has passed.
-    ExpiredToken,
     /// No operation of that name in the service.
     InvalidAction(String),
     MissingAction,
@@ -66,8 +61,6 @@ pub enum QueryError {
     /// A parameter of the wrong type or outside its enum, with AWS's message.
     InvalidParameter(String),
     MalformedQueryString(String),
-    BodyTooLarge(usize),
-    BodyTimeout,
     /// A fault of ours; logged, never sent.
     Internal(String),
 }
@@ -78,16 +71,8 @@ impl From<IdentityError> for QueryError {
     }
 }
 
-/// The wire form of a Query error.
-#[derive(Debug, PartialEq, Eq)]
-pub struct QueryWireError {
-    pub code: &'static str,
-    pub status: StatusCode,
-    pub message: String,
-}
-
 impl QueryError {
-    pub fn wire(&self, service: QueryService) -> QueryWireError {
+    pub fn wire(&self, service: QueryService) -> WireError {
         let bad = StatusCode::BAD_REQUEST;
         let forbidden = StatusCode::FORBIDDEN;
         let internal_code = match service {
@@ -117,26 +102,6 @@ impl QueryError {
                     }
                 }
             }
-            QueryError::Auth(e) => {
-                let message = e.to_string();
-                match e {
-                    AuthError::Missing => (
-                        "MissingAuthenticationToken",
-                        forbidden,
-                        "Request is missing Authentication Token".to_string(),
-                    ),
-                    AuthError::Incomplete(_) => ("IncompleteSignature", bad, message),
-                    AuthError::UnknownAccessKey => ("InvalidClientTokenId", forbidden, message),
-                    AuthError::Expired(_) | AuthError::BadScope(_) | AuthError::Mismatch => {
-                        ("SignatureDoesNotMatch", forbidden, message)
-                    }
-                }
-            }
-            QueryError::ExpiredToken => (
-                "ExpiredToken",
-                forbidden,
-                "The security token included in the request is expired".to_string(),
-            ),
             QueryError::InvalidAction(action) => (
                 "InvalidAction",
                 bad,
@@ -159,49 +124,66 @@ impl QueryError {
             QueryError::MalformedQueryString(message) => {
                 ("MalformedQueryString", bad, message.clone())
             }
-            QueryError::BodyTooLarge(limit) => (
-                "RequestEntityTooLarge",
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("Request body exceeds {limit} bytes."),
-            ),
-            QueryError::BodyTimeout => (
-                "RequestTimeout",
-                StatusCode::REQUEST_TIMEOUT,
-                "The request body was not received in time.".to_string(),
-            ),
             QueryError::Internal(_) => (
                 internal_code,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 internal_message,
             ),
         };
-        QueryWireError {
+        WireError {
             code,
             status,
-            message,
+            message: Some(message),
         }
     }
 
-    /// The XML error response.
-    pub fn into_response(self, service: QueryService, request_id: &str) -> Response {
-        let wire = self.wire(service);
-        let kind = if wire.status.is_server_error() {
-            "Receiver"
-        } else {
-            "Sender"
-        };
-        let body = format!(
-            "<ErrorResponse xmlns=\"{}\"><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-            service.namespace(),
-            wire.code,
-            escape(&wire.message),
-            escape(request_id)
-        );
-        let mut response = (wire.status, body).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
-        response
+    /// The internal failure of `service` (a panic, a failed trail write).
+    pub fn internal(service: QueryService) -> WireError {
+        QueryError::Internal(String::new()).wire(service)
+    }
+}
+
+/// The pipeline's errors as IAM and STS word them (AWS's common errors for
+/// Query APIs).
+pub(crate) fn edge_error(error: &EdgeError) -> WireError {
+    let bad = StatusCode::BAD_REQUEST;
+    let forbidden = StatusCode::FORBIDDEN;
+    let (code, status, message) = match error {
+        EdgeError::Auth(e) => {
+            let message = e.to_string();
+            match e {
+                AuthError::Missing => (
+                    "MissingAuthenticationToken",
+                    forbidden,
+                    "Request is missing Authentication Token".to_string(),
+                ),
+                AuthError::Incomplete(_) => ("IncompleteSignature", bad, message),
+                AuthError::UnknownAccessKey => ("InvalidClientTokenId", forbidden, message),
+                AuthError::Expired(_) | AuthError::BadScope(_) | AuthError::Mismatch => {
+                    ("SignatureDoesNotMatch", forbidden, message)
+                }
+            }
+        }
+        EdgeError::ExpiredToken => (
+            "ExpiredToken",
+            forbidden,
+            "The security token included in the request is expired".to_string(),
+        ),
+        EdgeError::BodyTooLarge(limit) => (
+            "RequestEntityTooLarge",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body exceeds {limit} bytes."),
+        ),
+        EdgeError::BodyTimeout => (
+            "RequestTimeout",
+            StatusCode::REQUEST_TIMEOUT,
+            "The request body was not received in time.".to_string(),
+        ),
+    };
+    WireError {
+        code,
+        status,
+        message: Some(message),
     }
 }
 
@@ -257,27 +239,6 @@ mod tests {
                 500,
             ),
             (
-                QueryError::Auth(AuthError::Missing),
-                "MissingAuthenticationToken",
-                403,
-            ),
-            (
-                QueryError::Auth(AuthError::Incomplete("x".into())),
-                "IncompleteSignature",
-                400,
-            ),
-            (
-                QueryError::Auth(AuthError::UnknownAccessKey),
-                "InvalidClientTokenId",
-                403,
-            ),
-            (
-                QueryError::Auth(AuthError::Mismatch),
-                "SignatureDoesNotMatch",
-                403,
-            ),
-            (QueryError::ExpiredToken, "ExpiredToken", 403),
-            (
                 QueryError::InvalidAction("Nope".into()),
                 "InvalidAction",
                 400,
@@ -297,13 +258,14 @@ mod tests {
                 (code, status),
                 "{error:?}"
             );
-            assert!(!wire.message.contains("secret"), "{error:?}");
+            assert!(!wire.message.unwrap().contains("secret"), "{error:?}");
         }
         assert_eq!(
             QueryError::InvalidAction("Nope".into())
                 .wire(QueryService::Sts)
-                .message,
-            "Could not find operation Nope for version 2011-06-15"
+                .message
+                .as_deref(),
+            Some("Could not find operation Nope for version 2011-06-15")
         );
         assert_eq!(
             QueryError::Internal("x".into())
@@ -311,5 +273,42 @@ mod tests {
                 .code,
             "InternalFailure"
         );
+    }
+
+    #[test]
+    fn the_edge_error_table() {
+        let cases: Vec<(EdgeError, &str, u16)> = vec![
+            (
+                EdgeError::Auth(AuthError::Missing),
+                "MissingAuthenticationToken",
+                403,
+            ),
+            (
+                EdgeError::Auth(AuthError::Incomplete("x".into())),
+                "IncompleteSignature",
+                400,
+            ),
+            (
+                EdgeError::Auth(AuthError::UnknownAccessKey),
+                "InvalidClientTokenId",
+                403,
+            ),
+            (
+                EdgeError::Auth(AuthError::Mismatch),
+                "SignatureDoesNotMatch",
+                403,
+            ),
+            (EdgeError::ExpiredToken, "ExpiredToken", 403),
+            (EdgeError::BodyTooLarge(10), "RequestEntityTooLarge", 413),
+            (EdgeError::BodyTimeout, "RequestTimeout", 408),
+        ];
+        for (error, code, status) in cases {
+            let wire = edge_error(&error);
+            assert_eq!(
+                (wire.code, wire.status.as_u16()),
+                (code, status),
+                "{error:?}"
+            );
+        }
     }
 }
