@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod authz;
+mod client;
 mod error;
 mod grants;
 pub mod ids;
@@ -21,6 +22,7 @@ mod service;
 pub mod state;
 pub mod validate;
 
+pub use client::{KeyDescription, KmsCallError, KmsClient};
 pub use error::{CiphertextProblem, InternalError, KmsError};
 pub use grants::GrantConstraints;
 pub use key::{default_key_policy, ENCRYPTION_ALGORITHM, KEY_SPEC, KEY_USAGE, ORIGIN};

@@ -230,3 +230,199 @@ fn identity_policies_still_bind_a_caller_acting_through_a_service() {
         "AccessDeniedException"
     );
 }
+
+/// Seed 003's ephemeral-storage flow through `InternalKms`, KMS as the
+/// services inside keyward call it: every call authorized for its service
+/// principal and recorded in the trail as AWS records it.
+#[test]
+fn internal_calls_are_recorded_as_the_services_make_them() {
+    use keyward_kms::{
+        CreateGrantInput, DecryptInput, GenerateDataKeyInput, GrantConstraints, KmsClient,
+        RetireGrantInput,
+    };
+    use keyward_server::kms_api::InternalKms;
+    use keyward_trail::{LookupQuery, Trail, TrailConfig};
+
+    let (dir, disks, _) = setup();
+    let key = call(&disks.kms, &Caller::root(ACCOUNT), "CreateKey", json!({})).unwrap();
+    let key_arn = key["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    let trail = Arc::new(Trail::open(dir.path(), TrailConfig::new()).unwrap());
+    let client = InternalKms::new(Arc::clone(&disks.kms), Some(Arc::clone(&trail)));
+    let context: std::collections::BTreeMap<String, String> = [
+        ("aws:ecs:clusterAccount", ACCOUNT),
+        ("aws:ecs:clusterName", "cluster-name"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let fargate = Caller::service(
+        ServicePrincipal::new("fargate.amazonaws.com"),
+        ACCOUNT,
+        None,
+    );
+    let frontend = Caller::service(
+        ServicePrincipal::new("ec2-frontend-api.amazonaws.com"),
+        ACCOUNT,
+        None,
+    );
+    let data_key = |caller: &Caller, dry_run: Option<bool>| {
+        client.generate_data_key(
+            caller,
+            GenerateDataKeyInput {
+                key_id: Some(key_arn.clone()),
+                encryption_context: Some(context.clone()),
+                number_of_bytes: Some(64),
+                dry_run,
+                ..GenerateDataKeyInput::default()
+            },
+            false,
+        )
+    };
+    // The default key policy lets the account's root in, not a service:
+    // the calls are refused, and recorded.
+    assert_eq!(
+        data_key(&fargate, Some(true)).unwrap_err().code,
+        "AccessDeniedException"
+    );
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Effect":"Allow","Principal":{{"Service":["fargate.amazonaws.com","ec2-frontend-api.amazonaws.com"]}},"Action":["kms:GenerateDataKeyWithoutPlaintext","kms:CreateGrant"],"Resource":"*"}}]}}"#
+    );
+    call(
+        &disks.kms,
+        &Caller::root(ACCOUNT),
+        "PutKeyPolicy",
+        json!({"KeyId": key_arn, "Policy": policy}),
+    )
+    .unwrap();
+    assert!(data_key(&fargate, Some(true))
+        .unwrap_err()
+        .is_dry_run_success());
+    let generated = data_key(&frontend, None).unwrap();
+    assert!(generated.plaintext.is_none());
+    let grant = client
+        .create_grant(
+            &frontend,
+            CreateGrantInput {
+                key_id: Some(key_arn.clone()),
+                grantee_principal: Some("fargate.us-east-1.amazonaws.com".into()),
+                retiring_principal: Some("ec2.us-east-1.amazonaws.com".into()),
+                operations: Some(vec!["Decrypt".into()]),
+                constraints: Some(GrantConstraints {
+                    encryption_context_subset: Some(context.clone()),
+                    encryption_context_equals: None,
+                }),
+                ..CreateGrantInput::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(grant.key_arn, key_arn);
+    let grantee = Caller::service(
+        ServicePrincipal::new("fargate.us-east-1.amazonaws.com"),
+        ACCOUNT,
+        None,
+    );
+    let decrypted = client
+        .decrypt(
+            &grantee,
+            DecryptInput {
+                ciphertext_blob: Some(generated.ciphertext_blob.clone()),
+                encryption_context: Some(context.clone()),
+                ..DecryptInput::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(decrypted.plaintext.expose().len(), 64);
+    let retiring = Caller::service(
+        ServicePrincipal::new("ec2.us-east-1.amazonaws.com"),
+        ACCOUNT,
+        None,
+    );
+    let retired = client
+        .retire_grant(
+            &retiring,
+            RetireGrantInput {
+                grant_token: Some(grant.grant_token.clone()),
+                ..RetireGrantInput::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (retired.grant_id, retired.key_arn),
+        (grant.grant_id.clone(), key_arn.clone())
+    );
+
+    let page = trail
+        .lookup(&LookupQuery {
+            account_id: ACCOUNT.into(),
+            attribute: None,
+            start_time: None,
+            end_time: None,
+            max_results: 50,
+            before_sequence: None,
+        })
+        .unwrap();
+    let events: Vec<Value> = page
+        .events
+        .iter()
+        .rev()
+        .map(|found| serde_json::from_slice(&found.event).unwrap())
+        .collect();
+    let summary: Vec<(String, String, Option<String>)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["eventName"].as_str().unwrap().to_owned(),
+                e["userIdentity"]["invokedBy"].as_str().unwrap().to_owned(),
+                e["errorCode"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    let expected = [
+        (
+            "GenerateDataKeyWithoutPlaintext",
+            "fargate.amazonaws.com",
+            Some("AccessDeniedException"),
+        ),
+        (
+            "GenerateDataKeyWithoutPlaintext",
+            "fargate.amazonaws.com",
+            Some("DryRunOperationException"),
+        ),
+        (
+            "GenerateDataKeyWithoutPlaintext",
+            "ec2-frontend-api.amazonaws.com",
+            None,
+        ),
+        ("CreateGrant", "ec2-frontend-api.amazonaws.com", None),
+        ("Decrypt", "fargate.us-east-1.amazonaws.com", None),
+        ("RetireGrant", "ec2.us-east-1.amazonaws.com", None),
+    ]
+    .map(|(name, by, error)| (name.to_owned(), by.to_owned(), error.map(str::to_owned)));
+    assert_eq!(summary, expected);
+    for event in &events {
+        assert_eq!(event["userIdentity"]["type"], "AWSService", "{event}");
+        assert_eq!(event["resources"][0]["ARN"], key_arn, "{event}");
+        assert_eq!(event["sourceIPAddress"], event["userIdentity"]["invokedBy"]);
+    }
+    // Seed 003: the data key's request, the grant's constraints and
+    // retiring principal, the retirement's grant id and key.
+    assert_eq!(events[2]["requestParameters"]["numberOfBytes"], 64);
+    assert_eq!(
+        events[3]["requestParameters"]["constraints"]["encryptionContextSubset"]
+            ["aws:ecs:clusterName"],
+        "cluster-name"
+    );
+    assert_eq!(
+        events[3]["requestParameters"]["retiringPrincipal"],
+        "ec2.us-east-1.amazonaws.com"
+    );
+    assert_eq!(events[3]["responseElements"]["grantId"], grant.grant_id);
+    assert_eq!(events[3]["responseElements"]["keyId"], key_arn);
+    assert_eq!(events[5]["requestParameters"], Value::Null);
+    assert_eq!(events[5]["additionalEventData"]["grantId"], grant.grant_id);
+    assert_eq!(events[5]["responseElements"]["keyId"], key_arn);
+    let text: String = events.iter().map(Value::to_string).collect();
+    assert!(!text.contains(&grant.grant_token));
+}

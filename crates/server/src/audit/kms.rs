@@ -58,6 +58,11 @@ impl KmsFacts {
     pub fn has_keys(&self) -> bool {
         !self.keys.is_empty()
     }
+
+    /// The key ARNs the call acted on, in `resources` order.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
 }
 
 /// Writes the events of one KMS call; see the module comment.

@@ -9,9 +9,12 @@
 //! the store run on the blocking pool. The events are then written from the
 //! facts (`audit/kms.rs`).
 
+mod internal;
 mod logged;
 mod operations;
 mod shapes;
+
+pub use internal::InternalKms;
 
 use std::sync::Arc;
 
