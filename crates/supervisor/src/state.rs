@@ -4,7 +4,7 @@
 //!
 //! It owns the rules only: which events are legal in which state, and how an
 //! exit becomes `Stopped` or `Failed`. It does no I/O and knows nothing of
-//! processes; the process edge (the `Workload` type) feeds it the events it
+//! processes; the process edge ([`crate::Workload`]) feeds it the events it
 //! observes, and a service that persists workload states can replay the same
 //! events through it.
 //!
@@ -83,7 +83,7 @@ pub enum FailureReason {
     /// It could not be started (spawn, limits, or the start gate failed).
     StartFailed,
     /// Its supervisor went away while it was live (keyward stopped or died);
-    /// any survivor is killed by `reap_orphans`.
+    /// any survivor is killed by [`crate::reap_orphans`].
     SupervisorLost,
 }
 
