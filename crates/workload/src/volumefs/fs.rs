@@ -18,8 +18,8 @@ use std::time::{Duration, SystemTime};
 use fuser::{
     AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
     INodeNo, InitFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
-    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request,
-    TimeOrNow, WriteFlags,
+    ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
+    ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 use keyward_volume::{BackingEntry, CipherName, DirIv, VolumeCipher, VolumeFormatError};
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags as BackingRenameFlags, Timespec, Timestamps};
@@ -42,7 +42,7 @@ pub(crate) struct VolumeFsInner {
     table: Mutex<InodeTable>,
     open_files: Mutex<HashMap<u64, (Arc<OpenFile>, usize)>>,
     handles: Mutex<HashMap<u64, Arc<Handle>>>,
-    dirs: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
+    dirs: Mutex<HashMap<u64, Arc<DirListing>>>,
     next_handle: AtomicU64,
 }
 
@@ -56,6 +56,14 @@ struct DirEntry {
     ino: u64,
     kind: FileType,
     name: OsString,
+    /// The entry's name in the backing directory; empty for `.` and `..`.
+    cipher_name: String,
+}
+
+/// A directory listing taken at `opendir`, served by offset.
+struct DirListing {
+    node: u64,
+    entries: Vec<DirEntry>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>, Errno> {
@@ -269,11 +277,13 @@ impl VolumeFsInner {
                 ino: node,
                 kind: FileType::Directory,
                 name: OsString::from("."),
+                cipher_name: String::new(),
             },
             DirEntry {
                 ino: parent,
                 kind: FileType::Directory,
                 name: OsString::from(".."),
+                cipher_name: String::new(),
             },
         ];
         for item in dir {
@@ -310,6 +320,7 @@ impl VolumeFsInner {
                         _ => FileType::RegularFile,
                     },
                     name: OsString::from_vec(plain),
+                    cipher_name: cipher_name.to_string(),
                 }),
                 Err(error) => {
                     // gocryptfs.conf in the root is not ours to show either.
@@ -384,15 +395,18 @@ impl VolumeFsInner {
         let (cipher_name, dir_path) = self.child(parent, name)?;
         let path = join(&dir_path, cipher_name.on_disk());
         backing::write_long_name(&self.root, &dir_path, &cipher_name)?;
-        let excl = if flags & OFlags::EXCL.bits() as i32 != 0 {
-            OFlags::EXCL
-        } else {
-            OFlags::empty()
-        };
+        // One open both creates the file and serves the handle: read-write
+        // for read-modify-write, never O_APPEND (see `open_backing`).
+        let mut create_flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        for keep in [OFlags::EXCL, OFlags::SYNC, OFlags::DSYNC] {
+            if flags & keep.bits() as i32 != 0 {
+                create_flags |= keep;
+            }
+        }
         let created = rustix::fs::openat(
             &self.root,
             path.as_str(),
-            OFlags::RDWR | OFlags::CREATE | excl | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            create_flags,
             Mode::from_raw_mode(mode & 0o7777),
         );
         let fd = match created {
@@ -404,9 +418,8 @@ impl VolumeFsInner {
                 return Err(errno(error));
             }
         };
-        drop(fd);
+        let file = File::from(fd);
         self.own(&path, req)?;
-        let file = self.open_backing(&path, flags)?;
         let stat = rustix::fs::fstat(&file).map_err(errno)?;
         let id = lock(&self.table)?.remember(
             parent,
@@ -555,7 +568,12 @@ impl Filesystem for VolumeFilesystem {
         let _ = config.set_max_write(MAX_WRITE);
         let _ = config.set_max_readahead(MAX_WRITE);
         let _ = config.set_max_background(64);
-        for flag in [InitFlags::FUSE_PARALLEL_DIROPS, InitFlags::FUSE_BIG_WRITES] {
+        for flag in [
+            InitFlags::FUSE_PARALLEL_DIROPS,
+            InitFlags::FUSE_BIG_WRITES,
+            InitFlags::FUSE_DO_READDIRPLUS,
+            InitFlags::FUSE_READDIRPLUS_AUTO,
+        ] {
             let _ = config.add_capabilities(flag);
         }
         Ok(())
@@ -915,7 +933,13 @@ impl Filesystem for VolumeFilesystem {
         let inner = &self.0;
         let result = inner.read_dir(ino.0).and_then(|entries| {
             let fh = inner.next_handle.fetch_add(1, Ordering::Relaxed);
-            lock(&inner.dirs)?.insert(fh, Arc::new(entries));
+            lock(&inner.dirs)?.insert(
+                fh,
+                Arc::new(DirListing {
+                    node: ino.0,
+                    entries,
+                }),
+            );
             Ok(fh)
         });
         match result {
@@ -938,13 +962,68 @@ impl Filesystem for VolumeFilesystem {
             Err(error) => return reply.error(error),
         };
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (index, entry) in entries.iter().enumerate().skip(start) {
+        for (index, entry) in entries.entries.iter().enumerate().skip(start) {
             if reply.add(
                 INodeNo(entry.ino),
                 index as u64 + 1,
                 entry.kind,
                 &entry.name,
             ) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let inner = &self.0;
+        let listing = match lock(&inner.dirs).map(|dirs| dirs.get(&fh.0).cloned()) {
+            Ok(Some(listing)) => listing,
+            Ok(None) => return reply.error(Errno::EBADF),
+            Err(error) => return reply.error(error),
+        };
+        let Ok(dir_path) = inner.path(listing.node) else {
+            return reply.error(Errno::ENOENT);
+        };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (index, entry) in listing.entries.iter().enumerate().skip(start) {
+            let next = index as u64 + 1;
+            if entry.cipher_name.is_empty() {
+                // `.` and `..`: the kernel takes no reference on them.
+                let attr = match inner.attr_of(entry.ino, None) {
+                    Ok(attr) => attr,
+                    Err(_) => continue,
+                };
+                if reply.add(
+                    INodeNo(entry.ino),
+                    next,
+                    &entry.name,
+                    &TTL,
+                    &attr,
+                    GENERATION,
+                ) {
+                    break;
+                }
+                continue;
+            }
+            // Each entry handed over counts as one lookup of it.
+            let attr = match inner.entry(listing.node, &entry.cipher_name, &dir_path) {
+                Ok(attr) => attr,
+                // Gone since opendir: leave it out.
+                Err(_) => continue,
+            };
+            if reply.add(attr.ino, next, &entry.name, &TTL, &attr, GENERATION) {
+                // The buffer is full and this entry did not go out.
+                if let Ok(mut table) = lock(&inner.table) {
+                    table.forget(attr.ino.0, 1);
+                }
                 break;
             }
         }
