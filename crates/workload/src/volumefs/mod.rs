@@ -275,3 +275,49 @@ fn check_fuse() -> Result<(), FuseUnavailable> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_say_what_is_missing() {
+        let cases: Vec<(VolumeError, &str)> = vec![
+            (FuseUnavailable::NoDevice.into(), "/dev/fuse does not exist"),
+            (
+                FuseUnavailable::DeviceNotOpenable(io::Error::from_raw_os_error(13)).into(),
+                "/dev/fuse cannot be opened",
+            ),
+            (
+                FuseUnavailable::NotRoot { euid: 1000 }.into(),
+                "needs root (effective uid 1000)",
+            ),
+            (
+                VolumeError::Busy {
+                    path: PathBuf::from("/m"),
+                },
+                "/m failed: it is busy",
+            ),
+        ];
+        for (error, expected) in cases {
+            assert!(error.to_string().contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn init_backing_dir_writes_one_dir_iv_and_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let backing = dir.path().join("volume");
+        init_backing_dir(&backing).unwrap();
+        let first = std::fs::read(backing.join(DIRIV_FILENAME)).unwrap();
+        assert!(DirIv::decode(&first).is_ok());
+        init_backing_dir(&backing).unwrap();
+        assert_eq!(std::fs::read(backing.join(DIRIV_FILENAME)).unwrap(), first);
+        std::fs::remove_file(backing.join(DIRIV_FILENAME)).unwrap();
+        std::fs::write(backing.join(DIRIV_FILENAME), [0u8; 16]).unwrap();
+        assert!(matches!(
+            init_backing_dir(&backing).unwrap_err(),
+            VolumeError::BackingDirIv { .. }
+        ));
+    }
+}
