@@ -145,7 +145,7 @@ impl VolumeFs {
         master_key: MasterKey,
         options: &MountOptions,
     ) -> Result<MountedVolume, VolumeError> {
-        check_fuse()?;
+        check_fuse(Path::new("/dev/fuse"))?;
         let cipher = VolumeCipher::new(&master_key).map_err(VolumeError::KeyDerivation)?;
         drop(master_key);
         let backing_error = |source: io::Error| VolumeError::BackingDir {
@@ -257,8 +257,7 @@ impl Drop for MountedVolume {
 }
 
 /// FUSE needs the device and, for fuser's own mount(2), root.
-fn check_fuse() -> Result<(), FuseUnavailable> {
-    let device = Path::new("/dev/fuse");
+fn check_fuse(device: &Path) -> Result<(), FuseUnavailable> {
     if !device.exists() {
         return Err(FuseUnavailable::NoDevice);
     }
@@ -302,6 +301,20 @@ mod tests {
         for (error, expected) in cases {
             assert!(error.to_string().contains(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn a_missing_or_unusable_device_is_reported_before_mounting() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            check_fuse(&dir.path().join("fuse")),
+            Err(FuseUnavailable::NoDevice)
+        ));
+        // A directory stands in for a device that cannot be opened read-write.
+        assert!(matches!(
+            check_fuse(dir.path()),
+            Err(FuseUnavailable::DeviceNotOpenable(_))
+        ));
     }
 
     #[test]
