@@ -19,6 +19,7 @@ mod backing;
 mod content;
 mod fs;
 mod inodes;
+mod ops;
 
 use std::fs::File;
 use std::io;
@@ -31,7 +32,8 @@ use keyward_volume::{DirIv, MasterKey, VolumeCipher, VolumeFormatError, DIRIV_FI
 use rustix::fs::{Mode, OFlags};
 use tracing::warn;
 
-use fs::{VolumeFilesystem, VolumeFsInner};
+use fs::VolumeFilesystem;
+use ops::VolumeFsInner;
 
 /// Why FUSE cannot be used on this machine.
 #[derive(Debug, thiserror::Error)]
