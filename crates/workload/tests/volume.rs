@@ -548,3 +548,49 @@ fn a_flipped_byte_gives_eio_and_fsck_reports_it() {
     assert_eq!(fs::read(mnt.join("bystander")).unwrap(), b"fine");
     volume.unmount();
 }
+
+#[test]
+fn another_user_gets_ordinary_permissions() {
+    let mut volume = Volume::new(6);
+    // tempfile makes its directory 0700; the other user must reach the mount.
+    fs::set_permissions(volume.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let mnt = volume.mount().to_path_buf();
+    sh(
+        &mnt,
+        "mkdir shared && chown 65534:65534 shared && \
+         printf root-only > private && chmod 600 private && printf public > public",
+    );
+    let as_nobody = |script: &str| {
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "sh",
+                "-c",
+                script,
+            ])
+            .current_dir(&mnt)
+            .output()
+            .unwrap()
+    };
+    let out = as_nobody(
+        "cat public && echo mine > shared/file && cat shared/file && stat -c %u:%g shared/file",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "publicmine\n65534:65534\n"
+    );
+    let denied = as_nobody("cat private");
+    assert!(!denied.status.success());
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("Permission denied"));
+    let denied = as_nobody("echo x > new-in-root");
+    assert!(!denied.status.success());
+    assert!(!mnt.join("new-in-root").exists());
+    volume.unmount();
+}
