@@ -3,7 +3,9 @@
 //! A keyward volume is a directory tree that gocryptfs 2.x can mount with
 //! `gocryptfs -masterkey=HEX` (the flags `-masterkey` mode assumes: `HKDF`,
 //! `GCMIV128`, `DirIV`, `EMENames`, `LongNames` with `-longnamemax 255`,
-//! `Raw64`, AES-GCM content). This crate owns every byte of that format: the
+//! `Raw64`, AES-GCM content; with `-masterkey` there is no config file and
+//! gocryptfs takes these from its command-line defaults, `initFuseFrontend` in
+//! its `mount.go`). This crate owns every byte of that format: the
 //! key derivation from the 32-byte master key, the 18-byte file header, the
 //! sealed 4 KiB content blocks and the offset arithmetic between plaintext and
 //! ciphertext, the EME-encrypted names and the long-name scheme, and the
