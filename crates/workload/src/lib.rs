@@ -3,8 +3,8 @@
 //! backing directory, so a real process can use the mount point as an
 //! ordinary directory while every byte on disk is ciphertext.
 //!
-//! Snapshots and process supervision will live next to `volumefs`; the FUSE
-//! part stays in its own module.
+//! Processes run in a volume through `keyward-supervisor`; snapshots will
+//! live next to `volumefs`, and the FUSE part stays in its own module.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
