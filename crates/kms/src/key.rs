@@ -64,8 +64,13 @@ pub struct Key {
     pub state: KeyState,
     /// The key policy as the client wrote it (GetKeyPolicy returns it).
     pub policy: String,
-    /// The same policy, parsed once: every request evaluates it.
+    /// The same policy, parsed once: every request evaluates it. For a key
+    /// whose stored policy does not parse, [`locked_key_policy`].
     pub key_policy: Arc<Policy>,
+    /// The stored policy does not parse (`policy` is its text): the key is
+    /// locked, fail closed, until the account's root user puts a valid one
+    /// (`authz::authorize_locked`).
+    pub policy_unreadable: bool,
     pub tags: BTreeMap<String, String>,
     /// Oldest first; never empty; the last one encrypts.
     pub materials: Vec<Material>,
@@ -137,6 +142,7 @@ impl Key {
     }
 
     pub fn from_row(row: &KeyRow) -> Result<Key, InternalError> {
+        let (key_policy, policy_unreadable) = stored_policy(row)?;
         let bad = |what: &str| InternalError::Inconsistent(format!("key {}: {what}", row.key_id));
         let state = match (
             row.state.as_str(),
@@ -182,7 +188,8 @@ impl Key {
             description: row.description.clone(),
             state,
             policy: row.policy.clone(),
-            key_policy: Arc::new(stored_policy(row)?),
+            key_policy: Arc::new(key_policy),
+            policy_unreadable,
             tags: row.tags.iter().cloned().collect(),
             materials,
             rotation: RotationSchedule {
@@ -205,21 +212,39 @@ pub fn parse_key_policy(text: &str) -> Result<Policy, keyward_policy::PolicyErro
     Policy::parse(text, PolicyKind::Resource, MAX_KEY_POLICY_BYTES)
 }
 
-/// The parsed policy of a stored key. Policies were checked when they were
-/// stored; one this version cannot parse (stored by an older, laxer
-/// version) would leave the key usable by nobody, so it is read as the
-/// default policy — the account's administrators keep control and can put a
-/// valid one — and the substitution is logged.
-fn stored_policy(row: &KeyRow) -> Result<Policy, InternalError> {
+/// The parsed policy of a stored key, and whether the stored text failed to
+/// parse. Policies were checked when they were stored, but one written by
+/// another version (or edited on disk) may not parse here. Reading it as any
+/// other policy could widen access — a `Deny` would be lost — so the key
+/// fails closed: it gets [`locked_key_policy`], which allows nothing, and
+/// only the account's root user may describe it, read its policy text and
+/// put a valid policy (`authz::authorize_locked`). The condition is logged
+/// here and named in every AccessDeniedException about the key.
+fn stored_policy(row: &KeyRow) -> Result<(Policy, bool), InternalError> {
     match parse_key_policy(&row.policy) {
-        Ok(policy) => Ok(policy),
+        Ok(policy) => Ok((policy, false)),
         Err(error) => {
-            tracing::warn!(key_id = row.key_id, %error, "stored key policy does not parse; enforcing the default key policy");
-            parse_key_policy(&default_key_policy(&row.account_id)).map_err(|e| {
-                InternalError::Inconsistent(format!("default key policy does not parse: {e}"))
-            })
+            tracing::error!(
+                key_id = row.key_id,
+                account_id = row.account_id,
+                %error,
+                "the stored key policy does not parse; the key is locked until the account's root user puts a valid key policy"
+            );
+            Ok((locked_key_policy()?, true))
         }
     }
+}
+
+/// The policy evaluated for a key whose stored policy does not parse: it
+/// denies everything to everyone, so no code path that evaluates a key
+/// policy can find an allow in it.
+const LOCKED_KEY_POLICY: &str = r#"{"Version":"2012-10-17","Id":"keyward-locked","Statement":[{"Sid":"StoredKeyPolicyDoesNotParse","Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}]}"#;
+
+/// [`LOCKED_KEY_POLICY`], parsed.
+fn locked_key_policy() -> Result<Policy, InternalError> {
+    parse_key_policy(LOCKED_KEY_POLICY).map_err(|e| {
+        InternalError::Inconsistent(format!("the locked key policy does not parse: {e}"))
+    })
 }
 
 /// The key policy a key gets when CreateKey has no `Policy`: exactly the text

@@ -13,9 +13,9 @@ use crate::harness::{ServerOptions, TestServer, ACCOUNT_ID};
 use crate::raw_http::RawResponse;
 
 /// Key id, secret and (for sessions) token.
-type Creds = (String, String, Option<String>);
+pub(crate) type Creds = (String, String, Option<String>);
 
-fn admin(server: &TestServer) -> Creds {
+pub(crate) fn admin(server: &TestServer) -> Creds {
     let credentials = server.admin_credentials();
     (
         credentials.access_key_id,
@@ -25,7 +25,12 @@ fn admin(server: &TestServer) -> Creds {
 }
 
 /// A form-encoded Query request, signed for `service` in us-east-1.
-async fn query(server: &TestServer, creds: &Creds, service: &str, form: &str) -> RawResponse {
+pub(crate) async fn query(
+    server: &TestServer,
+    creds: &Creds,
+    service: &str,
+    form: &str,
+) -> RawResponse {
     let authority = server.endpoint().trim_start_matches("http://").to_owned();
     let amz_date = keyward_sigv4::format_amz_date(
         std::time::SystemTime::now()
@@ -62,7 +67,7 @@ async fn query(server: &TestServer, creds: &Creds, service: &str, form: &str) ->
 }
 
 /// `<tag>text</tag>` of an XML answer.
-fn element(response: &RawResponse, tag: &str) -> String {
+pub(crate) fn element(response: &RawResponse, tag: &str) -> String {
     let text = response.body_text();
     let start = text
         .find(&format!("<{tag}>"))
@@ -73,7 +78,7 @@ fn element(response: &RawResponse, tag: &str) -> String {
     text[start..end].replace("&amp;", "&")
 }
 
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -88,7 +93,7 @@ fn encode(text: &str) -> String {
 const ALLOW_KMS: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
 
-fn kms_with(server: &TestServer, creds: &Creds) -> aws_sdk_kms::Client {
+pub(crate) fn kms_with(server: &TestServer, creds: &Creds) -> aws_sdk_kms::Client {
     let credentials = Credentials::new(&creds.0, &creds.1, creds.2.clone(), None, "keyward-it");
     aws_sdk_kms::Client::from_conf(
         server
@@ -99,7 +104,7 @@ fn kms_with(server: &TestServer, creds: &Creds) -> aws_sdk_kms::Client {
 }
 
 /// A user with a `kms:*` inline policy and an access key.
-async fn user_with_key(server: &TestServer, name: &str) -> Creds {
+pub(crate) async fn user_with_key(server: &TestServer, name: &str) -> Creds {
     let root = admin(server);
     let created = query(
         server,

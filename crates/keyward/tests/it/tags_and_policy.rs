@@ -327,3 +327,181 @@ async fn tag_limits_are_enforced() {
     );
     assert_eq!(tags_of(&kms, &other).await.len(), 1);
 }
+
+/// A key policy this version cannot parse (written by another version, or
+/// edited on disk) fails closed (issue 17, item 2): the key is usable by
+/// nobody — its Deny could otherwise be lost — except that the account's
+/// root user can still describe it, read the stored text and put a valid
+/// policy. Grants do not help either. The condition is logged at start and
+/// named in every refusal.
+#[tokio::test]
+async fn a_stored_key_policy_that_does_not_parse_locks_the_key() {
+    let mut server = TestServer::start(ServerOptions::signed()).await;
+    let root = server.kms_client();
+    let alice = crate::identity::user_with_key(&server, "alice").await;
+    let key_id = create_key(&root).await.key_id().to_owned();
+    let ciphertext = root
+        .encrypt()
+        .key_id(&key_id)
+        .plaintext(aws_sdk_kms::primitives::Blob::new(b"locked".to_vec()))
+        .send()
+        .await
+        .must("Encrypt")
+        .ciphertext_blob()
+        .unwrap()
+        .clone();
+    // A grant to the account (root may use it), and the default key policy
+    // lets alice in through her identity policy: neither may count once the
+    // stored policy cannot be read.
+    root.create_grant()
+        .key_id(&key_id)
+        .grantee_principal(format!("arn:aws:iam::{ACCOUNT_ID}:root"))
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .must("CreateGrant");
+    let alice_kms = crate::identity::kms_with(&server, &alice);
+    alice_kms
+        .decrypt()
+        .ciphertext_blob(ciphertext.clone())
+        .send()
+        .await
+        .must("Decrypt by alice before");
+
+    // The stored policy denies Decrypt, with an operator this version does
+    // not know: read as any other policy, the Deny would be lost.
+    server.stop().await;
+    let unreadable = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{{"StringEqualsSomeFutureOperator":{{"aws:username":"alice"}}}}}},
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT_ID}:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    {
+        let data_dir = keyward_store::DataDir::open(server.data_dir()).unwrap();
+        let snapshot = keyward_store::Store::load(&*data_dir.store).unwrap();
+        let mut row = snapshot
+            .keys
+            .into_iter()
+            .find(|row| row.key_id == key_id)
+            .unwrap();
+        row.policy = unreadable.clone();
+        keyward_store::Store::apply(
+            &*data_dir.store,
+            &[keyward_store::Mutation::PutKey(Box::new(row))],
+        )
+        .unwrap();
+    }
+    server.start_again().await;
+
+    let root = server.kms_client();
+    let alice_kms = crate::identity::kms_with(&server, &alice);
+    let locked = |principal: &str, action: &str| {
+        format!(
+            "User: {principal} is not authorized to perform: kms:{action} on resource: {} because the key policy stored for this key does not parse; only the account's root user can describe the key and replace its policy with PutKeyPolicy",
+            key_arn(&key_id)
+        )
+    };
+    let root_arn = format!("arn:aws:iam::{ACCOUNT_ID}:root");
+    let alice_arn = format!("arn:aws:iam::{ACCOUNT_ID}:user/alice");
+    // Root still sees the key and the stored text.
+    let metadata = root
+        .describe_key()
+        .key_id(&key_id)
+        .send()
+        .await
+        .must("DescribeKey");
+    assert_eq!(metadata.key_metadata().unwrap().key_id(), key_id);
+    let stored = root
+        .get_key_policy()
+        .key_id(&key_id)
+        .send()
+        .await
+        .must("GetKeyPolicy");
+    assert_eq!(stored.policy(), Some(unreadable.as_str()));
+    // Nobody may use it: not root (grant or not), not alice.
+    assert_failure(
+        root.decrypt()
+            .ciphertext_blob(ciphertext.clone())
+            .send()
+            .await,
+        "AccessDeniedException",
+        &locked(&root_arn, "Decrypt"),
+    );
+    assert_failure(
+        root.encrypt()
+            .key_id(&key_id)
+            .plaintext(aws_sdk_kms::primitives::Blob::new(b"x".to_vec()))
+            .send()
+            .await,
+        "AccessDeniedException",
+        &locked(&root_arn, "Encrypt"),
+    );
+    assert_failure(
+        root.create_grant()
+            .key_id(&key_id)
+            .grantee_principal(&root_arn)
+            .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+            .send()
+            .await,
+        "AccessDeniedException",
+        &locked(&root_arn, "CreateGrant"),
+    );
+    assert_failure(
+        root.disable_key().key_id(&key_id).send().await,
+        "AccessDeniedException",
+        &locked(&root_arn, "DisableKey"),
+    );
+    assert_failure(
+        alice_kms
+            .decrypt()
+            .ciphertext_blob(ciphertext.clone())
+            .send()
+            .await,
+        "AccessDeniedException",
+        &locked(&alice_arn, "Decrypt"),
+    );
+    assert_failure(
+        alice_kms.describe_key().key_id(&key_id).send().await,
+        "AccessDeniedException",
+        &locked(&alice_arn, "DescribeKey"),
+    );
+    assert_failure(
+        alice_kms
+            .put_key_policy()
+            .key_id(&key_id)
+            .policy(default_key_policy(ACCOUNT_ID))
+            .send()
+            .await,
+        "AccessDeniedException",
+        &locked(&alice_arn, "PutKeyPolicy"),
+    );
+
+    let (_, log) = server.captured_output();
+    assert!(
+        log.contains("the stored key policy does not parse") && log.contains(&key_id),
+        "{log}"
+    );
+
+    // Root puts a valid policy: the key works again, and stays so.
+    root.put_key_policy()
+        .key_id(&key_id)
+        .policy(default_key_policy(ACCOUNT_ID))
+        .send()
+        .await
+        .must("PutKeyPolicy by root");
+    let plaintext = root
+        .decrypt()
+        .ciphertext_blob(ciphertext.clone())
+        .send()
+        .await
+        .must("Decrypt after PutKeyPolicy");
+    assert_eq!(plaintext.plaintext().unwrap().as_ref(), b"locked");
+    server.restart().await;
+    let alice_kms = crate::identity::kms_with(&server, &alice);
+    alice_kms
+        .decrypt()
+        .ciphertext_blob(ciphertext)
+        .send()
+        .await
+        .must("Decrypt by alice after the restart");
+}

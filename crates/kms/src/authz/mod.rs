@@ -24,6 +24,15 @@ use crate::grants::Grant;
 use crate::key::{Key, KEY_SPEC, KEY_USAGE, ORIGIN};
 use crate::{Caller, Context, Kms, KmsError, KmsOperation, ServiceMode};
 
+/// What the account's root user may still do on a key whose stored policy
+/// does not parse: see the key and its policy text, and put a valid policy.
+const LOCKED_KEY_ACTIONS: &[&str] = &[
+    "DescribeKey",
+    "GetKeyPolicy",
+    "ListKeyPolicies",
+    "PutKeyPolicy",
+];
+
 /// Grant constraints do not apply to these operations (AWS: "ignored for
 /// DescribeKey and RetireGrant"); CreateGrant checks them its own way.
 const UNCONSTRAINED_GRANT_OPERATIONS: &[&str] = &["DescribeKey", "RetireGrant", "CreateGrant"];
@@ -151,6 +160,24 @@ pub(crate) fn identity_decision(policies: &[Arc<Policy>], request: &RequestConte
     allowed.unwrap_or(Decision::NotApplicable)
 }
 
+/// Authorization on a key whose stored policy does not parse (see
+/// `key::stored_policy`): it fails closed. Neither policies nor grants
+/// count; the account's own root user may describe the key, read its
+/// policy text and put a valid policy, and everyone else is refused with a
+/// message that says why.
+pub(crate) fn authorize_locked(caller: &Caller, key: &Key, action: &str) -> Result<(), KmsError> {
+    if caller.is_root()
+        && caller.account_id() == key.account_id
+        && LOCKED_KEY_ACTIONS.contains(&action)
+    {
+        return Ok(());
+    }
+    Err(KmsError::AccessDenied(format!(
+        "User: {} is not authorized to perform: kms:{action} on resource: {} because the key policy stored for this key does not parse; only the account's root user can describe the key and replace its policy with PutKeyPolicy",
+        caller.principal_arn(), key.arn
+    )))
+}
+
 impl Kms {
     /// The request context of `ask` by `caller` on `resource` (`key`'s ARN,
     /// or `*` for actions without a key), for evaluating `resource_policy`
@@ -207,6 +234,9 @@ impl Kms {
     /// Authorizes `ask` by `caller` on `key`: key policy, identity policies,
     /// then the key's grants.
     pub(crate) fn authorize(&self, caller: &Caller, key: &Key, ask: &Ask) -> Result<(), KmsError> {
+        if key.policy_unreadable {
+            return authorize_locked(caller, key, ask.action);
+        }
         let request = self.request_context(caller, Some(key), &key.arn, ask, Some(&key.key_policy));
         match self.policy_outcome(caller, &key.key_policy, &key.account_id, &request) {
             Outcome::Allowed => Ok(()),

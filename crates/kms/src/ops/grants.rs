@@ -266,6 +266,9 @@ impl Kms {
         operations: &[String],
         constraints: Option<&GrantConstraints>,
     ) -> Result<(), KmsError> {
+        if key.policy_unreadable {
+            return crate::authz::authorize_locked(caller, key, "CreateGrant");
+        }
         let request = self.request_context(caller, Some(key), &key.arn, ask, Some(&key.key_policy));
         let why = match self.policy_outcome(caller, &key.key_policy, &key.account_id, &request) {
             Outcome::Allowed => return Ok(()),

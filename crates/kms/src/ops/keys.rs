@@ -183,6 +183,7 @@ impl Kms {
             state: KeyState::Enabled,
             policy,
             key_policy: std::sync::Arc::new(key_policy),
+            policy_unreadable: false,
             tags: merge_tags(&BTreeMap::new(), tags)?,
             materials: vec![material],
             rotation: RotationSchedule {

@@ -257,6 +257,7 @@ impl Kms {
                     self.check_key_policy(caller, &policy, &key.arn, &key.account_id, bypass)?;
                 key.policy = policy;
                 key.key_policy = Arc::new(parsed);
+                key.policy_unreadable = false;
                 Ok(())
             },
         )
