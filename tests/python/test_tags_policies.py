@@ -263,6 +263,59 @@ def test_put_key_policy_malformed_json(kms):
     assert json.loads(kms.get_key_policy(KeyId=md["KeyId"])["Policy"])["Id"] == "key-default-1"
 
 
+# Statement shape (issue 17, item 4). AWS KMS answers "Policy contains a statement with no
+# principal."; since August 2025 it also refuses statements without Action/NotAction or
+# Resource/NotResource (kms/src/ops/tags_policies.rs cites the notice), with no published
+# message text, so keyward names the statement and the missing element.
+SHAPE_ERRORS = [
+    ("no principal", {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+     "Policy contains a statement with no principal."),
+    ("no action", {"Sid": "NoAction", "Effect": "Allow", "Principal": "ROOT", "Resource": "*"},
+     'Statement[1] (Sid "NoAction"): the statement has neither Action nor NotAction'),
+    ("no resource", {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt"},
+     "Statement[1]: the statement has neither Resource nor NotResource"),
+    ("no effect", {"Principal": "ROOT", "Action": "kms:*", "Resource": "*"},
+     'Statement[1]: the statement has no Effect; it must be "Allow" or "Deny"'),
+]
+
+
+def shaped_policy(account, statement):
+    root = {"AWS": f"arn:aws:iam::{account}:root"}
+    statement = {k: (root if v == "ROOT" else v) for k, v in statement.items()}
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Root", "Effect": "Allow", "Principal": root, "Action": "kms:*", "Resource": "*"},
+        statement]})
+
+
+@pytest.mark.parametrize("case,statement,message", SHAPE_ERRORS, ids=[c[0] for c in SHAPE_ERRORS])
+def test_put_key_policy_refuses_incomplete_statements(server, kms, case, statement, message):
+    md = new_key(kms)
+    expect_error(kms.put_key_policy, "MalformedPolicyDocumentException", message,
+                 KeyId=md["KeyId"], PolicyName="default",
+                 Policy=shaped_policy(server.account, statement))
+    assert json.loads(kms.get_key_policy(KeyId=md["KeyId"])["Policy"])["Id"] == "key-default-1"
+
+
+@pytest.mark.parametrize("case,statement,message", SHAPE_ERRORS, ids=[c[0] for c in SHAPE_ERRORS])
+def test_create_key_refuses_incomplete_statements(server, kms, case, statement, message):
+    before = key_count(kms)
+    expect_error(kms.create_key, "MalformedPolicyDocumentException", message,
+                 Policy=shaped_policy(server.account, statement))
+    assert key_count(kms) == before
+
+
+def test_not_action_and_not_resource_complete_a_statement(server, kms, aws):
+    policy = shaped_policy(server.account, {"Effect": "Deny", "Principal": {"AWS": "*"},
+                                            "NotAction": ["kms:Describe*", "kms:PutKeyPolicy"],
+                                            "NotResource": "arn:aws:s3:::x"})
+    done = aws("kms", "create-key", "--policy", policy)
+    assert done.returncode == 0, done
+    key_id = done.json["KeyMetadata"]["KeyId"]
+    # The Deny applies to all but Describe* and PutKeyPolicy: the key can be described, not used.
+    kms.describe_key(KeyId=key_id)
+    expect_error(kms.encrypt, "AccessDeniedException", KeyId=key_id, Plaintext=b"x")
+
+
 def test_put_key_policy_on_pending_deletion_key(server, kms):
     md = new_key(kms)
     kms.schedule_key_deletion(KeyId=md["KeyId"], PendingWindowInDays=7)

@@ -183,6 +183,27 @@ impl Policy {
         })
     }
 
+    /// Refuses a document with a statement that names no action
+    /// (`Action`/`NotAction`) or no resource (`Resource`/`NotResource`).
+    /// [`Policy::parse`] accepts such resource policy statements — they never
+    /// apply — so that documents stored when services allowed them still
+    /// load; a service that refuses them in new documents checks new ones
+    /// with this.
+    pub fn require_complete_statements(&self) -> Result<(), PolicyError> {
+        for (index, statement) in self.statements.iter().enumerate() {
+            if let Some(reason) = statement.incompleteness() {
+                return Err(PolicyError::Statement {
+                    at: StatementLocation {
+                        index,
+                        sid: statement.sid.clone(),
+                    },
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Every condition key the document reads (in `Condition` elements and
     /// through policy variables), lower-cased, sorted, once each. A caller
     /// that builds request contexts can skip the keys no policy in play

@@ -21,6 +21,20 @@ fn check_error_as(kind: PolicyKind, document: &str, message: &str) {
     }
 }
 
+/// Parses `document` as a resource policy, which must succeed, and checks
+/// [`Policy::require_complete_statements`]: `None` for a complete document,
+/// else the message it refuses the document with.
+#[track_caller]
+fn check_complete(document: &str, expected: Option<&str>) {
+    let policy = Policy::parse(document, PolicyKind::Resource, KEY_POLICY_LIMIT)
+        .unwrap_or_else(|error| panic!("does not parse: {error}\n{document}"));
+    let actual = policy
+        .require_complete_statements()
+        .err()
+        .map(|error| error.to_string());
+    assert_eq!(actual.as_deref(), expected, "\n{document}");
+}
+
 /// A one-statement identity policy with `statement_members` inside the statement.
 fn identity(statement_members: &str) -> String {
     format!(r#"{{"Version":"2012-10-17","Statement":{{{statement_members}}}}}"#)
@@ -376,6 +390,60 @@ fn condition_errors() {
     ];
     for (document, message) in &rows {
         check_error(document, message);
+    }
+}
+
+/// A resource policy statement without an action or a resource parses (it
+/// never applies, and documents stored when services allowed it must load),
+/// and is refused by `require_complete_statements`, which new documents go
+/// through. `Effect` and the principal are required by parsing itself.
+#[test]
+fn incomplete_resource_policy_statements() {
+    let rows: &[(&str, Option<&str>)] = &[
+        (
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}"#,
+            None,
+        ),
+        (
+            r#"{"Statement":{"Effect":"Deny","Principal":"*","NotAction":"kms:Decrypt","NotResource":"arn:aws:kms:*"}}"#,
+            None,
+        ),
+        (
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Resource":"*"}}"#,
+            Some("Statement[0]: the statement has neither Action nor NotAction"),
+        ),
+        (
+            r#"{"Statement":{"Sid":"No resource","Effect":"Allow","Principal":"*","Action":"kms:*"}}"#,
+            Some("Statement[0] (Sid \"No resource\"): the statement has neither Resource nor NotResource"),
+        ),
+        (
+            r#"{"Statement":{"Effect":"Allow","Principal":"*"}}"#,
+            Some("Statement[0]: the statement has neither Action nor NotAction"),
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"},
+                {"Effect":"Deny","Principal":"*","Action":"*"}]}"#,
+            Some("Statement[1]: the statement has neither Resource nor NotResource"),
+        ),
+    ];
+    for (document, expected) in rows {
+        check_complete(document, *expected);
+    }
+    for (statement_members, message) in [
+        (
+            r#""Principal":"*","Action":"*","Resource":"*""#,
+            "Statement[0]: the statement has no Effect; it must be \"Allow\" or \"Deny\"",
+        ),
+        (
+            r#""Effect":"Allow","Action":"*","Resource":"*""#,
+            "Statement[0]: a resource policy statement must name a Principal or NotPrincipal",
+        ),
+    ] {
+        check_error_as(
+            PolicyKind::Resource,
+            &format!(r#"{{"Statement":{{{statement_members}}}}}"#),
+            message,
+        );
     }
 }
 

@@ -13,10 +13,14 @@
 //! - `X` and `NotX` exclude each other; identity policies have no principal;
 //!   resource policies must have one.
 //!
-//! A resource policy statement missing `Action` or `Resource` is accepted and
-//! never applies, because some services (AWS KMS key policies among them)
-//! accept such statements and treat them as ineffective. An identity policy
-//! statement must have both, as IAM requires.
+//! A resource policy statement missing `Action` or `Resource` parses and
+//! never applies: services accepted such statements for years and treat
+//! stored ones as ineffective, so documents stored back then must still
+//! load. A service that now refuses them in new documents (AWS KMS has since
+//! August 2025) asks [`Policy::require_complete_statements`]. An identity
+//! policy statement must have both, as IAM requires.
+//!
+//! [`Policy::require_complete_statements`]: crate::Policy::require_complete_statements
 
 use crate::condition::ConditionBlock;
 use crate::context::{RequestContext, RequestPrincipal};
@@ -194,6 +198,20 @@ impl Statement {
             resource,
             condition,
         })
+    }
+
+    /// Why the statement is incomplete, when it names no action
+    /// (`Action`/`NotAction`) or no resource (`Resource`/`NotResource`).
+    /// Only resource policy statements can be, since parsing refuses such
+    /// identity policy statements.
+    pub(crate) fn incompleteness(&self) -> Option<StatementError> {
+        if self.action.is_none() {
+            Some(StatementError::MissingAction)
+        } else if self.resource.is_none() {
+            Some(StatementError::MissingResource)
+        } else {
+            None
+        }
     }
 
     /// Adds every condition key the statement reads — in `Condition`, and

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use keyward_policy::{Policy, PrincipalName};
+use keyward_policy::{Policy, PolicyError, PrincipalName, StatementError};
 
 use crate::authz::{Ask, Outcome};
 use crate::ids::Accepts;
@@ -65,6 +65,30 @@ pub(crate) fn merge_tags(
     Ok(merged)
 }
 
+/// MalformedPolicyDocumentException's message for a key policy the policy
+/// language refuses: AWS KMS's own text where it is known, else the policy
+/// crate's reason, which names the statement and what it lacks.
+///
+/// Statement shape, as AWS KMS checks it in CreateKey and PutKeyPolicy:
+/// every statement needs `Effect` and a principal ("Policy contains a
+/// statement with no principal." is AWS's answer); since August 18, 2025 it
+/// also needs `Action` or `NotAction` and `Resource` or `NotResource` (the
+/// AWS Health notice to KMS customers, quoted in
+/// <https://github.com/ministryofjustice/analytical-platform/issues/7691>:
+/// such requests "will be rejected with MalformedPolicyDocumentException
+/// error"). AWS publishes no message text for those, so ours says which
+/// statement lacks which element. Stored policies with such statements still
+/// load; the statements never apply (`keyward_policy`, statement.rs).
+fn malformed_key_policy_message(error: &PolicyError) -> String {
+    match error {
+        PolicyError::Statement {
+            reason: StatementError::MissingPrincipal,
+            ..
+        } => "Policy contains a statement with no principal.".into(),
+        other => other.to_string(),
+    }
+}
+
 impl Kms {
     /// Everything a new key policy must pass, in AWS's order: the 32 KB
     /// quota (LimitExceededException), the policy language
@@ -87,8 +111,9 @@ impl Kms {
                 text.len()
             )));
         }
-        let policy =
-            parse_key_policy(text).map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))?;
+        let policy = parse_key_policy(text)
+            .and_then(|policy| policy.require_complete_statements().map(|()| policy))
+            .map_err(|e| KmsError::MalformedPolicyDocument(malformed_key_policy_message(&e)))?;
         let unknown = policy
             .named_principals()
             .into_iter()
