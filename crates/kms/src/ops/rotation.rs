@@ -119,6 +119,8 @@ impl Kms {
         })
     }
 
+    /// Returns the key's ARN, which AWS answers as `KeyId` (LocalStack's
+    /// AWS-validated `test_rotate_on_demand_returns_arn_for_key_id`).
     pub fn rotate_key_on_demand(
         &self,
         caller: &Caller,
@@ -137,7 +139,7 @@ impl Kms {
             }
             self.add_material(key, RotationType::OnDemand, now)?;
             key.on_demand_rotations += 1;
-            rotated_id = key.key_id.clone();
+            rotated_id = key.arn.clone();
             Ok(())
         })?;
         Ok(rotated_id)
