@@ -103,7 +103,22 @@ def test_describe_key_unknown_key_arn(server, kms):
                  f"Key '{server.key_arn(key_id)}' does not exist", KeyId=server.key_arn(key_id))
 
 
-@pytest.mark.parametrize("bad", ["fake-key-id", "1234abcd12ab34cd56ef1234567890ab", "not a key"])
+def test_describe_key_unknown_multi_region_key_id(server, kms, aws):
+    # A well-formed multi-Region key ID (mrk- and 32 hex digits) that names no key is
+    # "does not exist", not "Invalid keyId" (issue 17, item 11; LocalStack's AWS-validated
+    # test_get_key_does_not_exist).
+    key_id = "mrk-" + uuid.uuid4().hex
+    expect_error(kms.describe_key, "NotFoundException",
+                 f"Key '{server.key_arn(key_id)}' does not exist", KeyId=key_id)
+    expect_error(kms.describe_key, "NotFoundException",
+                 f"Key '{server.key_arn(key_id)}' does not exist", KeyId=server.key_arn(key_id))
+    done = aws("kms", "encrypt", "--key-id", key_id, "--plaintext", "eA==")
+    assert done.returncode != 0
+    assert f"(NotFoundException) when calling the Encrypt operation: Key '{server.key_arn(key_id)}' does not exist" in done.stderr, done
+
+
+@pytest.mark.parametrize("bad", ["fake-key-id", "1234abcd12ab34cd56ef1234567890ab", "not a key",
+                                 "mrk-fake-key-id", "mrk-" + "a" * 31])
 def test_describe_key_malformed_key_id(kms, bad):
     expect_error(kms.describe_key, "NotFoundException", f"Invalid keyId '{bad}'", KeyId=bad)
 

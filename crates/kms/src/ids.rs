@@ -27,8 +27,15 @@ pub enum Accepts {
     KeyOnly,
 }
 
-/// `8-4-4-4-12` hex digits.
+/// A key ID: `8-4-4-4-12` hex digits, or a multi-Region key ID (`mrk-`
+/// and 32 hex digits). keyward creates no multi-Region keys, but an ID of
+/// that form is well formed, so looking one up answers AWS's "Key '<key
+/// ARN>' does not exist" rather than "Invalid keyId" (LocalStack's
+/// AWS-validated `test_get_key_does_not_exist`).
 pub fn is_key_id(text: &str) -> bool {
+    if let Some(hex) = text.strip_prefix("mrk-") {
+        return hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    }
     let groups: Vec<&str> = text.split('-').collect();
     groups.len() == 5
         && groups
@@ -113,6 +120,23 @@ mod tests {
                 key_id: ID.into()
             }
         );
+        let mrk = "mrk-1234abcd12ab34cd56ef1234567890ab";
+        assert_eq!(
+            parse_key_ref(mrk, "us-east-1", Accepts::KeyOnly).unwrap(),
+            KeyRef::KeyId(mrk.into())
+        );
+        assert_eq!(
+            parse_key_ref(
+                &key_arn("us-east-1", "111122223333", mrk),
+                "us-east-1",
+                Accepts::KeyOnly
+            )
+            .unwrap(),
+            KeyRef::KeyArn {
+                account_id: "111122223333".into(),
+                key_id: mrk.into()
+            }
+        );
         assert_eq!(
             parse_key_ref("alias/a", "us-east-1", Accepts::Any).unwrap(),
             KeyRef::AliasName("alias/a".into())
@@ -157,6 +181,18 @@ mod tests {
                 Accepts::Any
             )),
             "Invalid keyId '1234abcd12ab34cd56ef1234567890ab'"
+        );
+        assert_eq!(
+            msg(parse_key_ref("mrk-fake-key-id", "us-east-1", Accepts::Any)),
+            "Invalid keyId 'mrk-fake-key-id'"
+        );
+        assert_eq!(
+            msg(parse_key_ref(
+                "mrk-1234abcd12ab34cd56ef1234567890a",
+                "us-east-1",
+                Accepts::Any
+            )),
+            "Invalid keyId 'mrk-1234abcd12ab34cd56ef1234567890a'"
         );
     }
 }
