@@ -195,14 +195,54 @@ def test_missing_target_header(server):
 # Operations outside keyward's symmetric-key scope (grants and HMAC will come later, so
 # they are not used here).
 @pytest.mark.parametrize("op", ["Sign", "Verify", "GetPublicKey", "ReplicateKey",
-                                "UpdatePrimaryRegion", "ImportKeyMaterial",
-                                "GetParametersForImport", "CreateCustomKeyStore",
+                                "UpdatePrimaryRegion", "CreateCustomKeyStore",
                                 "DeriveSharedSecret"])
 def test_unsupported_operation_raw(server, key, op):
     resp = raw_call(server, f"TrentService.{op}", {"KeyId": key["KeyId"]})
     assert resp.status == 400, resp
     assert resp.error_type == "UnsupportedOperationException", resp
     assert op in resp.json.get("message", ""), resp
+
+
+# The import operations work only on keys of origin EXTERNAL; keyward's keys are all AWS_KMS,
+# which AWS refuses with this message (issue 17, item 12; LocalStack's AWS-validated
+# test_get_parameters_for_import_raises_for_non_external_kms_keys).
+IMPORT_OPERATIONS = [
+    ("get_parameters_for_import",
+     {"WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048"}),
+    ("import_key_material", {"ImportToken": b"token", "EncryptedKeyMaterial": b"material",
+                             "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}),
+    ("delete_imported_key_material", {}),
+]
+
+
+@pytest.mark.parametrize("op,kwargs", IMPORT_OPERATIONS, ids=[o for o, _ in IMPORT_OPERATIONS])
+def test_import_operations_refuse_keys_of_origin_aws_kms(server, kms, key, op, kwargs):
+    call = getattr(kms, op)
+    message = f"{key['Arn']} origin is AWS_KMS which is not valid for this operation."
+    expect_error(call, "UnsupportedOperationException", message, KeyId=key["KeyId"], **kwargs)
+    expect_error(call, "UnsupportedOperationException", message, KeyId=key["Arn"], **kwargs)
+    missing = str(uuid.uuid4())
+    expect_error(call, "NotFoundException", f"Key '{server.key_arn(missing)}' does not exist",
+                 KeyId=missing, **kwargs)
+
+
+def test_import_operations_validate_their_input_first(server, kms_raw, key, aws):
+    expect_error(kms_raw.get_parameters_for_import, "ValidationException",
+                 harness.validation_message("RSA_1024", "wrappingKeySpec",
+                                            "Member must satisfy enum value set: "
+                                            "[RSA_2048, RSA_3072, RSA_4096, SM2]"),
+                 KeyId=key["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                 WrappingKeySpec="RSA_1024")
+    expect_error(kms_raw.delete_imported_key_material, "ValidationException",
+                 harness.validation_message("abc", "keyMaterialId",
+                                            "Member must have length greater than or equal to 64"),
+                 KeyId=key["KeyId"], KeyMaterialId="abc")
+    done = aws("kms", "get-parameters-for-import", "--key-id", key["KeyId"],
+               "--wrapping-algorithm", "RSAES_OAEP_SHA_1", "--wrapping-key-spec", "RSA_4096")
+    assert done.returncode != 0
+    assert (f"(UnsupportedOperationException) when calling the GetParametersForImport operation: "
+            f"{key['Arn']} origin is AWS_KMS which is not valid for this operation.") in done.stderr, done
 
 
 def test_unsupported_operation_via_boto3(kms, key):

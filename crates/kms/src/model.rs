@@ -50,6 +50,19 @@ pub struct CreateKeyInput {
     pub xks_key_id: Option<String>,
 }
 
+/// ImportKeyMaterial's members that are validated (the two blobs by their
+/// decoded length only: they are never kept).
+#[derive(Debug, Default, Clone)]
+pub struct ImportKeyMaterialInput {
+    pub key_id: Option<String>,
+    pub import_token_len: Option<usize>,
+    pub encrypted_key_material_len: Option<usize>,
+    pub expiration_model: Option<String>,
+    pub import_type: Option<String>,
+    pub key_material_id: Option<String>,
+    pub key_material_description: Option<String>,
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct EncryptInput {
     pub key_id: Option<String>,

@@ -113,7 +113,7 @@ operations! {
     Decrypt                           ["Decrypt"]                               ReadOnly Inline   AnyAccount Key   Material   Implemented;
     DeleteAlias                       ["DeleteAlias"]                           Writes   Blocking OwnAccount Key   NoMaterial Implemented;
     DeleteCustomKeyStore              ["DeleteCustomKeyStore"]                  Writes   Blocking OwnAccount NoKey NoMaterial Unsupported;
-    DeleteImportedKeyMaterial         ["DeleteImportedKeyMaterial"]             Writes   Blocking OwnAccount Key   NoMaterial Unsupported;
+    DeleteImportedKeyMaterial         ["DeleteImportedKeyMaterial"]             Writes   Blocking OwnAccount Key   NoMaterial Implemented;
     DeriveSharedSecret                ["DeriveSharedSecret"]                    ReadOnly Inline   AnyAccount Key   Material   Unsupported;
     DescribeCustomKeyStores           ["DescribeCustomKeyStores"]               ReadOnly Inline   OwnAccount NoKey NoMaterial Unsupported;
     DescribeKey                       ["DescribeKey"]                           ReadOnly Inline   AnyAccount Key   NoMaterial Implemented;
@@ -133,9 +133,9 @@ operations! {
     GetKeyLastUsage                   ["GetKeyLastUsage"]                       ReadOnly Inline   OwnAccount Key   NoMaterial Unsupported;
     GetKeyPolicy                      ["GetKeyPolicy"]                          ReadOnly Inline   OwnAccount Key   NoMaterial Implemented;
     GetKeyRotationStatus              ["GetKeyRotationStatus"]                  ReadOnly Inline   AnyAccount Key   NoMaterial Implemented;
-    GetParametersForImport            ["GetParametersForImport"]                ReadOnly Inline   OwnAccount Key   NoMaterial Unsupported;
+    GetParametersForImport            ["GetParametersForImport"]                ReadOnly Inline   OwnAccount Key   NoMaterial Implemented;
     GetPublicKey                      ["GetPublicKey"]                          ReadOnly Inline   AnyAccount Key   NoMaterial Unsupported;
-    ImportKeyMaterial                 ["ImportKeyMaterial"]                     Writes   Blocking OwnAccount Key   NoMaterial Unsupported;
+    ImportKeyMaterial                 ["ImportKeyMaterial"]                     Writes   Blocking OwnAccount Key   NoMaterial Implemented;
     ListAliases                       ["ListAliases"]                           ReadOnly Inline   OwnAccount NoKey NoMaterial Implemented;
     ListGrants                        ["ListGrants"]                            ReadOnly Inline   AnyAccount Key   NoMaterial Implemented;
     ListKeyPolicies                   ["ListKeyPolicies"]                       ReadOnly Inline   OwnAccount Key   NoMaterial Implemented;

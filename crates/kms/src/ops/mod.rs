@@ -5,6 +5,7 @@ pub mod background;
 pub mod crypto;
 mod for_audit;
 pub mod grants;
+pub mod import;
 pub mod keys;
 pub mod rotation;
 pub mod tags_policies;

@@ -338,3 +338,31 @@ impl Logged for RevokeGrantRequest {
         }
     }
 }
+
+impl Logged for GetParametersForImportRequest {
+    fn logged(&self) -> KmsRequestView<'static> {
+        KmsRequestView {
+            key_id: text(&self.key_id),
+            ..KmsRequestView::default()
+        }
+    }
+}
+
+/// The import token and the key material are never logged.
+impl Logged for ImportKeyMaterialRequest {
+    fn logged(&self) -> KmsRequestView<'static> {
+        KmsRequestView {
+            key_id: text(&self.key_id),
+            ..KmsRequestView::default()
+        }
+    }
+}
+
+impl Logged for DeleteImportedKeyMaterialRequest {
+    fn logged(&self) -> KmsRequestView<'static> {
+        KmsRequestView {
+            key_id: text(&self.key_id),
+            ..KmsRequestView::default()
+        }
+    }
+}

@@ -47,6 +47,7 @@ fn handler(operation: KmsOperation) -> Option<Handler> {
         CreateKey => operations::create_key,
         Decrypt => operations::decrypt,
         DeleteAlias => operations::delete_alias,
+        DeleteImportedKeyMaterial => operations::delete_imported_key_material,
         DescribeKey => operations::describe_key,
         DisableKey => operations::disable_key,
         DisableKeyRotation => operations::disable_key_rotation,
@@ -58,6 +59,8 @@ fn handler(operation: KmsOperation) -> Option<Handler> {
         GenerateRandom => operations::generate_random,
         GetKeyPolicy => operations::get_key_policy,
         GetKeyRotationStatus => operations::get_key_rotation_status,
+        GetParametersForImport => operations::get_parameters_for_import,
+        ImportKeyMaterial => operations::import_key_material,
         ListAliases => operations::list_aliases,
         ListGrants => operations::list_grants,
         ListKeyPolicies => operations::list_key_policies,
@@ -79,7 +82,6 @@ fn handler(operation: KmsOperation) -> Option<Handler> {
         | CreateCustomKeyStore
         | Decapsulate
         | DeleteCustomKeyStore
-        | DeleteImportedKeyMaterial
         | DeriveSharedSecret
         | DescribeCustomKeyStores
         | DisconnectCustomKeyStore
@@ -88,9 +90,7 @@ fn handler(operation: KmsOperation) -> Option<Handler> {
         | GenerateDataKeyPairWithoutPlaintext
         | GenerateMac
         | GetKeyLastUsage
-        | GetParametersForImport
         | GetPublicKey
-        | ImportKeyMaterial
         | ReplicateKey
         | Sign
         | UpdateCustomKeyStore

@@ -796,3 +796,55 @@ pub(super) fn revoke_grant(
         kms.revoke_grant(caller, r.key_id, r.grant_id, r.dry_run)
     })
 }
+
+// GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial:
+// every keyward key has origin AWS_KMS, which these refuse once the request
+// is valid, the key found and the caller allowed (the domain's `import.rs`).
+
+pub(super) fn get_parameters_for_import(
+    kms: &Kms,
+    caller: &Caller,
+    body: &[u8],
+    facts: &mut KmsFacts,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let r: GetParametersForImportRequest = input(body, facts)?;
+    match kms.get_parameters_for_import(
+        caller,
+        r.key_id,
+        r.wrapping_algorithm,
+        r.wrapping_key_spec,
+    )? {}
+}
+
+pub(super) fn import_key_material(
+    kms: &Kms,
+    caller: &Caller,
+    body: &[u8],
+    facts: &mut KmsFacts,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let r: ImportKeyMaterialRequest = input(body, facts)?;
+    let import_token = decode_blob("ImportToken", r.import_token)?;
+    let encrypted_key_material = decode_blob("EncryptedKeyMaterial", r.encrypted_key_material)?;
+    match kms.import_key_material(
+        caller,
+        kms::ImportKeyMaterialInput {
+            key_id: r.key_id,
+            import_token_len: import_token.map(|bytes| bytes.len()),
+            encrypted_key_material_len: encrypted_key_material.map(|bytes| bytes.len()),
+            expiration_model: r.expiration_model,
+            import_type: r.import_type,
+            key_material_id: r.key_material_id,
+            key_material_description: r.key_material_description,
+        },
+    )? {}
+}
+
+pub(super) fn delete_imported_key_material(
+    kms: &Kms,
+    caller: &Caller,
+    body: &[u8],
+    facts: &mut KmsFacts,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let r: DeleteImportedKeyMaterialRequest = input(body, facts)?;
+    match kms.delete_imported_key_material(caller, r.key_id, r.key_material_id)? {}
+}

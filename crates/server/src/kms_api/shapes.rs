@@ -88,6 +88,34 @@ pub struct KeyIdOnly {
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
+pub struct GetParametersForImportRequest {
+    pub key_id: Option<String>,
+    pub wrapping_algorithm: Option<String>,
+    pub wrapping_key_spec: Option<String>,
+}
+
+/// `ValidTo` is not read: no request gets far enough to use it.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImportKeyMaterialRequest {
+    pub key_id: Option<String>,
+    pub import_token: Option<String>,
+    pub encrypted_key_material: Option<String>,
+    pub expiration_model: Option<String>,
+    pub import_type: Option<String>,
+    pub key_material_id: Option<String>,
+    pub key_material_description: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteImportedKeyMaterialRequest {
+    pub key_id: Option<String>,
+    pub key_material_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
 pub struct Paged {
     pub limit: Option<i64>,
     pub marker: Option<String>,
