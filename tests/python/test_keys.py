@@ -64,6 +64,25 @@ def test_create_key_with_customer_master_key_spec_alias(server, kms):
     check_new_symmetric_metadata(md, server)
 
 
+@pytest.mark.parametrize("spec", [{"KeySpec": "HMAC_256"}, {"KeySpec": "RSA_2048"},
+                                  {"KeySpec": "ECC_NIST_P256"},
+                                  {"CustomerMasterKeySpec": "ECC_SECG_P256K1"}],
+                         ids=["HMAC_256", "RSA_2048", "ECC_NIST_P256", "cmk-spec"])
+def test_create_key_without_key_usage_for_a_non_symmetric_spec(kms, spec):
+    # AWS asks for KeyUsage before it says anything about the spec (issue 17, item 13;
+    # LocalStack's AWS-validated test_hmac_create_key_invalid_operations).
+    expect_error(kms.create_key, "ValidationException",
+                 "You must specify a KeyUsage value for all KMS keys except for symmetric "
+                 "encryption keys.", **spec)
+
+
+def test_create_key_without_key_usage_through_the_cli(aws):
+    done = aws("kms", "create-key", "--key-spec", "HMAC_512")
+    assert done.returncode != 0
+    assert ("(ValidationException) when calling the CreateKey operation: You must specify a "
+            "KeyUsage value for all KMS keys except for symmetric encryption keys.") in done.stderr, done
+
+
 def test_create_key_ids_are_unique(kms):
     ids = {new_key(kms)["KeyId"] for _ in range(5)}
     assert len(ids) == 5

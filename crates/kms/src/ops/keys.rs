@@ -116,6 +116,13 @@ impl Kms {
             .key_spec
             .or(input.customer_master_key_spec)
             .unwrap_or_else(|| KEY_SPEC.into());
+        // AWS checks this before anything about the spec itself (LocalStack's
+        // AWS-validated `test_hmac_create_key_invalid_operations`).
+        if spec != KEY_SPEC && input.key_usage.is_none() {
+            return Err(KmsError::ValidationMessage(
+                "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.".into(),
+            ));
+        }
         if spec != KEY_SPEC {
             return Err(KmsError::UnsupportedOperation(format!(
                 "KeySpec {spec} is not supported: keyward supports symmetric encryption keys (SYMMETRIC_DEFAULT) only."

@@ -144,11 +144,21 @@ fn other_key_specs_and_features_are_refused_clearly() {
     let f = fixture();
     let spec = |s: &str| CreateKeyInput {
         key_spec: Some(s.into()),
+        key_usage: Some("SIGN_VERIFY".into()),
         ..Default::default()
     };
     assert_eq!(
         code(f.kms.create_key(&caller(), spec("RSA_2048"))),
         "UnsupportedOperation"
+    );
+    // Without a KeyUsage, AWS asks for one before judging the spec.
+    let no_usage = CreateKeyInput {
+        key_spec: Some("RSA_2048".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(f.kms.create_key(&caller(), no_usage)),
+        "ValidationMessage"
     );
     assert_eq!(
         code(f.kms.create_key(&caller(), spec("AES_999"))),
