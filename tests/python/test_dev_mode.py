@@ -77,3 +77,46 @@ def test_dev_region_flag_sets_the_region(server_factory):
 def test_non_dev_server_uses_the_account_id_flag(server, kms):
     md = kms.create_key()["KeyMetadata"]
     assert md["AWSAccountId"] == harness.SERVER_ACCOUNT
+
+
+def test_dev_mode_verifies_session_keys_as_without_it(dev_server, tmp_path):
+    """Issue 17, item 1: an ASIA session key with a wrong or missing token is refused in --dev
+    exactly as without it; only unknown long-term (AKIA-style) ids stand in for root."""
+    import test_sts as sts_helpers
+    iam = sts_helpers.client(dev_server, "iam")
+    role = harness.unique("dev")
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=sts_helpers.trust(
+        f"arn:aws:iam::{DEV_ACCOUNT}:root"))["Role"]["Arn"]
+    c = sts_helpers.client(dev_server, "sts").assume_role(
+        RoleArn=arn, RoleSessionName="dev-session")["Credentials"]
+    assert c["AccessKeyId"].startswith("ASIA")
+    invalid = sts_helpers.INVALID_TOKEN
+    token = c["SessionToken"]
+    tampered = token[:-8] + ("A" if token[-8] != "A" else "B") + token[-7:]
+    other = sts_helpers.client(dev_server, "sts").assume_role(
+        RoleArn=arn, RoleSessionName="other")["Credentials"]["SessionToken"]
+    for bad in (tampered, other, "testing", None):
+        sts = sts_helpers.client(dev_server, "sts", (c["AccessKeyId"], c["SecretAccessKey"]),
+                                 token=bad)
+        expect_error(sts.get_caller_identity, "InvalidClientTokenId", invalid, status=403)
+        kms = sts_helpers.client(dev_server, "kms", (c["AccessKeyId"], c["SecretAccessKey"]),
+                                 token=bad)
+        expect_error(kms.list_keys, "UnrecognizedClientException", invalid)
+    # An ASIA id keyward never issued is refused too, token or not.
+    for bad in ("testing", None):
+        kms = sts_helpers.client(dev_server, "kms", ("ASIAIOSFODNN7EXAMPLE", "secret"), token=bad)
+        expect_error(kms.list_keys, "UnrecognizedClientException", invalid)
+    # The AWS CLI, as a user would try it: the session key without its token.
+    creds = tmp_path / "session"
+    creds.write_text(f"[default]\naws_access_key_id = {c['AccessKeyId']}\n"
+                     f"aws_secret_access_key = {c['SecretAccessKey']}\n")
+    who = harness.run_aws(dev_server, ["sts", "get-caller-identity"], credentials_file=creds)
+    assert who.returncode != 0 and "InvalidClientTokenId" in who.stderr, who
+    # The right token works; unknown long-term ids (moto's testing/testing, with or without
+    # moto's dummy session token) still act as the default root.
+    assert sts_helpers.session_client(dev_server, "sts", c).get_caller_identity()["Arn"] == (
+        f"arn:aws:sts::{DEV_ACCOUNT}:assumed-role/{role}/dev-session")
+    for key_id, dummy_token in (("testing", None), ("testing", "testing"),
+                                ("AKIAIOSFODNN7EXAMPLE", None)):
+        sts = sts_helpers.client(dev_server, "sts", (key_id, "testing"), token=dummy_token)
+        assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{DEV_ACCOUNT}:root"

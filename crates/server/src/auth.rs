@@ -8,12 +8,16 @@
 //! derived SigV4 signing key of each access key is cached per scope
 //! (date/region/service), so a request costs one HMAC instead of five.
 //!
-//! In `--dev` mode (loopback only) an unknown access key — or a session
-//! token keyward did not issue, with a key it does not know — is accepted
-//! without a signature check and acts as the default account's root user,
-//! so suites written for moto/LocalStack with dummy credentials run
-//! unchanged. Known keys and keyward's own session tokens are always
-//! verified, and inactive keys and expired sessions are refused, dev or not.
+//! In `--dev` mode (loopback only) an unknown long-term access key id
+//! (`AKIA…`-style, or any id not starting with `ASIA`: moto's `testing`) is
+//! accepted without a signature check and acts as the default account's root
+//! user, with or without a session token keyward did not issue (moto's
+//! suites set `AWS_SESSION_TOKEN=testing`), so suites written for
+//! moto/LocalStack with dummy credentials run unchanged. Known keys are
+//! always verified, and so are temporary credentials (`ASIA…`): they are
+//! keyward's own STS sessions, and a session key with a wrong or missing
+//! token is refused as it is without `--dev`. Inactive keys and expired
+//! sessions are refused, dev or not.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -109,11 +113,8 @@ impl Authenticator {
         let credential = match self.identities.resolve(access_key_id, session_token) {
             Ok(credential) => credential,
             Err(CredentialError::ExpiredSessionToken) => return Err(AuthFailure::ExpiredToken),
-            Err(CredentialError::UnknownAccessKey) if self.dev => {
-                return Ok(self.default_caller.clone())
-            }
-            Err(CredentialError::InvalidSessionToken)
-                if self.dev && !self.identities.knows_access_key(access_key_id) =>
+            Err(CredentialError::UnknownAccessKey | CredentialError::InvalidSessionToken)
+                if self.dev_stand_in(access_key_id) =>
             {
                 return Ok(self.default_caller.clone())
             }
@@ -135,6 +136,16 @@ impl Authenticator {
         })
         .map_err(AuthFailure::Signature)?;
         Ok(credential.caller)
+    }
+
+    /// Whether `--dev` lets `access_key_id`, which did not resolve, act as
+    /// the default root: only a long-term id keyward does not know. A
+    /// temporary id (`ASIA…`, AWS's prefix for STS credentials) is one of
+    /// keyward's sessions or nothing, and is verified as without `--dev`.
+    fn dev_stand_in(&self, access_key_id: &str) -> bool {
+        self.dev
+            && !access_key_id.starts_with("ASIA")
+            && !self.identities.knows_access_key(access_key_id)
     }
 
     /// The signing key of `access_key_id` for the request's scope, derived once per scope.
