@@ -190,10 +190,76 @@ def test_global_condition_keys_apply_to_lookup_events(server, setup):
     assert len(events) == 1
 
 
-def test_another_accounts_events_are_not_visible(server_factory):
-    """A dev server's default account sees its events; a second account none of them."""
-    s = server_factory.start(dev=True)
-    kms = harness.kms_client(s)
-    kms.create_key()
-    ct = client(s, "cloudtrail", s.default_credentials())
-    assert any(e["EventName"] == "CreateKey" for e in ct.lookup_events()["Events"])
+OTHER_ACCOUNT = "444455556666"
+
+
+def all_events(ct, **kwargs):
+    return [e for page in ct.get_paginator("lookup_events").paginate(**kwargs)
+            for e in page["Events"]]
+
+
+def test_another_accounts_events_are_not_visible(server_factory, tmp_path):
+    """Two accounts on one server, the second made with `keyward admin create-account`: each
+    sees its own events, keys, aliases and grants and none of the other's, both ways."""
+    import test_accounts
+    s = server_factory.start()
+    other_file = tmp_path / "other"
+    done = test_accounts.admin(s, "--account-id", OTHER_ACCOUNT, "--output", str(other_file))
+    assert done.returncode == 0, done.stderr
+    other = dict(line.split(" = ", 1) for line in other_file.read_text().splitlines()
+                 if " = " in line)
+    creds = {ACCOUNT: s.admin_credentials(),
+             OTHER_ACCOUNT: (other["aws_access_key_id"], other["aws_secret_access_key"])}
+    made = {}
+    for account, pair in creds.items():
+        kms = client(s, "kms", pair)
+        root = f"arn:aws:iam::{account}:root"
+        key = kms.create_key(Description=f"of {account}")["KeyMetadata"]
+        alias = f"alias/{unique('acct')}"
+        kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+        grant = kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=root,
+                                 RetiringPrincipal=root, Operations=["Decrypt"])["GrantId"]
+        kms.encrypt(KeyId=alias, Plaintext=b"x")
+        made[account] = {"key": key, "alias": alias, "grant": grant, "root": root}
+
+    pairs = ((ACCOUNT, OTHER_ACCOUNT), (OTHER_ACCOUNT, ACCOUNT))
+    # The trails first: a call on the other's key, refused or not, is (as in CloudTrail)
+    # delivered to the key's owner too, which the checks after this loop make.
+    for me, them in pairs:
+        mine, theirs = made[me], made[them]
+        ct = client(s, "cloudtrail", creds[me])
+        # LookupEvents: my calls, each delivered to me, and nothing about the other's.
+        records = [json.loads(e["CloudTrailEvent"]) for e in all_events(ct)]
+        names = {(r["eventName"], r["recipientAccountId"]) for r in records}
+        for name in ("CreateKey", "CreateAlias", "CreateGrant", "Encrypt"):
+            assert (name, me) in names, (me, names)
+        assert all(r["recipientAccountId"] == me for r in records), me
+        texts = [json.dumps(r) for r in records]
+        for secret in (theirs["key"]["KeyId"], theirs["alias"], theirs["grant"]):
+            assert not any(secret in t for t in texts), (me, secret)
+        # (My own CreateAccount call, in the default account, names the account it made.)
+        naming_them = [t for t, r in zip(texts, records)
+                       if them in t and r["eventName"] != "CreateAccount"]
+        assert naming_them == [], (me, naming_them)
+        assert all_events(ct, LookupAttributes=[
+            {"AttributeKey": "ResourceName", "AttributeValue": theirs["key"]["Arn"]}]) == []
+    for me, them in pairs:
+        mine, theirs = made[me], made[them]
+        kms = client(s, "kms", creds[me])
+        # Keys and aliases: mine are listed, theirs are not, and cannot be reached.
+        keys = {k["KeyId"] for p in kms.get_paginator("list_keys").paginate() for k in p["Keys"]}
+        assert mine["key"]["KeyId"] in keys and theirs["key"]["KeyId"] not in keys
+        aliases = {a["AliasName"] for p in kms.get_paginator("list_aliases").paginate()
+                   for a in p["Aliases"]}
+        assert mine["alias"] in aliases and theirs["alias"] not in aliases
+        harness.expect_error(kms.describe_key, "NotFoundException", KeyId=theirs["alias"])
+        harness.expect_error(kms.describe_key, "AccessDeniedException",
+                             KeyId=theirs["key"]["Arn"])
+        # Grants: mine are listed; theirs neither on their key nor by their retiring principal.
+        grants = kms.list_grants(KeyId=mine["key"]["KeyId"])["Grants"]
+        assert [g["GrantId"] for g in grants] == [mine["grant"]]
+        harness.expect_error(kms.list_grants, "AccessDeniedException", KeyId=theirs["key"]["Arn"])
+        retirable = kms.list_retirable_grants(RetiringPrincipal=mine["root"])["Grants"]
+        assert [g["GrantId"] for g in retirable] == [mine["grant"]]
+        harness.expect_error(kms.list_retirable_grants, "AccessDeniedException",
+                             RetiringPrincipal=theirs["root"])

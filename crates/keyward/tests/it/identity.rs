@@ -31,6 +31,25 @@ pub(crate) async fn query(
     service: &str,
     form: &str,
 ) -> RawResponse {
+    signed_post(
+        server,
+        creds,
+        service,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        form.as_bytes(),
+    )
+    .await
+}
+
+/// A `POST /` with `headers` and `body`, signed for `service` in us-east-1
+/// with keyward's own SigV4 signer.
+pub(crate) async fn signed_post(
+    server: &TestServer,
+    creds: &Creds,
+    service: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> RawResponse {
     let authority = server.endpoint().trim_start_matches("http://").to_owned();
     let amz_date = keyward_sigv4::format_amz_date(
         std::time::SystemTime::now()
@@ -38,32 +57,28 @@ pub(crate) async fn query(
             .unwrap()
             .as_secs() as i64,
     );
-    let mut headers: Vec<(&str, &str)> = vec![
-        ("content-type", "application/x-www-form-urlencoded"),
-        ("host", &authority),
-        ("x-amz-date", &amz_date),
-    ];
+    let mut signed_headers: Vec<(&str, &str)> = headers.to_vec();
+    signed_headers.push(("host", &authority));
+    signed_headers.push(("x-amz-date", &amz_date));
     if let Some(token) = &creds.2 {
-        headers.push(("x-amz-security-token", token));
+        signed_headers.push(("x-amz-security-token", token));
     }
     let parts = keyward_sigv4::RequestParts {
         method: "POST",
         path: "/",
         query: "",
-        headers: &headers,
-        body: form.as_bytes(),
+        headers: &signed_headers,
+        body,
     };
     let authorization =
         keyward_sigv4::sign(&parts, &creds.0, &creds.1, "us-east-1", service, &amz_date);
-    let mut sent: Vec<(&str, &str)> = headers
+    let mut sent: Vec<(&str, &str)> = signed_headers
         .iter()
         .filter(|(name, _)| *name != "host")
         .copied()
         .collect();
     sent.push(("authorization", &authorization));
-    server
-        .raw_request("POST", "/", &sent, form.as_bytes())
-        .await
+    server.raw_request("POST", "/", &sent, body).await
 }
 
 /// `<tag>text</tag>` of an XML answer.

@@ -13,6 +13,7 @@ mod fixtures;
 mod harness;
 mod raw_http;
 
+mod accounts;
 mod aliases;
 mod authentication;
 mod concurrency;

@@ -356,14 +356,35 @@ impl Kms {
         let limit = limit(&request, 50, 100, &mut v);
         v.finish()?;
         let start = decode_marker(&request)?;
-        self.authorize_by_iam(caller, &Ask::new(KmsOperation::ListRetirableGrants), None)?;
         let retiring = retiring_principal.unwrap_or_default();
+        // AWS: "You must specify a principal in your Amazon Web Services
+        // account", which is the resource authorized; the grants listed may
+        // be on other accounts' keys. A principal of another account is
+        // refused, or the listing would show that account's grants.
+        // A service principal belongs to no account: only grants on the
+        // caller's own keys are listed for it.
+        let retiring_account = principal_account(&retiring);
+        let ask = Ask::new(KmsOperation::ListRetirableGrants);
+        if retiring_account
+            .as_ref()
+            .is_some_and(|account| *account != caller.account_id())
+        {
+            return Err(KmsError::AccessDenied(crate::authz::message(
+                caller.principal_arn(),
+                ask.action,
+                Some(&retiring),
+                crate::authz::Denial::NoResourcePolicyAllows,
+            )));
+        }
+        self.authorize_by_iam(caller, &ask, Some(&retiring))?;
         let state = self.read();
         let mut entries: Vec<GrantListEntry> = state
             .grants
             .values()
             .filter(|g| g.retiring.as_deref() == Some(retiring.as_str()))
-            .filter_map(|g| state.keys.get(&g.key_id).map(|key| list_entry(key, g)))
+            .filter_map(|g| state.keys.get(&g.key_id).map(|key| (key, g)))
+            .filter(|(key, _)| retiring_account.is_some() || key.account_id == caller.account_id())
+            .map(|(key, g)| list_entry(key, g))
             .collect();
         drop(state);
         entries.sort_by_key(sort_key);
