@@ -372,33 +372,48 @@ enum Acknowledged {
 async fn acknowledged_writes_survive_a_sigkill_under_load() {
     let mut server = TestServer::start(ServerOptions::signed()).await;
     let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel();
+    // Set just before the kill: a failure before it fails the test; after it,
+    // failures are the kill's doing and end the worker.
+    let killing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut workers = Vec::new();
     for worker in 0..4 {
         let kms = server.kms_client();
         let ack_tx = ack_tx.clone();
+        let killing = std::sync::Arc::clone(&killing);
         workers.push(tokio::spawn(async move {
+            let failed = |what: &str, err: &dyn std::fmt::Debug| -> Result<(), String> {
+                if killing.load(std::sync::atomic::Ordering::SeqCst) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "worker {worker}: {what} failed before the kill: {err:?}"
+                    ))
+                }
+            };
             // Runs until the server is killed under it.
             for n in 0.. {
-                let Ok(created) = kms.create_key().send().await else {
-                    return;
+                let created = match kms.create_key().send().await {
+                    Ok(created) => created,
+                    Err(err) => return failed("CreateKey", &err),
                 };
                 let Some(metadata) = created.key_metadata() else {
-                    return;
+                    return Err(format!("worker {worker}: CreateKey without KeyMetadata"));
                 };
                 let key_id = metadata.key_id().to_owned();
                 let _ = ack_tx.send(Acknowledged::Key(key_id.clone()));
                 let plaintext = format!("worker {worker} item {n}").into_bytes();
-                let Ok(encrypted) = kms
+                let encrypted = match kms
                     .encrypt()
                     .key_id(&key_id)
                     .plaintext(aws_sdk_kms::primitives::Blob::new(plaintext.clone()))
                     .send()
                     .await
-                else {
-                    return;
+                {
+                    Ok(encrypted) => encrypted,
+                    Err(err) => return failed("Encrypt", &err),
                 };
                 let Some(ciphertext) = encrypted.ciphertext_blob() else {
-                    return;
+                    return Err(format!("worker {worker}: Encrypt without CiphertextBlob"));
                 };
                 let _ = ack_tx.send(Acknowledged::Ciphertext(Sealed {
                     key_id,
@@ -407,6 +422,7 @@ async fn acknowledged_writes_survive_a_sigkill_under_load() {
                     plaintext,
                 }));
             }
+            Ok(())
         }));
     }
     drop(ack_tx);
@@ -418,14 +434,25 @@ async fn acknowledged_writes_survive_a_sigkill_under_load() {
         match ack_rx.recv().await {
             Some(Acknowledged::Key(key_id)) => keys.push(key_id),
             Some(Acknowledged::Ciphertext(item)) => sealed.push(item),
-            None => panic!("all load workers stopped before the kill"),
+            None => {
+                // Every worker ended: one of them failed before the kill.
+                for worker in workers {
+                    if let Ok(Err(failure)) = worker.await {
+                        panic!("{failure}");
+                    }
+                }
+                panic!("all load workers stopped before the kill")
+            }
         }
     }
+    killing.store(true, std::sync::atomic::Ordering::SeqCst);
     let status = server.kill9().await;
     assert_eq!(status.signal(), Some(9), "{status}");
     for worker in workers {
-        if let Err(err) = worker.await {
-            panic!("a load worker panicked: {err}");
+        match worker.await {
+            Ok(Ok(())) => {}
+            Ok(Err(failure)) => panic!("{failure}"),
+            Err(err) => panic!("a load worker panicked: {err}"),
         }
     }
     while let Ok(ack) = ack_rx.try_recv() {
