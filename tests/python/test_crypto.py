@@ -51,6 +51,24 @@ def test_encrypt_decrypt_round_trip(kms, key):
     assert dec["KeyMaterialId"] == current
 
 
+@pytest.mark.parametrize("algorithm", ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"])
+def test_an_asymmetric_algorithm_on_a_symmetric_key_is_invalid_key_usage(kms, key, key2, algorithm):
+    # Issue 17, item 21: the InvalidKeyUsageException contract, on every operation that takes
+    # an algorithm.
+    message = (f"The encryption algorithm {algorithm} is not compatible with the key spec "
+               f"SYMMETRIC_DEFAULT of {key['Arn']}.")
+    expect_error(kms.encrypt, "InvalidKeyUsageException", message,
+                 KeyId=key["KeyId"], Plaintext=b"x", EncryptionAlgorithm=algorithm)
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x")["CiphertextBlob"]
+    expect_error(kms.decrypt, "InvalidKeyUsageException", message,
+                 CiphertextBlob=blob, EncryptionAlgorithm=algorithm)
+    expect_error(kms.re_encrypt, "InvalidKeyUsageException", message, CiphertextBlob=blob,
+                 DestinationKeyId=key2["KeyId"], SourceEncryptionAlgorithm=algorithm)
+    expect_error(kms.re_encrypt, "InvalidKeyUsageException", message.replace(key["Arn"], key2["Arn"]),
+                 CiphertextBlob=blob, DestinationKeyId=key2["KeyId"],
+                 DestinationEncryptionAlgorithm=algorithm)
+
+
 def test_encryption_is_randomized(kms, key):
     a = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"same")["CiphertextBlob"]
     b = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"same")["CiphertextBlob"]

@@ -92,11 +92,36 @@ def test_grant_validation(kms, key, kms_raw):
                  KeyId=key["KeyId"], Plaintext=b"x", GrantTokens=["garbage"])
 
 
-def test_grant_tokens_are_accepted_in_grant_tokens(kms, key):
-    g = kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=grantee("tok"),
-                         Operations=["Encrypt"])
-    out = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x", GrantTokens=[g["GrantToken"]])
+def test_a_grantee_who_needs_its_grant_uses_it_with_its_token(server, kms, key):
+    # Issue 17, item 21: the token is presented by a caller who is allowed only by the grant
+    # (an IAM user without any policy), not by root, who would succeed without it.
+    import boto3
+    import botocore.config
+    import harness
+    access, secret = server.admin_credentials()
+    iam = boto3.session.Session(aws_access_key_id=access, aws_secret_access_key=secret,
+                                region_name=server.server_region).client(
+        "iam", endpoint_url=server.url,
+        config=botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"}))
+    name = unique("grantee")
+    user_arn = iam.create_user(UserName=name)["User"]["Arn"]
+    user_key = iam.create_access_key(UserName=name)["AccessKey"]
+    bob = harness.kms_client(server, creds=(user_key["AccessKeyId"], user_key["SecretAccessKey"]))
+    denied = (f"User: {user_arn} is not authorized to perform: kms:Encrypt on resource: "
+              f"{key['Arn']} because no identity-based policy allows the kms:Encrypt action")
+    expect_error(bob.encrypt, "AccessDeniedException", denied, KeyId=key["Arn"], Plaintext=b"x")
+    g = kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=user_arn, Operations=["Encrypt"])
+    out = bob.encrypt(KeyId=key["Arn"], Plaintext=b"x", GrantTokens=[g["GrantToken"]])
     assert out["KeyId"] == key["Arn"]
+    # The grant allows Encrypt only, and a token keyward did not issue is refused.
+    expect_error(bob.decrypt, "AccessDeniedException", CiphertextBlob=out["CiphertextBlob"],
+                 GrantTokens=[g["GrantToken"]])
+    expect_error(bob.encrypt, "InvalidGrantTokenException", "The grant token is not valid.",
+                 KeyId=key["Arn"], Plaintext=b"x", GrantTokens=["not-a-grant-token"])
+    # Revoked, the grant and its token no longer let bob in.
+    kms.revoke_grant(KeyId=key["KeyId"], GrantId=g["GrantId"])
+    expect_error(bob.encrypt, "AccessDeniedException", denied, KeyId=key["Arn"], Plaintext=b"x",
+                 GrantTokens=[g["GrantToken"]])
 
 
 def test_grants_on_a_disabled_key(kms):

@@ -138,3 +138,19 @@ def test_request_id_on_authentication_errors(server):
     resp = raw_call(server, "TrentService.ListKeys", {}, sign=False)
     assert resp.status == 400
     assert resp.header("x-amzn-RequestId"), resp.headers
+
+
+def test_a_body_over_one_mib_is_413_request_entity_too_large(server):
+    # Issue 17, item 21: the code, status and message, at the limit and one byte over.
+    def body_of(size):
+        head, tail = b'{"Description": "', b'"}'
+        return head + b"x" * (size - len(head) - len(tail)) + tail
+
+    limit = 1024 * 1024
+    at_limit = raw_call(server, "TrentService.CreateKey", body_of(limit), timeout=60)
+    assert at_limit.status == 400 and at_limit.error_type == "ValidationException", at_limit
+    over = raw_call(server, "TrentService.CreateKey", body_of(limit + 1), timeout=60)
+    assert over.status == 413, over
+    assert over.error_type == "RequestEntityTooLargeException", over
+    assert over.json["message"] == f"Request body exceeds {limit} bytes.", over
+    assert over.header("x-amzn-RequestId"), over

@@ -17,6 +17,8 @@ OPERATIONS = [
     "UpdateAlias", "DeleteAlias", "ListAliases", "EnableKeyRotation", "DisableKeyRotation",
     "GetKeyRotationStatus", "RotateKeyOnDemand", "ListKeyRotations", "TagResource",
     "UntagResource", "ListResourceTags", "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies",
+    "CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
+    "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
 ]
 
 MEMBERS = ["KeyId", "Plaintext", "CiphertextBlob", "EncryptionContext", "NumberOfBytes",
@@ -25,6 +27,18 @@ MEMBERS = ["KeyId", "Plaintext", "CiphertextBlob", "EncryptionContext", "NumberO
            "DestinationKeyId", "SourceKeyId", "DryRun", "GrantTokens", "KeyUsage",
            "IncludeKeyMaterial", "SourceEncryptionContext", "DestinationEncryptionContext",
            "EncryptionAlgorithm", "DryRunModifiers", "BypassPolicyLockoutSafetyCheck"]
+
+# Members only some operations have, sent to those operations on top of MEMBERS.
+GRANT_MEMBERS = ["GranteePrincipal", "RetiringPrincipal", "Operations", "Constraints",
+                 "GrantId", "GrantToken", "Name"]
+IMPORT_MEMBERS = ["WrappingAlgorithm", "WrappingKeySpec", "ImportToken", "EncryptedKeyMaterial",
+                  "ExpirationModel", "ValidTo", "ImportType", "KeyMaterialId"]
+EXTRA_MEMBERS = {
+    **{op: GRANT_MEMBERS for op in ("CreateGrant", "ListGrants", "ListRetirableGrants",
+                                    "RetireGrant", "RevokeGrant")},
+    **{op: IMPORT_MEMBERS for op in ("GetParametersForImport", "ImportKeyMaterial",
+                                     "DeleteImportedKeyMaterial")},
+}
 
 ODD_VALUES = [None, True, False, 0, -1, 2**31, 2**63, -(2**63), 2**64, 1.5, 1e308, "", " ",
               "x" * 5000, "\u0000", "\ud7ff\ue000", "🔑", [], [None], [1, "a"], {}, {"a": None},
@@ -49,14 +63,15 @@ def assert_clean(resp, context):
 @pytest.mark.parametrize("op", OPERATIONS)
 def test_every_member_with_odd_values(server, op):
     rng = random.Random(f"members-{op}")
-    for member in MEMBERS:
+    members = MEMBERS + EXTRA_MEMBERS.get(op, [])
+    for member in members:
         for value in ODD_VALUES:
             body = {member: value}
             resp = raw_call(server, f"TrentService.{op}", body)
             assert_clean(resp, (op, body if len(json.dumps(body)) < 300 else member))
     # and some random mixtures
     for _ in range(40):
-        body = {m: rng.choice(ODD_VALUES) for m in rng.sample(MEMBERS, rng.randint(1, 6))}
+        body = {m: rng.choice(ODD_VALUES) for m in rng.sample(members, rng.randint(1, 6))}
         assert_clean(raw_call(server, f"TrentService.{op}", body), (op, sorted(body)))
 
 

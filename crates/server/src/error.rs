@@ -136,9 +136,53 @@ mod tests {
     use super::*;
     use keyward_kms::{CiphertextProblem, InternalError};
 
-    /// Every variant against the code and status AWS sends.
+    /// The variant a row stands for. The matches are exhaustive, so a new
+    /// variant does not compile until it is named here, and
+    /// `the_error_table` then fails until it has a row. (The pipeline's
+    /// errors have their table in `protocol/json.rs`.)
+    fn variant(error: &ApiError) -> &'static str {
+        match error {
+            ApiError::Kms(e) => match e {
+                KmsError::NotFound(_) => "NotFound",
+                KmsError::KeyDisabled { .. } => "KeyDisabled",
+                KmsError::KeyPendingDeletion { .. } => "KeyPendingDeletion",
+                KmsError::InvalidState(_) => "InvalidState",
+                KmsError::InvalidCiphertext(_) => "InvalidCiphertext",
+                KmsError::IncorrectKey => "IncorrectKey",
+                KmsError::Validation(_) => "Validation",
+                KmsError::ValidationMessage(_) => "ValidationMessage",
+                KmsError::AlreadyExists(_) => "AlreadyExists",
+                KmsError::InvalidAliasName(_) => "InvalidAliasName",
+                KmsError::Tag(_) => "Tag",
+                KmsError::LimitExceeded(_) => "LimitExceeded",
+                KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocument",
+                KmsError::UnsupportedOperation(_) => "UnsupportedOperation",
+                KmsError::InvalidKeyUsage(_) => "InvalidKeyUsage",
+                KmsError::NotAuthorized(_) => "NotAuthorized",
+                KmsError::AccessDenied(_) => "AccessDenied",
+                KmsError::InvalidGrantId(_) => "InvalidGrantId",
+                KmsError::InvalidArn(_) => "InvalidArn",
+                KmsError::InvalidMarker => "InvalidMarker",
+                KmsError::InvalidGrantToken(_) => "InvalidGrantToken",
+                KmsError::DryRun => "DryRun",
+                KmsError::Internal(_) => "Internal",
+            },
+            ApiError::Serialization(_) => "Serialization",
+            ApiError::UnknownOperation(_) => "UnknownOperation",
+            ApiError::NotImplemented(_) => "NotImplemented",
+            ApiError::Internal(_) => "ApiInternal",
+            ApiError::Service { .. } => "Service",
+        }
+    }
+
+    /// How many names `variant` has: one per arm.
+    const VARIANTS: usize = 28;
+
+    /// Every variant against the code and status AWS sends (reference/kms-api.md §3, §1.3).
     #[test]
     fn the_error_table() {
+        let mut violations = keyward_kms::validate::Violations::new();
+        violations.required::<String>("keyId", &None);
         let cases: Vec<(ApiError, &str, u16)> = vec![
             (
                 KmsError::NotFound("x".into()).into(),
@@ -154,6 +198,14 @@ mod tests {
                 400,
             ),
             (
+                KmsError::KeyPendingDeletion {
+                    key_arn: "x".into(),
+                }
+                .into(),
+                "KMSInvalidStateException",
+                400,
+            ),
+            (
                 KmsError::InvalidState("x".into()).into(),
                 "KMSInvalidStateException",
                 400,
@@ -165,6 +217,11 @@ mod tests {
             ),
             (KmsError::IncorrectKey.into(), "IncorrectKeyException", 400),
             (
+                KmsError::Validation(violations).into(),
+                "ValidationException",
+                400,
+            ),
+            (
                 KmsError::ValidationMessage("x".into()).into(),
                 "ValidationException",
                 400,
@@ -172,6 +229,11 @@ mod tests {
             (
                 KmsError::AlreadyExists("x".into()).into(),
                 "AlreadyExistsException",
+                400,
+            ),
+            (
+                KmsError::InvalidAliasName("x".into()).into(),
+                "InvalidAliasNameException",
                 400,
             ),
             (KmsError::Tag("x".into()).into(), "TagException", 400),
@@ -191,8 +253,38 @@ mod tests {
                 400,
             ),
             (
+                KmsError::InvalidKeyUsage("x".into()).into(),
+                "InvalidKeyUsageException",
+                400,
+            ),
+            (
+                KmsError::NotAuthorized("x".into()).into(),
+                "NotAuthorizedException",
+                400,
+            ),
+            (
+                KmsError::AccessDenied("x".into()).into(),
+                "AccessDeniedException",
+                400,
+            ),
+            (
+                KmsError::InvalidGrantId("x".into()).into(),
+                "InvalidGrantIdException",
+                400,
+            ),
+            (
+                KmsError::InvalidArn("x".into()).into(),
+                "InvalidArnException",
+                400,
+            ),
+            (
                 KmsError::InvalidMarker.into(),
                 "InvalidMarkerException",
+                400,
+            ),
+            (
+                KmsError::InvalidGrantToken("x".into()).into(),
+                "InvalidGrantTokenException",
                 400,
             ),
             (KmsError::DryRun.into(), "DryRunOperationException", 400),
@@ -216,7 +308,23 @@ mod tests {
                 "UnsupportedOperationException",
                 400,
             ),
+            (
+                ApiError::Internal("secret detail".into()),
+                "KMSInternalException",
+                500,
+            ),
+            (
+                ApiError::Service {
+                    code: "InvalidLookupAttributesException",
+                    message: "x".into(),
+                },
+                "InvalidLookupAttributesException",
+                400,
+            ),
         ];
+        let covered: std::collections::BTreeSet<&str> =
+            cases.iter().map(|(error, _, _)| variant(error)).collect();
+        assert_eq!(covered.len(), VARIANTS, "a variant has no row: {covered:?}");
         for (error, code, status) in cases {
             let wire = error.wire();
             assert_eq!(

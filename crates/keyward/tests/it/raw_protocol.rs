@@ -265,10 +265,18 @@ async fn malformed_requests_get_clean_aws_errors() {
     huge.extend(std::iter::repeat_n(b'x', 2 * 1024 * 1024));
     huge.extend_from_slice(b"\"}");
     let response = call(&server, Some("TrentService.CreateKey"), &huge).await;
-    assert!(
-        (400..500).contains(&response.status),
-        "2 MiB CreateKey answered {}",
-        response.status
+    assert_eq!(
+        response.status,
+        413,
+        "2 MiB CreateKey: {}",
+        response.body_text()
+    );
+    assert_eq!(
+        response.json(),
+        serde_json::json!({
+            "__type": "RequestEntityTooLargeException",
+            "message": "Request body exceeds 1048576 bytes."
+        })
     );
 
     // None of this hurt the server or created anything.
