@@ -24,8 +24,116 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.resolve()?;
     init_logging(settings.json_logs);
     check_exposure(&settings)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    // What can refuse the start without touching the data directory comes
+    // first — the listening socket, the TLS files — so that such a failure
+    // leaves no freshly initialized directory (root key, random account id)
+    // for the retry to trip over.
+    let listener = std::net::TcpListener::bind(settings.listen)
+        .with_context(|| format!("binding {}", settings.listen))?;
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(runtime.block_on(load_tls(cert, key))?),
+        None => None,
+    };
+    let before = DataDirBefore::look(&settings.data_dir)?;
     let data_dir = DataDir::open(&settings.data_dir)
         .with_context(|| format!("opening the data directory {}", settings.data_dir.display()))?;
+    let created = data_dir.created;
+    let mut listening = false;
+    let outcome = serve(&settings, &runtime, data_dir, listener, tls, &mut listening);
+    if outcome.is_err() && created && !listening {
+        // `serve` has closed the directory (lock, database, trail) by now.
+        before.remove_what_was_added(&settings.data_dir);
+    }
+    outcome
+}
+
+/// Loads the TLS certificate chain and key (AWS-LC as rustls's provider).
+async fn load_tls(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<RustlsConfig> {
+    // One process-wide crypto provider for rustls: AWS-LC, as for the rest of keyward.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    RustlsConfig::from_pem_file(cert, key)
+        .await
+        .with_context(|| {
+            format!(
+                "loading TLS certificate {} and key {}",
+                cert.display(),
+                key.display()
+            )
+        })
+}
+
+/// What a data directory held before this start, so that a first start
+/// that fails before it listens can take back what it added.
+struct DataDirBefore {
+    existed: bool,
+    entries: std::collections::BTreeSet<std::ffi::OsString>,
+}
+
+impl DataDirBefore {
+    fn look(path: &std::path::Path) -> anyhow::Result<DataDirBefore> {
+        match std::fs::read_dir(path) {
+            Ok(read) => Ok(DataDirBefore {
+                existed: true,
+                entries: read
+                    .map(|entry| entry.map(|e| e.file_name()))
+                    .collect::<Result<_, _>>()
+                    .with_context(|| format!("reading the data directory {}", path.display()))?,
+            }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(DataDirBefore {
+                existed: false,
+                entries: Default::default(),
+            }),
+            Err(error) => {
+                Err(error).with_context(|| format!("reading the data directory {}", path.display()))
+            }
+        }
+    }
+
+    /// Removes the entries this start added to `path` (and `path` itself if
+    /// this start created it). Failures are logged: the start's own error is
+    /// the one to report.
+    fn remove_what_was_added(&self, path: &std::path::Path) {
+        let Ok(read) = std::fs::read_dir(path) else {
+            return;
+        };
+        for entry in read.flatten() {
+            if self.entries.contains(&entry.file_name()) {
+                continue;
+            }
+            let added = entry.path();
+            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                std::fs::remove_dir_all(&added)
+            } else {
+                std::fs::remove_file(&added)
+            };
+            if let Err(error) = removed {
+                tracing::warn!(path = %added.display(), %error, "could not remove what the failed start created");
+            }
+        }
+        if !self.existed {
+            if let Err(error) = std::fs::remove_dir(path) {
+                tracing::warn!(path = %path.display(), %error, "could not remove the data directory the failed start created");
+            }
+        }
+        tracing::info!(data_dir = %path.display(), "the start failed; the data directory is as it was before it");
+    }
+}
+
+/// Builds the service on the opened data directory and serves on
+/// `listener` until shutdown. `listening` turns true once the server
+/// accepts requests.
+fn serve(
+    settings: &Settings,
+    runtime: &tokio::runtime::Runtime,
+    data_dir: DataDir,
+    listener: std::net::TcpListener,
+    tls: Option<RustlsConfig>,
+    listening: &mut bool,
+) -> anyhow::Result<()> {
     let clock = Arc::new(Clock::new());
     let (identity, snapshot) = bootstrap(
         &data_dir,
@@ -63,20 +171,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     drop(snapshot);
     let auth = Authenticator::new(Arc::clone(&identities), settings.dev, &identity.region);
     let timeout = settings.request_timeout;
-    let trail = open_trail(&settings, &data_dir, &clock)?;
+    let trail = open_trail(settings, &data_dir, &clock)?;
     let state = Arc::new(AppState::new(
         Arc::clone(&kms),
         Arc::new(auth),
-        settings.tls.is_some(),
+        tls.is_some(),
         timeout,
         trail.clone(),
         Arc::new(keyward_server::metrics::Metrics::new()),
     ));
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
     let background_trail = trail.clone();
     runtime.block_on(async move {
         let handle = Handle::new();
@@ -91,45 +195,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         // Connect info gives each request its peer address (`aws:SourceIp`).
         let app = keyward_server::app(state)
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let (scheme, server) = match &settings.tls {
-            Some((cert, key)) => {
-                // One process-wide crypto provider for rustls: AWS-LC, as for the rest of keyward.
-                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-                let config = RustlsConfig::from_pem_file(cert, key)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "loading TLS certificate {} and key {}",
-                            cert.display(),
-                            key.display()
-                        )
-                    })?;
+        let mut server = axum_server::from_tcp(listener)
+            .with_context(|| format!("listening on {}", settings.listen))?
+            .first_request_timeout(timeout);
+        with_timeouts(server.http_builder(), timeout);
+        let server = server.handle(handle.clone());
+        let (scheme, server) = match tls {
+            Some(config) => {
                 let acceptor = RustlsAcceptor::new(config)
                     .handshake_timeout(timeout)
                     .acceptor(NoDelayAcceptor::new());
-                let mut server = axum_server::bind(settings.listen)
-                    .acceptor(acceptor)
-                    .first_request_timeout(timeout);
-                with_timeouts(server.http_builder(), timeout);
-                let server = server.handle(handle.clone()).serve(app);
-                ("https", tokio::spawn(server))
+                ("https", tokio::spawn(server.acceptor(acceptor).serve(app)))
             }
-            None => {
-                let mut server = axum_server::bind(settings.listen)
-                    .acceptor(NoDelayAcceptor::new())
-                    .first_request_timeout(timeout);
-                with_timeouts(server.http_builder(), timeout);
-                (
-                    "http",
-                    tokio::spawn(server.handle(handle.clone()).serve(app)),
-                )
-            }
+            None => (
+                "http",
+                tokio::spawn(server.acceptor(NoDelayAcceptor::new()).serve(app)),
+            ),
         };
         let Some(address) = handle.listening().await else {
             let outcome = server.await.context("server task")?;
-            outcome.with_context(|| format!("binding {}", settings.listen))?;
+            outcome.with_context(|| format!("serving on {}", settings.listen))?;
             bail!("the server stopped before listening");
         };
+        *listening = true;
         tracing::info!(
             %address,
             data_dir = %settings.data_dir.display(),

@@ -82,7 +82,8 @@ struct RunningProcess {
 
 pub struct TestServer {
     options: ServerOptions,
-    /// `None` only after the data directory was kept for a failing test.
+    /// `None` after the data directory was kept for a failing test, or when
+    /// the test owns it (`start_in`).
     data_dir: Option<tempfile::TempDir>,
     data_dir_path: PathBuf,
     process: Option<RunningProcess>,
@@ -105,6 +106,23 @@ impl TestServer {
             options,
             data_dir: Some(data_dir),
             data_dir_path,
+            process: None,
+            command_line: String::new(),
+            stdout: Arc::default(),
+            stderr: Arc::default(),
+            n_starts: 0,
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// Starts `keyward serve` on `data_dir`, which the test owns (it may
+    /// not exist yet), and waits until it is ready.
+    pub async fn start_in(options: ServerOptions, data_dir: &Path) -> TestServer {
+        let mut server = TestServer {
+            options,
+            data_dir: None,
+            data_dir_path: data_dir.to_path_buf(),
             process: None,
             command_line: String::new(),
             stdout: Arc::default(),

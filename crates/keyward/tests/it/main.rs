@@ -26,6 +26,7 @@ mod identity;
 mod key_lifecycle;
 mod raw_protocol;
 mod rotation;
+mod startup;
 mod tags_and_policy;
 mod trail;
 mod wire;
