@@ -647,6 +647,41 @@ fn pruning_keeps_the_rest_verifiable_and_refuses_invented_checkpoints() {
     ));
 }
 
+/// A trail opened again with another segment size (the setting changed)
+/// goes on in a new segment of the new size, with a spare of that size, and
+/// reads and verifies across both sizes.
+#[test]
+fn the_segment_size_can_change_between_opens() {
+    let mut fixture = Fixture::new();
+    let size = |path: &std::path::Path| std::fs::metadata(path).unwrap().len();
+    let spare = fixture.trail_dir().join(crate::layout::SPARE_FILE);
+    for (bytes, first) in [(32 * 1024, 1), (16 * 1024, 11), (48 * 1024, 21)] {
+        fixture.segment_bytes = bytes;
+        let trail = fixture.open();
+        fixture.append(&trail, first, 10);
+        trail.shutdown().unwrap();
+        let last = fixture.segments().pop().unwrap();
+        assert_eq!(size(&last), bytes, "the active segment");
+        assert_eq!(size(&spare), bytes, "the spare");
+    }
+    let report = fixture.verify();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.records_read, 30);
+    let trail = fixture.open();
+    let page = trail
+        .lookup(&LookupQuery {
+            account_id: ACCOUNT.into(),
+            attribute: None,
+            start_time: None,
+            end_time: None,
+            max_results: 50,
+            before_sequence: None,
+        })
+        .unwrap();
+    assert_eq!(page.events.len(), 30);
+    trail.shutdown().unwrap();
+}
+
 #[test]
 fn pruning_deletes_the_segments_it_empties() {
     let mut fixture = Fixture::new();

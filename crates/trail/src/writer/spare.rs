@@ -19,12 +19,19 @@ pub(super) fn start_segment(
 ) -> Result<ActiveSegment, TrailError> {
     let path = dir.join(layout::segment_name(number));
     let spare = dir.join(SPARE_FILE);
-    if !spare.exists() {
+    if !spare_of_size(dir, size) {
         prepare_spare(dir, size, mode)?;
     }
     std::fs::rename(&spare, &path).map_err(TrailError::io("rename", &spare))?;
     layout::sync_dir(dir)?;
     ActiveSegment::open(number, &path, size, 0, &[], mode)
+}
+
+/// Whether `spare.segment` exists with `size` bytes. A spare written for
+/// another segment size (the setting changed between two starts) is not
+/// used: it is written again, at this size, over the old one.
+fn spare_of_size(dir: &Path, size: u64) -> bool {
+    std::fs::metadata(dir.join(SPARE_FILE)).is_ok_and(|meta| meta.len() == size)
 }
 
 /// Writes `spare.segment`: zeros under a temporary name, then renamed, so
@@ -58,7 +65,7 @@ impl Preparer {
             .spawn(move || {
                 while received.recv().is_ok() {
                     let _busy = thread_busy.lock().unwrap_or_else(|p| p.into_inner());
-                    if thread_dir.join(SPARE_FILE).exists() {
+                    if spare_of_size(&thread_dir, size) {
                         continue;
                     }
                     if let Err(error) = prepare_spare(&thread_dir, size, mode) {
