@@ -11,6 +11,18 @@ use serde::Deserialize;
 /// The documented default address: loopback only, port 7478.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7478";
 pub const DEFAULT_DATA_DIR: &str = "./keyward-data";
+/// Size of an audit trail segment file, in MiB. A data directory holds the
+/// active segment and a spare written out ahead of time, so it takes twice
+/// this at once; the trail's fast appends need the file written out first
+/// (keyward-trail `appender.rs`).
+pub const DEFAULT_TRAIL_SEGMENT_MIB: u64 = 64;
+/// The same for `--dev`, whose data directories are many and short-lived.
+pub const DEV_TRAIL_SEGMENT_MIB: u64 = 8;
+/// The smallest segment: one event can be a few MiB (a 1 MiB request whose
+/// value is also echoed in the error message), and it must fit in a segment.
+pub const MIN_TRAIL_SEGMENT_MIB: u64 = 8;
+/// The largest segment accepted.
+pub const MAX_TRAIL_SEGMENT_MIB: u64 = 4096;
 
 #[derive(Parser)]
 #[command(
@@ -284,7 +296,8 @@ pub struct ServeArgs {
     pub data_dir: Option<PathBuf>,
     /// TOML config file with any of: listen, data_dir, region, account_id, dev,
     /// background_interval_seconds, log_format, tls_cert, tls_key,
-    /// request_timeout_seconds, trail_retention_days, trail_digest_interval_seconds.
+    /// request_timeout_seconds, trail_retention_days, trail_digest_interval_seconds,
+    /// trail_segment_mib.
     #[arg(long, env = "KEYWARD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Region of this endpoint, fixed at first start (default us-east-1).
@@ -315,6 +328,12 @@ pub struct ServeArgs {
     /// at shutdown). Default 3600.
     #[arg(long, env = "KEYWARD_TRAIL_DIGEST_INTERVAL_SECONDS")]
     pub trail_digest_interval_seconds: Option<u64>,
+    /// MiB per audit trail segment file (8 to 4096). The active segment and
+    /// a spare are written out in advance, so the trail takes twice this at
+    /// once. Default 64, or 8 with --dev. A data directory may change it: the
+    /// next segment has the new size.
+    #[arg(long, env = "KEYWARD_TRAIL_SEGMENT_MIB", value_name = "MIB")]
+    pub trail_segment_mib: Option<u64>,
     /// BENCHMARK ONLY: run without the audit trail, so that its cost can be
     /// measured. Calls are then not recorded at all; never use it in production.
     #[arg(long, hide = true, env = "KEYWARD_BENCHMARK_ONLY_DISABLE_TRAIL")]
@@ -342,6 +361,7 @@ struct ConfigFile {
     request_timeout_seconds: Option<u64>,
     trail_retention_days: Option<u64>,
     trail_digest_interval_seconds: Option<u64>,
+    trail_segment_mib: Option<u64>,
 }
 
 /// Fully resolved settings for `keyward serve`.
@@ -361,6 +381,8 @@ pub struct Settings {
     /// `None`: keep every audit event.
     pub trail_retention: Option<std::time::Duration>,
     pub trail_digest_interval: std::time::Duration,
+    /// Bytes per trail segment file.
+    pub trail_segment_bytes: u64,
     /// The benchmark-only switch; the product always records.
     pub trail_disabled: bool,
 }
@@ -387,6 +409,20 @@ impl ServeArgs {
         if log_format != "text" && log_format != "json" {
             anyhow::bail!("--log-format must be text or json, not {log_format:?}");
         }
+        let dev = self.dev || file.dev.unwrap_or(false);
+        let trail_segment_mib =
+            self.trail_segment_mib
+                .or(file.trail_segment_mib)
+                .unwrap_or(if dev {
+                    DEV_TRAIL_SEGMENT_MIB
+                } else {
+                    DEFAULT_TRAIL_SEGMENT_MIB
+                });
+        if !(MIN_TRAIL_SEGMENT_MIB..=MAX_TRAIL_SEGMENT_MIB).contains(&trail_segment_mib) {
+            anyhow::bail!(
+                "--trail-segment-mib must be {MIN_TRAIL_SEGMENT_MIB} to {MAX_TRAIL_SEGMENT_MIB}, not {trail_segment_mib}"
+            );
+        }
         if let Some(account) = self.account_id.as_ref().or(file.account_id.as_ref()) {
             if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
                 anyhow::bail!("--account-id must be 12 digits, not {account:?}");
@@ -400,7 +436,7 @@ impl ServeArgs {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             region: self.region.or(file.region),
             account_id: self.account_id.or(file.account_id),
-            dev: self.dev || file.dev.unwrap_or(false),
+            dev,
             background_interval_seconds: self
                 .background_interval_seconds
                 .or(file.background_interval_seconds)
@@ -423,6 +459,7 @@ impl ServeArgs {
                     .unwrap_or(3600)
                     .max(1),
             ),
+            trail_segment_bytes: trail_segment_mib * 1024 * 1024,
             trail_disabled: self.benchmark_only_disable_trail,
             tls: match (
                 self.tls_cert.or(file.tls_cert),
@@ -496,6 +533,22 @@ mod tests {
         let error = parse(&["--account-id", "12"]).resolve().unwrap_err();
         assert!(error.to_string().contains("12 digits"));
         assert!(Cli::try_parse_from(["keyward", "serve", "--tls-cert", "c.pem"]).is_err());
+    }
+
+    #[test]
+    fn the_trail_segment_size_is_small_for_dev_and_bounded() {
+        let mib = |args: &[&str]| parse(args).resolve().map(|s| s.trail_segment_bytes >> 20);
+        assert_eq!(mib(&[]).unwrap(), 64);
+        assert_eq!(mib(&["--dev"]).unwrap(), 8);
+        assert_eq!(mib(&["--dev", "--trail-segment-mib", "32"]).unwrap(), 32);
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("keyward.toml");
+        std::fs::write(&config, "trail_segment_mib = 16\n").unwrap();
+        assert_eq!(mib(&["--config", config.to_str().unwrap()]).unwrap(), 16);
+        for refused in ["7", "4097"] {
+            let error = mib(&["--trail-segment-mib", refused]).unwrap_err();
+            assert!(error.to_string().contains("8 to 4096"), "{error}");
+        }
     }
 
     #[test]

@@ -269,6 +269,7 @@ fn open_trail(
     let config = keyward_trail::TrailConfig {
         digest_interval: settings.trail_digest_interval,
         retention: settings.trail_retention,
+        segment_bytes: settings.trail_segment_bytes,
         // The service clock, so that --dev time travel moves digests and
         // retention along with key deletion.
         now: Arc::new(move || {

@@ -41,6 +41,8 @@ pub struct ServerOptions {
     pub account_id: Option<String>,
     /// `--region`; clients built by the harness sign for the same region.
     pub region: String,
+    /// More `keyward serve` arguments.
+    pub extra_args: Vec<String>,
 }
 
 impl ServerOptions {
@@ -50,6 +52,7 @@ impl ServerOptions {
             dev: false,
             account_id: Some(ACCOUNT_ID.to_owned()),
             region: REGION.to_owned(),
+            extra_args: Vec::new(),
         }
     }
 
@@ -59,6 +62,7 @@ impl ServerOptions {
             dev: true,
             account_id: Some(ACCOUNT_ID.to_owned()),
             region: REGION.to_owned(),
+            extra_args: Vec::new(),
         }
     }
 }
@@ -131,6 +135,11 @@ impl TestServer {
         };
         server.spawn().await;
         server
+    }
+
+    /// The options the next start uses (`start_again`, `restart`).
+    pub fn options_mut(&mut self) -> &mut ServerOptions {
+        &mut self.options
     }
 
     /// `http://127.0.0.1:PORT` of the running process.
@@ -348,6 +357,7 @@ impl TestServer {
             args.push("--account-id".into());
             args.push(account_id.clone());
         }
+        args.extend(self.options.extra_args.iter().cloned());
         args
     }
 

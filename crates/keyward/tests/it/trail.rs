@@ -115,3 +115,78 @@ where
         handle.await.unwrap();
     }
 }
+
+/// The sizes of the files in `DIR/trail/` that hold segments (the active
+/// ones and the spare written out ahead of time), in MiB.
+fn segment_files_mib(server: &TestServer) -> Vec<u64> {
+    let mut sizes: Vec<u64> = std::fs::read_dir(server.data_dir().join("trail"))
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.starts_with("segment-") || name == "spare.segment"
+        })
+        .map(|entry| entry.metadata().unwrap().len() >> 20)
+        .collect();
+    sizes.sort_unstable();
+    sizes
+}
+
+/// The trail's segment size is a setting (issue 17, item 15): 64 MiB by
+/// default, 8 MiB for `--dev`, `--trail-segment-mib` otherwise; a data
+/// directory can change it, and the largest event fits the smallest size.
+/// Sizes are read once the server has stopped: the spare is written in the
+/// background, and a graceful stop waits for it.
+#[tokio::test]
+async fn the_trail_segment_size_is_a_setting_and_small_for_dev() {
+    let mut server = TestServer::start(ServerOptions::signed()).await;
+    create_key(&server.kms_client()).await;
+    server.stop().await;
+    assert_eq!(segment_files_mib(&server), [64, 64]);
+
+    let mut dev = TestServer::start(ServerOptions::dev()).await;
+    create_key(&dev.kms_client()).await;
+
+    // The largest request keyward reads (1 MiB), whose value the error
+    // message echoes: its event fits an 8 MiB segment and the call is
+    // answered as a client error, not a trail failure.
+    let policy = "x".repeat(1024 * 1024 - 100);
+    let body =
+        serde_json::json!({"KeyId": "alias/none", "PolicyName": "default", "Policy": policy})
+            .to_string();
+    let admin = crate::identity::admin(&dev);
+    let answer = crate::identity::signed_post(
+        &dev,
+        &admin,
+        "kms",
+        &[
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", "TrentService.PutKeyPolicy"),
+        ],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", &answer.body_text()[..200]);
+    dev.stop().await;
+    assert_eq!(segment_files_mib(&dev), [8, 8]);
+    let (code, stdout, stderr) = verify(&dev);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // A data directory started again with another size goes on in a new segment of it.
+    let mut resized = TestServer::start(ServerOptions {
+        extra_args: vec!["--trail-segment-mib".into(), "16".into()],
+        ..ServerOptions::dev()
+    })
+    .await;
+    create_key(&resized.kms_client()).await;
+    resized.stop().await;
+    assert_eq!(segment_files_mib(&resized), [16, 16]);
+    resized.options_mut().extra_args = vec!["--trail-segment-mib".into(), "8".into()];
+    resized.start_again().await;
+    create_key(&resized.kms_client()).await;
+    resized.stop().await;
+    assert_eq!(segment_files_mib(&resized), [8, 8, 16]);
+    let (code, stdout, stderr) = verify(&resized);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(verified_records(&stdout) >= 2, "{stdout}");
+}
