@@ -229,6 +229,9 @@ pub struct EncryptArgs {
     /// Message file, or - for stdout. A file appears only once complete.
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: PathBuf,
+    /// Replace an OUTPUT file that already exists (never the input itself).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -266,6 +269,9 @@ pub struct DecryptArgs {
     /// Plaintext file, or - for stdout.
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: PathBuf,
+    /// Replace an OUTPUT file that already exists (never the input itself).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A positive, finite number of seconds.

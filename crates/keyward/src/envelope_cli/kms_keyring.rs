@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use aws_config::BehaviorVersion;
+use aws_sdk_kms::config::ProvideCredentials;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use keyward_envelope::{
@@ -37,6 +38,8 @@ pub struct ClientSettings {
 pub struct KmsKeyring {
     runtime: tokio::runtime::Runtime,
     client: aws_sdk_kms::Client,
+    /// The default chain's credentials provider, for `check_credentials`.
+    credentials: Option<aws_sdk_kms::config::SharedCredentialsProvider>,
     keys: Vec<String>,
     /// Discovery mode: also try any `aws-kms` key ARN in the message, if its
     /// account is listed (an empty list allows every account).
@@ -72,7 +75,7 @@ impl KmsKeyring {
             .enable_all()
             .build()
             .map_err(|_| KeyringError::Internal("cannot start the KMS client runtime"))?;
-        let client = runtime.block_on(async {
+        let (client, credentials) = runtime.block_on(async {
             let mut loader = aws_config::defaults(BehaviorVersion::latest());
             if let Some(profile) = &settings.profile {
                 loader = loader.profile_name(profile);
@@ -84,15 +87,38 @@ impl KmsKeyring {
                 loader = loader.endpoint_url(url);
             }
             let config = loader.load().await;
-            aws_sdk_kms::Client::new(&config)
+            (
+                aws_sdk_kms::Client::new(&config),
+                config.credentials_provider(),
+            )
         });
         Ok(KmsKeyring {
             runtime,
             client,
+            credentials,
             keys,
             discovery,
             resolved: OnceLock::new(),
         })
+    }
+
+    /// Loads the credentials the calls will be signed with, so that a
+    /// missing configuration is reported before any input is read. With no
+    /// credentials anywhere the AWS CLI looks, the message says so and where
+    /// it looked, rather than how the last place tried (the EC2 instance
+    /// metadata service) failed; otherwise it is the provider's own.
+    pub fn check_credentials(&self, profile: Option<&str>) -> Result<(), String> {
+        let Some(provider) = &self.credentials else {
+            return Err(no_credentials(profile));
+        };
+        match self.runtime.block_on(provider.provide_credentials()) {
+            Ok(_) => Ok(()),
+            Err(_) if !credentials_configured() => Err(no_credentials(profile)),
+            Err(error) => Err(format!(
+                "loading AWS credentials failed: {}",
+                display_chain(&error)
+            )),
+        }
     }
 
     fn generate(
@@ -376,6 +402,56 @@ where
         }
         _ => KeyringError::Service { key_id, source },
     }
+}
+
+/// The shared credentials and config files the SDK reads, as the AWS CLI
+/// finds them: `AWS_SHARED_CREDENTIALS_FILE` and `AWS_CONFIG_FILE`, else
+/// `~/.aws/credentials` and `~/.aws/config`.
+fn shared_files() -> [std::path::PathBuf; 2] {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let file = |variable: &str, name: &str| match std::env::var_os(variable) {
+        Some(path) if !path.is_empty() => std::path::PathBuf::from(path),
+        _ => home
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("~"))
+            .join(".aws")
+            .join(name),
+    };
+    [
+        file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+        file("AWS_CONFIG_FILE", "config"),
+    ]
+}
+
+/// Whether any place the default credential chain reads (other than the
+/// instance metadata service, always tried last) is set up.
+fn credentials_configured() -> bool {
+    let set = |variable: &str| std::env::var_os(variable).is_some_and(|v| !v.is_empty());
+    set("AWS_ACCESS_KEY_ID")
+        || set("AWS_WEB_IDENTITY_TOKEN_FILE")
+        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        || shared_files()
+            .iter()
+            .any(|path| std::fs::metadata(path).is_ok_and(|meta| meta.len() > 0))
+}
+
+/// The message for no credentials anywhere, naming where they were looked for.
+fn no_credentials(profile: Option<&str>) -> String {
+    let profile = profile
+        .map(str::to_owned)
+        .or_else(|| std::env::var("AWS_PROFILE").ok())
+        .unwrap_or_else(|| "default".to_owned());
+    let [credentials, config] = shared_files();
+    format!(
+        "no AWS credentials found (looked in the environment (AWS_ACCESS_KEY_ID, \
+         AWS_SECRET_ACCESS_KEY), profile {profile:?} of {} and {}, web identity \
+         (AWS_WEB_IDENTITY_TOKEN_FILE), the ECS container endpoint and the EC2 instance \
+         metadata service); for a local keyward, export \
+         AWS_SHARED_CREDENTIALS_FILE=<data-dir>/admin-credentials",
+        credentials.display(),
+        config.display()
+    )
 }
 
 /// An error and its sources on one line, `a: b: c`, without repeats.

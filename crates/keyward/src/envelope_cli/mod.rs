@@ -34,6 +34,8 @@ pub fn run_encrypt(args: EncryptArgs) -> anyhow::Result<()> {
     if args.client.keys.is_empty() {
         anyhow::bail!("encrypt needs at least one --key");
     }
+    let jobs = jobs(&args.input, &args.output, encrypted_name)?;
+    check_outputs(&jobs, args.force)?;
     let cmm = EncryptCmm::new(&args)?;
     let suite = match args.suite {
         SuiteArg::CommitEcdsaP384 => AlgorithmSuite::Aes256GcmHkdfSha512CommitKeyEcdsaP384,
@@ -47,7 +49,6 @@ pub fn run_encrypt(args: EncryptArgs) -> anyhow::Result<()> {
         // which rejects a full final frame (see `with_empty_final_frame`).
         .with_empty_final_frame(true)
         .with_threads(threads(args.threads));
-    let jobs = jobs(&args.input, &args.output, encrypted_name)?;
     for (input, output) in &jobs {
         let (input, output) = (input.as_path(), output.as_path());
         let (reader, size) = open_input(input)?;
@@ -63,7 +64,7 @@ pub fn run_encrypt(args: EncryptArgs) -> anyhow::Result<()> {
             !args.client.quiet,
         );
         let reader = ProgressReader::new(reader, &mut progress);
-        let header = write_output(output, |writer| {
+        let header = write_output(output, args.force, |writer| {
             encrypt(cmm.as_dyn(), &options, reader, writer)
         })
         .map_err(|error| explain("encrypt", input, error))?;
@@ -158,6 +159,8 @@ pub fn run_decrypt(args: DecryptArgs) -> anyhow::Result<()> {
     if args.client.keys.is_empty() && !args.discovery {
         anyhow::bail!("decrypt needs at least one --key, or --discovery");
     }
+    let jobs = jobs(&args.input, &args.output, decrypted_name)?;
+    check_outputs(&jobs, args.force)?;
     let discovery = args.discovery.then(|| args.discovery_account.clone());
     let cmm = DefaultCmm::new(keyring(&args.client, discovery)?);
     let to_stdout = is_dash(&args.output);
@@ -174,7 +177,7 @@ pub fn run_decrypt(args: DecryptArgs) -> anyhow::Result<()> {
     if let Some(max) = args.max_encrypted_data_keys {
         options = options.with_max_encrypted_data_keys(max);
     }
-    for (input, output) in jobs(&args.input, &args.output, decrypted_name)? {
+    for (input, output) in jobs {
         decrypt_one(&cmm, &options, &args, &input, &output)?;
     }
     Ok(())
@@ -195,7 +198,9 @@ fn decrypt_one(
         !args.client.quiet,
     );
     let reader = ProgressReader::new(reader, &mut progress);
-    let result = write_output(output, |writer| decrypt(cmm, options, reader, writer));
+    let result = write_output(output, args.force, |writer| {
+        decrypt(cmm, options, reader, writer)
+    });
     progress.finish();
     match result {
         Ok(_) => {
@@ -301,13 +306,50 @@ fn jobs(
     Ok(jobs)
 }
 
+/// Refuses, before any work, an OUTPUT that is the INPUT itself (whatever
+/// its spelling), and one that exists unless `force`.
+fn check_outputs(jobs: &[(PathBuf, PathBuf)], force: bool) -> anyhow::Result<()> {
+    for (input, output) in jobs {
+        if is_dash(output) {
+            continue;
+        }
+        let Ok(existing) = std::fs::metadata(output) else {
+            continue;
+        };
+        if !is_dash(input) && same_file(input, &existing) {
+            anyhow::bail!(
+                "{} is the input file; write the output to another path",
+                output.display()
+            );
+        }
+        if !force {
+            anyhow::bail!(
+                "{} already exists; pass --force to replace it",
+                output.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` is the file `other` describes (same device and inode).
+fn same_file(path: &Path, other: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).is_ok_and(|meta| meta.dev() == other.dev() && meta.ino() == other.ino())
+}
+
 fn keyring(client: &KmsClientArgs, discovery: Option<Vec<String>>) -> anyhow::Result<KmsKeyring> {
     let settings = ClientSettings {
         endpoint_url: client.endpoint_url.clone(),
         profile: client.profile.clone(),
         region: client.region.clone(),
     };
-    KmsKeyring::new(client.keys.clone(), discovery, &settings).context("setting up the KMS client")
+    let keyring = KmsKeyring::new(client.keys.clone(), discovery, &settings)
+        .context("setting up the KMS client")?;
+    keyring
+        .check_credentials(client.profile.as_deref())
+        .map_err(|message| anyhow!(message))?;
+    Ok(keyring)
 }
 
 fn context(pairs: &[(String, String)]) -> EncryptionContext {
@@ -355,9 +397,11 @@ enum OutputFailure {
 }
 
 /// Runs `operation` against OUTPUT: stdout directly, or a temporary file
-/// beside OUTPUT renamed onto it only on success (removed otherwise).
+/// beside OUTPUT renamed onto it only on success (removed otherwise). An
+/// OUTPUT that appeared meanwhile is replaced only if `replace`.
 fn write_output<T>(
     output: &Path,
+    replace: bool,
     operation: impl FnOnce(&mut dyn Write) -> Result<T, EnvelopeError>,
 ) -> Result<T, OutputFailure> {
     if is_dash(output) {
@@ -393,9 +437,19 @@ fn write_output<T>(
     temp.as_file()
         .sync_all()
         .map_err(|e| OutputFailure::Operation(EnvelopeError::OutputWrite(e)))?;
-    temp.persist(output)
-        .map_err(|e| {
-            anyhow::Error::new(e.error).context(format!("cannot rename onto {}", output.display()))
+    let persisted = if replace {
+        temp.persist(output)
+    } else {
+        temp.persist_noclobber(output)
+    };
+    persisted
+        .map_err(|e| match e.error.kind() {
+            io::ErrorKind::AlreadyExists => anyhow!(
+                "{} already exists; pass --force to replace it",
+                output.display()
+            ),
+            _ => anyhow::Error::new(e.error)
+                .context(format!("cannot rename onto {}", output.display())),
         })
         .map_err(OutputFailure::File)?;
     Ok(value)
@@ -443,7 +497,7 @@ mod tests {
     fn a_failed_operation_leaves_no_output_file() {
         let dir = tempfile::tempdir().unwrap();
         let output = dir.path().join("out.txt");
-        let result = write_output(&output, |writer| {
+        let result = write_output(&output, false, |writer| {
             writer
                 .write_all(b"unverified")
                 .map_err(EnvelopeError::OutputWrite)?;
@@ -455,7 +509,7 @@ mod tests {
         ));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 
-        write_output(&output, |writer| {
+        write_output(&output, false, |writer| {
             writer.write_all(b"ok").map_err(EnvelopeError::OutputWrite)
         })
         .ok()

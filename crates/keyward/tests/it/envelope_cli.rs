@@ -172,7 +172,7 @@ async fn any_thread_count_reads_what_another_wrote() {
     for suite in ["0478", "0578"] {
         let mut lengths = Vec::new();
         for threads in ["1", "3"] {
-            let message = format!("msg-{threads}");
+            let message = format!("msg-{suite}-{threads}");
             let output = files.run(
                 &server,
                 &[
@@ -193,7 +193,7 @@ async fn any_thread_count_reads_what_another_wrote() {
             let other = if threads == "1" { "3" } else { "1" };
             let output = files.run(
                 &server,
-                &["decrypt", "-q", "--key", arn, "--threads", other],
+                &["decrypt", "-q", "--force", "--key", arn, "--threads", other],
                 &message,
                 "out",
             );
@@ -249,7 +249,15 @@ async fn a_message_under_two_keys_decrypts_with_either() {
         let out = files.arg("out");
         let output = run(
             &server,
-            &["decrypt", "--key", key, &files.arg("msg"), "-o", &out],
+            &[
+                "decrypt",
+                "--force",
+                "--key",
+                key,
+                &files.arg("msg"),
+                "-o",
+                &out,
+            ],
             b"",
         );
         assert_success(&output, key);
@@ -903,4 +911,117 @@ async fn access_denied_by_the_key_policy_is_named_as_the_cause() {
     let output = files.run(&server, &["decrypt", "--key", key.key_id()], "msg", "out");
     assert_failure_says(&output, "access to the KMS key was denied");
     assert_eq!(files_in(files.dir.path()), ["msg", "plain"]);
+}
+
+/// Issue 17, item 16: with no credentials anywhere the AWS CLI looks, the
+/// error says so and where it looked (not the instance metadata service's
+/// failure, the last place tried).
+#[tokio::test]
+async fn no_credentials_anywhere_is_named_as_such() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let key = create_key(&server.kms_client()).await;
+    let files = Files::new(&plaintext());
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path().to_str().unwrap();
+    for command in ["encrypt", "decrypt"] {
+        let output = run_with_env(
+            &[("HOME", home), ("AWS_EC2_METADATA_DISABLED", "true")],
+            &[
+                command,
+                "--endpoint-url",
+                server.endpoint(),
+                "--region",
+                "us-east-1",
+                "--key",
+                key.key_id(),
+                &files.arg("plain"),
+                "-o",
+                &files.arg("out"),
+            ],
+        );
+        let stderr = assert_failure_says(&output, "no AWS credentials found (looked in");
+        assert!(
+            stderr.contains(&format!("{home}/.aws/credentials")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("IMDS"), "{stderr}");
+        assert!(!files.path("out").exists());
+    }
+}
+
+/// Issue 17, item 16: OUTPUT may not be INPUT, and an existing OUTPUT is
+/// replaced only with --force.
+#[tokio::test]
+async fn the_output_is_never_the_input_and_is_replaced_only_with_force() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let key = create_key(&server.kms_client()).await;
+    let plain = plaintext();
+    let files = Files::new(&plain);
+    let encrypt = ["encrypt", "-q", "--key", key.key_id()];
+    let decrypt = ["decrypt", "-q", "--key", key.key_id()];
+
+    // The input itself, by its name or another spelling of it.
+    let output = files.run(&server, &encrypt, "plain", "plain");
+    assert_failure_says(&output, "is the input");
+    let other_spelling = format!("{}/./plain", files.dir.path().display());
+    let output = run(
+        &server,
+        &[&encrypt[..], &[&files.arg("plain"), "-o", &other_spelling]].concat(),
+        b"",
+    );
+    assert_failure_says(&output, "is the input");
+    assert_eq!(std::fs::read(files.path("plain")).unwrap(), plain);
+
+    // An existing output: refused, left alone; replaced with --force.
+    assert_success(&files.run(&server, &encrypt, "plain", "msg"), "encrypt");
+    let first = std::fs::read(files.path("msg")).unwrap();
+    let output = files.run(&server, &encrypt, "plain", "msg");
+    let stderr = assert_failure_says(&output, "already exists");
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert_eq!(std::fs::read(files.path("msg")).unwrap(), first);
+    let forced = [&encrypt[..], &["--force"]].concat();
+    assert_success(
+        &files.run(&server, &forced, "plain", "msg"),
+        "encrypt --force",
+    );
+    assert_ne!(std::fs::read(files.path("msg")).unwrap(), first);
+
+    std::fs::write(files.path("out"), b"keep me").unwrap();
+    let output = files.run(&server, &decrypt, "msg", "out");
+    assert_failure_says(&output, "already exists");
+    assert_eq!(std::fs::read(files.path("out")).unwrap(), b"keep me");
+    let forced = [&decrypt[..], &["--force"]].concat();
+    assert_success(
+        &files.run(&server, &forced, "msg", "out"),
+        "decrypt --force",
+    );
+    assert_eq!(std::fs::read(files.path("out")).unwrap(), plain);
+    assert_eq!(files_in(files.dir.path()), ["msg", "out", "plain"]);
+
+    // A directory's files are held to the same rule.
+    std::fs::create_dir(files.path("in")).unwrap();
+    std::fs::write(files.path("in/a"), b"a").unwrap();
+    assert_success(
+        &files.run(&server, &encrypt, "in", "enc"),
+        "encrypt a directory",
+    );
+    let output = files.run(&server, &encrypt, "in", "enc");
+    assert_failure_says(&output, "a.encrypted already exists");
+}
+
+/// Issue 17, item 16: a file that is no Encryption SDK message is one clean
+/// line, its cause said once.
+#[tokio::test]
+async fn a_file_that_is_no_message_is_one_clean_line() {
+    let server = TestServer::start(ServerOptions::signed()).await;
+    let key = create_key(&server.kms_client()).await;
+    let files = Files::new(b"hello, not a message\n");
+    let output = files.run(&server, &["decrypt", "--key", key.key_id()], "plain", "out");
+    let stderr = assert_failure_says(&output, "not a valid AWS Encryption SDK message");
+    assert_eq!(
+        stderr.matches("unknown message format version").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!files.path("out").exists());
 }
