@@ -54,6 +54,16 @@ pub enum Command {
     /// Inspect the audit trail of a data directory (the server may be stopped).
     #[command(subcommand)]
     Trail(TrailCommand),
+    /// Print a shell completion script for keyward, e.g.
+    /// `keyward completions bash > ~/.local/share/bash-completion/completions/keyward`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `keyward trail ...`: verification, export and pruning of the audit trail.

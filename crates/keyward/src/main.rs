@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         cli::Command::Encrypt(args) => envelope_cli::run_encrypt(args),
         cli::Command::Decrypt(args) => envelope_cli::run_decrypt(args),
         cli::Command::Admin(args) => admin::run(args),
+        cli::Command::Completions(args) => completions(args.shell),
         // Verification findings choose their own exit code (trail_cli.rs).
         cli::Command::Trail(command) => return trail_cli::run(command),
     };
@@ -33,6 +34,23 @@ fn main() -> ExitCode {
             eprintln!("keyward: {}", one_line(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Writes the completion script of `shell` to stdout, generated from the
+/// same definitions as `--help`.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let mut command = <cli::Cli as clap::CommandFactory>::command();
+    // Generated into memory: clap_complete panics when its writer fails.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "keyward", &mut script);
+    let mut stdout = std::io::stdout().lock();
+    match std::io::Write::write_all(&mut stdout, &script)
+        .and_then(|()| std::io::Write::flush(&mut stdout))
+    {
+        // A reader that stopped early (`| head`) is not an error.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }
 

@@ -16,6 +16,7 @@ mod raw_http;
 mod accounts;
 mod aliases;
 mod authentication;
+mod completions;
 mod concurrency;
 mod crypto_ops;
 mod deletion;
