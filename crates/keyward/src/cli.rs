@@ -551,6 +551,56 @@ mod tests {
         assert!(Cli::try_parse_from(["keyward", "serve", "--tls-cert", "c.pem"]).is_err());
     }
 
+    /// `contrib/keyward.toml` has every config file key, and each is one
+    /// keyward reads; `contrib/keyward.service` starts `keyward serve` with it.
+    #[test]
+    fn the_example_config_file_and_systemd_unit_are_valid() {
+        let contrib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contrib");
+        let config = contrib.join("keyward.toml");
+        let settings = parse(&["--config", config.to_str().unwrap()])
+            .resolve()
+            .unwrap();
+        assert_eq!(settings.data_dir, PathBuf::from("/var/lib/keyward"));
+        assert!(settings.tls.is_some() && !settings.dev);
+        assert_eq!(settings.trail_segment_bytes, 64 << 20);
+        // Every key of the config file is in the example, set or commented out.
+        let text = std::fs::read_to_string(&config).unwrap();
+        for key in [
+            "listen",
+            "data_dir",
+            "region",
+            "account_id",
+            "dev",
+            "background_interval_seconds",
+            "log_format",
+            "tls_cert",
+            "tls_key",
+            "request_timeout_seconds",
+            "trail_retention_days",
+            "trail_digest_interval_seconds",
+            "trail_segment_mib",
+        ] {
+            assert!(
+                text.contains(&format!("{key} = ")),
+                "{key} is not in the example"
+            );
+        }
+        let unit = std::fs::read_to_string(contrib.join("keyward.service")).unwrap();
+        let exec_start = unit
+            .lines()
+            .find_map(|line| line.strip_prefix("ExecStart="))
+            .unwrap();
+        let argv: Vec<&str> = exec_start.split_whitespace().collect();
+        assert!(argv[0].ends_with("/keyward"), "{exec_start}");
+        let Command::Serve(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("ExecStart does not run keyward serve")
+        };
+        assert_eq!(
+            args.config,
+            Some(PathBuf::from("/etc/keyward/keyward.toml"))
+        );
+    }
+
     #[test]
     fn the_trail_segment_size_is_small_for_dev_and_bounded() {
         let mib = |args: &[&str]| parse(args).resolve().map(|s| s.trail_segment_bytes >> 20);
