@@ -44,6 +44,7 @@ DEV_ACCESS_KEY = "testing"
 DEV_SECRET_KEY = "testing"
 
 LISTEN_RE = re.compile(r"^keyward listening on https?://127\.0\.0\.1:(\d+)$")
+METRICS_RE = re.compile(r"^keyward metrics on https?://127\.0\.0\.1:(\d+)$")
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -83,9 +84,11 @@ class KeywardServer:
     account_id: str | None = None
     region: str | None = None
     listen: str = "127.0.0.1:0"
+    metrics_listen: str = "127.0.0.1:0"
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
     port: int | None = None
+    metrics_port: int | None = None
     starts: int = 0
     exit_codes: list[int] = field(default_factory=list)
 
@@ -93,7 +96,7 @@ class KeywardServer:
 
     def command(self) -> list[str]:
         cmd = [str(keyward_bin()), "serve", "--listen", self.listen,
-               "--data-dir", str(self.data_dir)]
+               "--metrics-listen", self.metrics_listen, "--data-dir", str(self.data_dir)]
         if self.dev:
             cmd.append("--dev")
         if self.account_id:
@@ -130,6 +133,7 @@ class KeywardServer:
             out.close()
             err.close()
         self.port = None
+        self.metrics_port = None
         return self.proc
 
     def start(self) -> "KeywardServer":
@@ -137,6 +141,9 @@ class KeywardServer:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             for line in self.stdout_path.read_text(errors="replace").splitlines():
+                metrics = METRICS_RE.match(line.strip())
+                if metrics:
+                    self.metrics_port = int(metrics.group(1))
                 m = LISTEN_RE.match(line.strip())
                 if m:
                     self.port = int(m.group(1))
@@ -379,8 +386,10 @@ def raw_call(server: KeywardServer, target: str | None, body: bytes | str | dict
     return send(server, headers, data, path=kwargs.get("path", "/"), **send_kwargs)
 
 
-def http_get(server: KeywardServer, path: str, timeout: float = 10) -> RawResponse:
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+def http_get(server: KeywardServer, path: str, timeout: float = 10,
+             port: int | None = None) -> RawResponse:
+    """GET `path` from the API listener, or from `port` (the metrics listener's)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port or server.port, timeout=timeout)
     try:
         conn.request("GET", path)
         resp = conn.getresponse()

@@ -1,6 +1,8 @@
-"""`GET /metrics`: Prometheus text with request counts and latency by
-operation and outcome, and the counter of attempts to use a disabled or
-pending-deletion key (seeds S-27, S-28), each also logged as a warning."""
+"""`GET /metrics` on its own listener (`--metrics-listen`): Prometheus text
+with request counts and latency by operation and outcome, and the counter of
+attempts to use a disabled or pending-deletion key (seeds S-27, S-28), each
+also logged as a warning. The API listener does not serve it: it names keys
+and accounts."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import harness
 
 
 def metrics(server) -> str:
-    response = harness.http_get(server, "/metrics")
+    assert server.metrics_port is not None, "the server printed no metrics line"
+    response = harness.http_get(server, "/metrics", port=server.metrics_port)
     assert response.status == 200
     assert response.header("content-type").startswith("text/plain")
     return response.body.decode()
@@ -64,3 +67,32 @@ def test_the_disabled_key_counter_rises_and_each_attempt_is_logged(server, kms):
     warnings = [line for line in server.logs(400).splitlines()
                 if "WARN" in line and arn in line]
     assert len(warnings) == 3, server.logs(50)
+
+
+def test_the_api_listener_does_not_serve_metrics(server, kms):
+    """Anyone who can reach the API listener would read key ARNs and account
+    ids in /metrics: there it is just another unsigned AWS request."""
+    kms.create_key()
+    response = harness.http_get(server, "/metrics")
+    assert response.status == 400, response
+    assert response.header("x-amzn-errortype") == "MissingAuthenticationTokenException"
+    assert b"keyward_requests_total" not in response.body
+    health = harness.http_get(server, "/health", port=server.metrics_port)
+    assert health.status == 200
+
+
+def test_metrics_off_loopback_need_tls(server_factory):
+    """Off loopback, /metrics is plain HTTP only with TLS, as the API is."""
+    s = server_factory.new(dev=False)
+    s.metrics_listen = "0.0.0.0:0"
+    with pytest.raises(harness.ServerStartError) as info:
+        s.start()
+    assert "refusing to serve /metrics in plain HTTP" in str(info.value)
+
+
+def test_metrics_can_be_turned_off(server_factory):
+    s = server_factory.new(dev=False)
+    s.metrics_listen = "off"
+    s.start()
+    assert s.metrics_port is None
+    assert "keyward metrics on" not in s.stdout_path.read_text()

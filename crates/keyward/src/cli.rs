@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 /// The documented default address: loopback only, port 7478.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7478";
+/// Where `/metrics` is served unless `--metrics-listen` says otherwise.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:7479";
 pub const DEFAULT_DATA_DIR: &str = "./keyward-data";
 /// Size of an audit trail segment file, in MiB. A data directory holds the
 /// active segment and a spare written out ahead of time, so it takes twice
@@ -307,10 +309,16 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:7478).
     #[arg(long, env = "KEYWARD_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Address of the Prometheus `/metrics` listener, or `off` (default
+    /// 127.0.0.1:7479; when that port is taken, keyward starts without it).
+    /// The API listener does not serve metrics: they name keys and accounts.
+    /// Off loopback it needs TLS, as the API listener does.
+    #[arg(long, env = "KEYWARD_METRICS_LISTEN", value_name = "ADDR|off")]
+    pub metrics_listen: Option<String>,
     /// Data directory (default ./keyward-data).
     #[arg(long, env = "KEYWARD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// TOML config file with any of: listen, data_dir, region, account_id, dev,
+    /// TOML config file with any of: listen, metrics_listen, data_dir, region, account_id, dev,
     /// background_interval_seconds, log_format, tls_cert, tls_key,
     /// request_timeout_seconds, trail_retention_days, trail_digest_interval_seconds,
     /// trail_segment_mib.
@@ -366,6 +374,7 @@ pub struct ServeArgs {
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     listen: Option<SocketAddr>,
+    metrics_listen: Option<String>,
     data_dir: Option<PathBuf>,
     region: Option<String>,
     account_id: Option<String>,
@@ -380,10 +389,31 @@ struct ConfigFile {
     trail_segment_mib: Option<u64>,
 }
 
+/// Where `/metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsListen {
+    Off,
+    /// The default address: a server that finds it taken starts without
+    /// metrics (another keyward on the host has it), with a warning.
+    Default(SocketAddr),
+    /// An address the operator chose: failing to bind it fails the start.
+    Explicit(SocketAddr),
+}
+
+impl MetricsListen {
+    pub fn address(self) -> Option<SocketAddr> {
+        match self {
+            MetricsListen::Off => None,
+            MetricsListen::Default(address) | MetricsListen::Explicit(address) => Some(address),
+        }
+    }
+}
+
 /// Fully resolved settings for `keyward serve`.
 #[derive(Debug)]
 pub struct Settings {
     pub listen: SocketAddr,
+    pub metrics_listen: MetricsListen,
     pub data_dir: PathBuf,
     /// `None`: keep what the data directory has (or the default at first start).
     pub region: Option<String>,
@@ -418,6 +448,17 @@ impl ServeArgs {
             Some(addr) => addr,
             None => DEFAULT_LISTEN.parse().context("default listen address")?,
         };
+        let metrics_listen = match self.metrics_listen.or(file.metrics_listen) {
+            None => MetricsListen::Default(
+                DEFAULT_METRICS_LISTEN
+                    .parse()
+                    .context("default metrics address")?,
+            ),
+            Some(text) if text == "off" => MetricsListen::Off,
+            Some(text) => MetricsListen::Explicit(text.parse().with_context(|| {
+                format!("--metrics-listen must be an address such as 127.0.0.1:7479, or off; not {text:?}")
+            })?),
+        };
         let log_format = self
             .log_format
             .or(file.log_format)
@@ -446,6 +487,7 @@ impl ServeArgs {
         }
         Ok(Settings {
             listen,
+            metrics_listen,
             data_dir: self
                 .data_dir
                 .or(file.data_dir)
@@ -512,6 +554,27 @@ mod tests {
             (settings.dev, settings.region, settings.tls),
             (false, None, None)
         );
+        assert_eq!(
+            settings.metrics_listen,
+            MetricsListen::Default(DEFAULT_METRICS_LISTEN.parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn metrics_have_their_own_listener_or_none() {
+        let settings = parse(&["--metrics-listen", "127.0.0.1:0"])
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            settings.metrics_listen,
+            MetricsListen::Explicit("127.0.0.1:0".parse().unwrap())
+        );
+        let settings = parse(&["--metrics-listen", "off"]).resolve().unwrap();
+        assert_eq!(settings.metrics_listen, MetricsListen::Off);
+        let error = parse(&["--metrics-listen", "nowhere"])
+            .resolve()
+            .unwrap_err();
+        assert!(error.to_string().contains("--metrics-listen"), "{error}");
     }
 
     #[test]
@@ -567,6 +630,7 @@ mod tests {
         let text = std::fs::read_to_string(&config).unwrap();
         for key in [
             "listen",
+            "metrics_listen",
             "data_dir",
             "region",
             "account_id",

@@ -15,7 +15,7 @@ use keyward_server::{AppState, Authenticator};
 use keyward_store::DataDir;
 
 use crate::bootstrap::bootstrap;
-use crate::cli::{ServeArgs, Settings};
+use crate::cli::{MetricsListen, ServeArgs, Settings};
 
 /// How long in-flight requests may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -34,6 +34,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     // for the retry to trip over.
     let listener = std::net::TcpListener::bind(settings.listen)
         .with_context(|| format!("binding {}", settings.listen))?;
+    let metrics_listener = bind_metrics(settings.metrics_listen)?;
     let tls = match &settings.tls {
         Some((cert, key)) => Some(runtime.block_on(load_tls(cert, key))?),
         None => None,
@@ -43,12 +44,49 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("opening the data directory {}", settings.data_dir.display()))?;
     let created = data_dir.created;
     let mut listening = false;
-    let outcome = serve(&settings, &runtime, data_dir, listener, tls, &mut listening);
+    let listeners = Listeners {
+        api: listener,
+        metrics: metrics_listener,
+    };
+    let outcome = serve(
+        &settings,
+        &runtime,
+        data_dir,
+        listeners,
+        tls,
+        &mut listening,
+    );
     if outcome.is_err() && created && !listening {
         // `serve` has closed the directory (lock, database, trail) by now.
         before.remove_what_was_added(&settings.data_dir);
     }
     outcome
+}
+
+/// The sockets `keyward serve` listens on, bound before anything else.
+struct Listeners {
+    api: std::net::TcpListener,
+    /// `None`: metrics are off, or the default port was taken.
+    metrics: Option<std::net::TcpListener>,
+}
+
+/// Binds the metrics listener. The default address is a convenience: when
+/// another keyward on the host holds it, this one starts without metrics
+/// and says so; an address the operator chose must be bound.
+fn bind_metrics(listen: MetricsListen) -> anyhow::Result<Option<std::net::TcpListener>> {
+    match listen {
+        MetricsListen::Off => Ok(None),
+        MetricsListen::Explicit(address) => std::net::TcpListener::bind(address)
+            .map(Some)
+            .with_context(|| format!("binding the metrics listener {address}")),
+        MetricsListen::Default(address) => match std::net::TcpListener::bind(address) {
+            Ok(listener) => Ok(Some(listener)),
+            Err(error) => {
+                tracing::warn!(%address, %error, "the default metrics address is taken: serving without /metrics (choose one with --metrics-listen)");
+                Ok(None)
+            }
+        },
+    }
 }
 
 /// Loads the TLS certificate chain and key (AWS-LC as rustls's provider).
@@ -130,7 +168,7 @@ fn serve(
     settings: &Settings,
     runtime: &tokio::runtime::Runtime,
     data_dir: DataDir,
-    listener: std::net::TcpListener,
+    listeners: Listeners,
     tls: Option<RustlsConfig>,
     listening: &mut bool,
 ) -> anyhow::Result<()> {
@@ -184,18 +222,57 @@ fn serve(
     let background_trail = trail.clone();
     runtime.block_on(async move {
         let handle = Handle::new();
+        let metrics_handle = Handle::new();
         tokio::spawn({
             let handle = handle.clone();
+            let metrics_handle = metrics_handle.clone();
             async move {
                 shutdown_signal().await;
                 tracing::info!("shutting down");
                 handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+                metrics_handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
             }
         });
+        let metrics_app = keyward_server::metrics_app(Arc::clone(&state));
         // Connect info gives each request its peer address (`aws:SourceIp`).
         let app = keyward_server::app(state)
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let mut server = axum_server::from_tcp(listener)
+        let metrics_server = match listeners.metrics {
+            None => None,
+            Some(listener) => {
+                let address = listener.local_addr().context("the metrics listener")?;
+                let mut server = axum_server::from_tcp(listener)
+                    .with_context(|| format!("listening on {address}"))?
+                    .first_request_timeout(timeout);
+                with_timeouts(server.http_builder(), timeout);
+                let server = server.handle(metrics_handle.clone());
+                let (scheme, task) = match &tls {
+                    Some(config) => {
+                        let acceptor = RustlsAcceptor::new(config.clone())
+                            .handshake_timeout(timeout)
+                            .acceptor(NoDelayAcceptor::new());
+                        (
+                            "https",
+                            tokio::spawn(
+                                server
+                                    .acceptor(acceptor)
+                                    .serve(metrics_app.into_make_service()),
+                            ),
+                        )
+                    }
+                    None => (
+                        "http",
+                        tokio::spawn(
+                            server
+                                .acceptor(NoDelayAcceptor::new())
+                                .serve(metrics_app.into_make_service()),
+                        ),
+                    ),
+                };
+                Some((scheme, address, task))
+            }
+        };
+        let mut server = axum_server::from_tcp(listeners.api)
             .with_context(|| format!("listening on {}", settings.listen))?
             .first_request_timeout(timeout);
         with_timeouts(server.http_builder(), timeout);
@@ -227,8 +304,17 @@ fn serve(
             tls = settings.tls.is_some(),
             "keyward started"
         );
-        // Test harnesses and scripts wait for this exact line.
+        // Test harnesses and scripts wait for the listening line, so the
+        // metrics line comes first.
         let mut stdout = std::io::stdout();
+        if let Some((metrics_scheme, metrics_address, _)) = &metrics_server {
+            tracing::info!(address = %metrics_address, "metrics listener started");
+            writeln!(
+                stdout,
+                "keyward metrics on {metrics_scheme}://{metrics_address}"
+            )
+            .context("writing to stdout")?;
+        }
         writeln!(stdout, "keyward listening on {scheme}://{address}")
             .context("writing to stdout")?;
         stdout.flush().context("writing to stdout")?;
@@ -239,6 +325,13 @@ fn serve(
         ));
         let outcome = server.await.context("server task")?;
         background.abort();
+        if let Some((_, _, metrics)) = metrics_server {
+            metrics_handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+            metrics
+                .await
+                .context("metrics server task")?
+                .context("serving metrics")?;
+        }
         outcome.context("serving")?;
         tracing::info!("keyward stopped");
         Ok::<(), anyhow::Error>(())
@@ -310,6 +403,13 @@ fn check_exposure(settings: &Settings) -> anyhow::Result<()> {
             "--dev accepts any credentials and is refused on {}: listen on a loopback address",
             settings.listen
         );
+    }
+    if let Some(metrics) = settings.metrics_listen.address() {
+        if !metrics.ip().is_loopback() && settings.tls.is_none() {
+            bail!(
+                "refusing to serve /metrics in plain HTTP on {metrics}: off loopback, TLS is required (--tls-cert and --tls-key)"
+            );
+        }
     }
     if !loopback && settings.tls.is_none() {
         bail!(

@@ -43,16 +43,24 @@ pub use auth::Authenticator;
 pub use background::run_background;
 pub use state::{AppState, DEFAULT_REQUEST_TIMEOUT, MAX_BODY_BYTES};
 
-/// The router: `/health`, `/metrics`, the dev-only clock, and every other
-/// request as an AWS API call (AWS routes on headers, not paths).
+/// The router: `/health`, the dev-only clock, and every other request as an
+/// AWS API call (AWS routes on headers, not paths). `/metrics` is not here:
+/// it names keys and accounts, so it has a listener of its own
+/// ([`metrics_app`]).
 pub fn app(state: Arc<AppState>) -> Router {
-    let mut router = Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics_text));
+    let mut router = Router::new().route("/health", get(health));
     if state.auth.dev() {
         router = router.route("/keyward/dev/advance-clock", post(dev::advance_clock));
     }
     router.fallback(pipeline::aws_request).with_state(state)
+}
+
+/// The metrics listener's router: `/metrics` and `/health`.
+pub fn metrics_app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/health", get(health))
+        .with_state(state)
 }
 
 async fn health() -> impl IntoResponse {

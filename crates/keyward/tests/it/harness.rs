@@ -345,6 +345,9 @@ impl TestServer {
             "serve".into(),
             "--listen".into(),
             "127.0.0.1:0".into(),
+            // Tests run side by side: none takes the default metrics port.
+            "--metrics-listen".into(),
+            "off".into(),
             "--data-dir".into(),
             self.data_dir_path.display().to_string(),
             "--region".into(),
