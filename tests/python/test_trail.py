@@ -559,3 +559,70 @@ def test_every_acknowledged_event_survives_sigkill(server_factory):
         s.stop()
     result = trail_cli("verify", "--data-dir", str(s.data_dir))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_decrypt_naming_no_key_names_the_ciphertexts_key(server, kms, ct, iam, key):
+    """Issue 17 item 7: a Decrypt without KeyId — allowed, a dry run, or
+    denied — names the ciphertext's key in `resources` (seed 000's dry-run
+    Decrypt does), so a ResourceName lookup finds all three."""
+    blob = kms.encrypt(KeyId=key, Plaintext=b"resource")["CiphertextBlob"]
+    allowed = kms.decrypt(CiphertextBlob=blob)
+    dry_run = failing(kms.decrypt, CiphertextBlob=blob, DryRun=True)
+    assert dry_run.response["Error"]["Code"] == "DryRunOperationException"
+    name = unique("nokey")
+    iam.create_user(UserName=name)
+    access = iam.create_access_key(UserName=name)["AccessKey"]
+    denied = failing(client(server, "kms", (access["AccessKeyId"], access["SecretAccessKey"])).decrypt,
+                     CiphertextBlob=blob)
+    assert denied.response["Error"]["Code"] == "AccessDeniedException"
+    arn = server.key_arn(key)
+    found = {(r["requestID"], r.get("errorCode")) for r in looked_up(ct, "ResourceName", arn)
+             if r["eventName"] == "Decrypt"}
+    for result, code in ((allowed, None), (dry_run, "DryRunOperationException"),
+                         (denied, "AccessDeniedException")):
+        assert (request_id(result), code) in found, (code, found)
+
+
+def test_assume_role_and_create_access_key_log_what_they_create(server, ct, iam):
+    """Issue 17 item 8: AssumeRole's event names the session's access key id,
+    its expiry and the assumed role user, so the ASIA key of later events is
+    traced to it; CreateAccessKey's names the new key; neither logs a secret
+    or a session token."""
+    name = unique("creator")
+    iam.create_user(UserName=name)
+    created = iam.create_access_key(UserName=name)
+    access = created["AccessKey"]
+    event = the_event(ct, created, "CreateAccessKey")
+    assert event["responseElements"]["accessKey"]["accessKeyId"] == access["AccessKeyId"]
+    assert event["responseElements"]["accessKey"]["status"] == "Active"
+    assert event["responseElements"]["accessKey"]["userName"] == name
+    assert event["responseElements"]["accessKey"]["createDate"]
+    assert access["SecretAccessKey"] not in json.dumps(event)
+
+    role = unique("traced")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": "sts:AssumeRole"}]}
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    assumed = client(server, "sts").assume_role(RoleArn=role_arn, RoleSessionName="traced-session")
+    credentials = assumed["Credentials"]
+    event = the_event(ct, assumed, "AssumeRole")
+    elements = event["responseElements"]
+    assert elements["credentials"]["accessKeyId"] == credentials["AccessKeyId"]
+    assert credentials["AccessKeyId"].startswith("ASIA")
+    assert elements["credentials"]["expiration"]
+    assert elements["assumedRoleUser"] == {
+        "assumedRoleId": assumed["AssumedRoleUser"]["AssumedRoleId"],
+        "arn": assumed["AssumedRoleUser"]["Arn"],
+    }
+    text = json.dumps(event)
+    assert credentials["SecretAccessKey"] not in text
+    assert credentials["SessionToken"] not in text
+    # A later call signed with the session's key names that key.
+    session = boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=server.server_region).client("sts", endpoint_url=server.url)
+    later = session.get_caller_identity()
+    assert the_event(ct, later, "GetCallerIdentity")["userIdentity"]["accessKeyId"] == credentials["AccessKeyId"]
